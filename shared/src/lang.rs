@@ -1,0 +1,131 @@
+//! Languages of user-facing text and the shape of every typed problem.
+//!
+//! Officers read Bahasa Indonesia first; logs and the API speak English. Every
+//! error or warning in `shared` is a typed value that implements [`Problem`]:
+//! a stable machine code (never translated, safe to match on in the agent,
+//! the server and tests) plus a message in both languages.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A language for user-facing text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Bahasa Indonesia, the default for officers and staff.
+    #[default]
+    Id,
+    /// English, for logs, the API and anyone who asks for it.
+    En,
+}
+
+impl Lang {
+    /// The ISO 639-1 code: `id` or `en`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Id => "id",
+            Lang::En => "en",
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text given for a language is not `id` or `en`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown language {0:?}: use \"id\" (Bahasa Indonesia) or \"en\" (English)")]
+pub struct UnknownLang(pub String);
+
+impl FromStr for Lang {
+    type Err = UnknownLang;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "id" | "ind" | "indonesia" | "bahasa" => Ok(Lang::Id),
+            "en" | "eng" | "english" => Ok(Lang::En),
+            _ => Err(UnknownLang(s.to_owned())),
+        }
+    }
+}
+
+/// How serious a problem is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The officer should look, and sometimes confirm; saving is still allowed.
+    Warning,
+    /// The value is rejected; nothing is saved until it is fixed.
+    Error,
+}
+
+/// A typed problem with a stable code and a message in both languages.
+pub trait Problem {
+    /// Stable machine-readable code, `snake_case`, never translated.
+    fn code(&self) -> &'static str;
+    /// Whether this problem rejects the value or only warns.
+    fn severity(&self) -> Severity;
+    /// The message in the given language: a full sentence naming what is wrong.
+    fn message(&self, lang: Lang) -> String;
+
+    /// The serialisable form of this problem, with both messages.
+    fn to_message(&self) -> Message {
+        Message {
+            code: self.code().to_owned(),
+            severity: self.severity(),
+            field: None,
+            message_id: self.message(Lang::Id),
+            message_en: self.message(Lang::En),
+        }
+    }
+}
+
+/// The serialisable form of a [`Problem`], as shown in `--json` output and the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The field the problem is about, when it is about one field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The message in Bahasa Indonesia.
+    pub message_id: String,
+    /// The message in English.
+    pub message_en: String,
+}
+
+impl Message {
+    /// The message in the given language.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Id => &self.message_id,
+            Lang::En => &self.message_en,
+        }
+    }
+
+    /// The same message, attached to a field.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lang_parses_both_codes_and_rejects_others() {
+        assert_eq!("id".parse::<Lang>(), Ok(Lang::Id));
+        assert_eq!(" EN ".parse::<Lang>(), Ok(Lang::En));
+        assert!("fr".parse::<Lang>().is_err());
+        assert_eq!(Lang::default(), Lang::Id);
+    }
+}

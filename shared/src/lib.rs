@@ -1,0 +1,10 @@
+//! Lindung's pure domain core, shared by the field agent and the central server.
+//!
+//! Nothing in this crate performs I/O: no files, no network, no clock, no
+//! database. Time and identifiers are passed in, so every rule here is a plain
+//! function over values and can be tested (and property-tested) in isolation.
+//!
+//! # Layout
+//! - [`lang`]: languages and the [`lang::Problem`] trait every error and warning implements.
+
+pub mod lang;
