@@ -6,5 +6,10 @@
 //!
 //! # Layout
 //! - [`lang`]: languages and the [`lang::Problem`] trait every error and warning implements.
+//! - [`nik`]: the NIK (national ID number): masked [`nik::Nik`] value, validation
+//!   against region codes, derived sex and birth date, mismatch warnings.
+//! - [`phone`]: Indonesian phone numbers normalised to E.164 (`+62…`).
 
 pub mod lang;
+pub mod nik;
+pub mod phone;
