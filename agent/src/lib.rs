@@ -1,1 +1,10 @@
-//! placeholder
+//! Lindung's field agent: runs on an officer's laptop, works fully offline.
+//!
+//! # Layout
+//! - [`cli`]: command-line parsing and dispatch (`lindung-agent …`).
+//! - [`commands`]: one module per command; each prints for people or as JSON.
+//! - [`output`]: how results reach the terminal (tables, JSON, exit codes).
+
+pub mod cli;
+pub mod commands;
+pub mod output;

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `lindung-agent` binary: a thin wrapper over [`lindung_agent::cli`].
+
+fn main() -> std::process::ExitCode {
+    lindung_agent::cli::main()
+}

@@ -117,9 +117,73 @@ impl Message {
     }
 }
 
+/// A date as people read it: `1 Januari 1990` or `1 January 1990`.
+pub fn format_date(date: time::Date, lang: Lang) -> String {
+    const MONTHS_ID: [&str; 12] = [
+        "Januari",
+        "Februari",
+        "Maret",
+        "April",
+        "Mei",
+        "Juni",
+        "Juli",
+        "Agustus",
+        "September",
+        "Oktober",
+        "November",
+        "Desember",
+    ];
+    const MONTHS_EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let months = match lang {
+        Lang::Id => &MONTHS_ID,
+        Lang::En => &MONTHS_EN,
+    };
+    let month = months[usize::from(u8::from(date.month())) - 1];
+    format!("{} {} {}", date.day(), month, date.year())
+}
+
+/// Whole years between `birth_date` and `today` (0 if `today` is earlier).
+pub fn age_on(birth_date: time::Date, today: time::Date) -> u32 {
+    let mut years = today.year() - birth_date.year();
+    if (today.month(), today.day()) < (birth_date.month(), birth_date.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
+    use time::macros::date;
+
     use super::*;
+
+    #[test]
+    fn dates_and_ages_read_naturally() {
+        assert_eq!(
+            format_date(date!(1990 - 01 - 01), Lang::Id),
+            "1 Januari 1990"
+        );
+        assert_eq!(
+            format_date(date!(2000 - 02 - 29), Lang::En),
+            "29 February 2000"
+        );
+        assert_eq!(age_on(date!(1990 - 11 - 23), date!(2026 - 11 - 22)), 35);
+        assert_eq!(age_on(date!(1990 - 11 - 22), date!(2026 - 11 - 22)), 36);
+        assert_eq!(age_on(date!(2030 - 01 - 01), date!(2026 - 11 - 22)), 0);
+    }
 
     #[test]
     fn lang_parses_both_codes_and_rejects_others() {

@@ -3,13 +3,28 @@
 //! Nothing in this crate performs I/O: no files, no network, no clock, no
 //! database. Time and identifiers are passed in, so every rule here is a plain
 //! function over values and can be tested (and property-tested) in isolation.
+//! The region codes are compiled in (see `build.rs`), not read at run time.
 //!
 //! # Layout
 //! - [`lang`]: languages and the [`lang::Problem`] trait every error and warning implements.
+//! - [`region`]: the Kemendagri region codes of all 83,762 villages, lookups and type-ahead search.
 //! - [`nik`]: the NIK (national ID number): masked [`nik::Nik`] value, validation
 //!   against region codes, derived sex and birth date, mismatch warnings.
 //! - [`phone`]: Indonesian phone numbers normalised to E.164 (`+62…`).
+//! - [`ids`]: typed UUID identifiers of records, devices, officers and server stores.
+//! - [`registration`]: the registration, its fields and closed vocabularies.
+//! - [`validation`]: from typed or imported text to registration fields, every problem at once.
+//! - [`hlc`]: hybrid logical clock timestamps that order every change.
+//! - [`merge`]: operations and the last-writer-wins merge rule that keeps every overwritten value.
+//! - [`protocol`]: the versioned sync messages between agent and server.
 
+pub mod hlc;
+pub mod ids;
 pub mod lang;
+pub mod merge;
 pub mod nik;
 pub mod phone;
+pub mod protocol;
+pub mod region;
+pub mod registration;
+pub mod validation;

@@ -41,7 +41,7 @@ pub const WORKING_AGE_MIN: i32 = 15;
 pub const WORKING_AGE_MAX: i32 = 70;
 
 /// Sex as encoded in a NIK (day of birth plus 40 for women).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sex {
     /// Laki-laki.
@@ -731,6 +731,49 @@ pub trait NikRegions {
 
     /// The retired district with this 6-digit code, with its successor if any.
     fn retired_district(&self, code: &str) -> Option<RetiredDistrictInfo<'_>>;
+}
+
+/// The real region index answers NIK validation's questions.
+impl NikRegions for crate::region::Regions {
+    fn province_name(&self, code: &str) -> Option<&str> {
+        self.get(code)
+            .filter(|r| r.level == crate::region::Level::Province)
+            .map(|r| r.name)
+    }
+
+    fn regency_name(&self, code: &str) -> Option<&str> {
+        self.get(code)
+            .filter(|r| r.level == crate::region::Level::Regency)
+            .map(|r| r.name)
+    }
+
+    fn regency_known(&self, code: &str) -> bool {
+        self.regency_name(code).is_some()
+            || self.retired_districts().any(|d| d.regency_code == code)
+    }
+
+    fn district_name(&self, code: &str) -> Option<&str> {
+        self.get(code)
+            .filter(|r| r.level == crate::region::Level::District)
+            .map(|r| r.name)
+    }
+
+    fn retired_district(&self, code: &str) -> Option<RetiredDistrictInfo<'_>> {
+        // The inherent method of the same name: the index's own record.
+        let retired = crate::region::Regions::retired_district(self, code)?;
+        let successor = retired
+            .successor_code
+            .and_then(|successor| self.get(successor))
+            .map(|s| SuccessorInfo {
+                code: s.code,
+                name: s.name,
+            });
+        Some(RetiredDistrictInfo {
+            name: retired.name,
+            regency_code: retired.regency_code,
+            successor,
+        })
+    }
 }
 
 /// What a NIK says once checked. Errors reject; warnings inform.

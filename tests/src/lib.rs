@@ -1,1 +1,100 @@
-//! placeholder
+//! Helpers for end-to-end tests that run the real `lindung-agent` and
+//! `lindung-server` binaries, as an officer or an operator would.
+//!
+//! The binaries are the ones `cargo test --workspace` builds next to this test
+//! executable (`target/<profile>/`); cargo builds them because the `agent` and
+//! `server` packages have integration tests of their own.
+
+// Test support: a failed assumption must stop the test with its reason.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Path of a workspace binary built by the same `cargo test` run.
+///
+/// # Panics
+/// When the binary is missing: run the tests with `cargo test --workspace`.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test runs from target/<profile>/deps");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the suite with `cargo test --workspace`, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// What a finished process printed and how it ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output, as UTF-8.
+    pub stdout: String,
+    /// Standard error, as UTF-8.
+    pub stderr: String,
+}
+
+impl Finished {
+    fn from_output(output: Output) -> Finished {
+        Finished {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Standard output parsed as JSON.
+    ///
+    /// # Panics
+    /// When it is not JSON, showing what it was.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs a workspace binary to completion with the given arguments and a clean
+/// language environment (so a developer's `LINDUNG_LANG` cannot change results).
+pub fn run<I, S>(name: &str, args: I) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = Command::new(binary(name))
+        .args(args)
+        .env_remove("LINDUNG_LANG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Finished::from_output(output)
+}
+
+/// Runs `lindung-agent` with the given arguments.
+pub fn agent<I, S>(args: I) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run("lindung-agent", args)
+}
+
+/// Runs `lindung-server` with the given arguments.
+pub fn server<I, S>(args: I) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run("lindung-server", args)
+}

@@ -1,1 +1,7 @@
+//! End-to-end tests: the real binaries, driven as an officer or an operator would.
+//!
+//! One test binary for the whole suite (it links once; see ARCHITECTURE.md).
 
+mod nik_cli;
+mod region_cli;
+mod server_cli;

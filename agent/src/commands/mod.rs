@@ -1,0 +1,4 @@
+//! One module per `lindung-agent` command.
+
+pub mod nik;
+pub mod region;

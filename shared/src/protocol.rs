@@ -1,0 +1,419 @@
+//! The sync protocol between agents and the server, as plain serialisable types.
+//!
+//! Only the agent's sync client and the server's sync API know how these
+//! travel (HTTP, compression); this module defines what travels.
+//!
+//! **Wire stability.** Every request and response carries `protocol`. A field
+//! may be added only with `#[serde(default)]` so older peers keep parsing; a
+//! field may not be renamed, retyped or removed without raising
+//! [`PROTOCOL_VERSION`]. The server accepts versions from
+//! [`OLDEST_SUPPORTED_PROTOCOL`] to [`PROTOCOL_VERSION`] and answers anything
+//! else with [`ErrorCode::UnsupportedProtocol`], which tells the officer to
+//! update the agent. `tests::wire_form_is_pinned` fails when the JSON form of
+//! an operation changes by accident.
+//!
+//! **Exchange.** Push: the agent sends its outbox in order, in batches; the
+//! server answers one [`Receipt`] per operation and the highest sequence
+//! number below which it holds everything (`acknowledged_seq`), so an agent
+//! that lost a response simply sends again from there. Pull: the agent asks
+//! for every change in its scope after a server cursor, page by page.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Hlc;
+use crate::ids::{DeviceId, StoreId};
+use crate::lang::{Lang, Message, Problem};
+use crate::merge::Operation;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The oldest version this build still accepts.
+pub const OLDEST_SUPPORTED_PROTOCOL: u16 = 1;
+/// Most operations in one push batch.
+pub const MAX_PUSH_OPERATIONS: usize = 5_000;
+/// Most operations in one pull page.
+pub const MAX_PULL_LIMIT: u32 = 5_000;
+
+/// Whether a peer speaking `version` can be served.
+pub fn is_supported(version: u16) -> bool {
+    (OLDEST_SUPPORTED_PROTOCOL..=PROTOCOL_VERSION).contains(&version)
+}
+
+/// A batch of operations from one device's outbox, in sequence order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Protocol version of the sender.
+    pub protocol: u16,
+    /// The sending device (also known from its token; must match).
+    pub device_id: DeviceId,
+    /// The server store the agent last talked to; `None` before the first
+    /// sync. A different store id in the response means the server was reset
+    /// or restored, and the agent re-sends what the server lacks.
+    #[serde(default)]
+    pub known_store_id: Option<StoreId>,
+    /// The device's own clock when sending, in Unix milliseconds (lets the
+    /// server tell an officer that the laptop clock is wrong).
+    pub device_time_ms: u64,
+    /// The operations, ascending by `seq`.
+    pub operations: Vec<Operation>,
+}
+
+/// The server's answer to a push.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Protocol version of the server.
+    pub protocol: u16,
+    /// The server store's random identity.
+    pub store_id: StoreId,
+    /// The server clock, Unix milliseconds.
+    pub server_time_ms: u64,
+    /// The server's clock; the agent observes it so its next edits order after it.
+    pub server_hlc: Hlc,
+    /// The server holds every operation of this device with `seq <= acknowledged_seq`.
+    pub acknowledged_seq: u64,
+    /// One receipt per operation sent, in the order sent.
+    pub receipts: Vec<Receipt>,
+}
+
+/// What became of one pushed operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The operation's sequence number on the sending device.
+    pub seq: u64,
+    /// Accepted, duplicate or rejected.
+    pub outcome: Outcome,
+}
+
+/// The fate of one operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored and merged now.
+    Accepted {
+        /// Set when the server bounded a timestamp that ran ahead of its
+        /// clock: the operation's timestamp everywhere from now on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bounded_hlc: Option<Hlc>,
+    },
+    /// The server already had this operation (a retry); nothing changed.
+    Duplicate,
+    /// Refused for good; the agent keeps it, shows the reason and moves on.
+    Rejected {
+        /// Why.
+        error: WireError,
+    },
+}
+
+/// A request for the changes in the device's scope after a cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    /// Protocol version of the sender.
+    pub protocol: u16,
+    /// The server store the cursor belongs to; a cursor from another store is reset.
+    #[serde(default)]
+    pub known_store_id: Option<StoreId>,
+    /// The server sequence after which to send changes (0 = from the beginning).
+    pub cursor: u64,
+    /// Most operations wanted in this page (the server caps it at [`MAX_PULL_LIMIT`]).
+    pub limit: u32,
+}
+
+/// One page of changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullPage {
+    /// Protocol version of the server.
+    pub protocol: u16,
+    /// The server store's random identity.
+    pub store_id: StoreId,
+    /// The server's clock.
+    pub server_hlc: Hlc,
+    /// The operations, in server order.
+    pub operations: Vec<Operation>,
+    /// The cursor to ask from next.
+    pub next_cursor: u64,
+    /// Whether more pages follow right away.
+    pub has_more: bool,
+}
+
+/// Stable machine-readable error codes of the API. Agents match on these, never on text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed (bad JSON, wrong types).
+    BadRequest,
+    /// The request body or its decompressed form is too large.
+    PayloadTooLarge,
+    /// The peer speaks a protocol version this server does not.
+    UnsupportedProtocol,
+    /// No valid credentials.
+    Unauthorized,
+    /// The device was revoked by staff.
+    DeviceRevoked,
+    /// Authenticated, but not allowed to do this.
+    Forbidden,
+    /// The village is outside the officer's assigned regions.
+    OutOfScope,
+    /// The operation's shape is wrong (no changes, a field twice, sequence 0).
+    InvalidOperation,
+    /// A field value is invalid (the message names the field).
+    InvalidValue,
+    /// An operation id was reused with different content (a store restored from an old backup).
+    SequenceReused,
+    /// Not found.
+    NotFound,
+    /// Too many requests; retry later.
+    RateLimited,
+    /// The server is starting, stopping or overloaded; retry later.
+    Unavailable,
+    /// A server fault; retry later.
+    Internal,
+    /// A code this build does not know (sent by a newer peer).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::DeviceRevoked => "device_revoked",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::OutOfScope => "out_of_scope",
+            ErrorCode::InvalidOperation => "invalid_operation",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::SequenceReused => "sequence_reused",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// The HTTP status that carries this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest | ErrorCode::InvalidOperation | ErrorCode::InvalidValue => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::DeviceRevoked | ErrorCode::Forbidden | ErrorCode::OutOfScope => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::SequenceReused => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedProtocol => 426,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal | ErrorCode::Unknown => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+
+    /// Whether retrying the same request can never succeed. The agent's sync
+    /// loop retries transient errors with backoff and never retries these.
+    pub fn is_permanent(self) -> bool {
+        !matches!(
+            self,
+            ErrorCode::RateLimited
+                | ErrorCode::Unavailable
+                | ErrorCode::Internal
+                | ErrorCode::Unknown
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as it travels: a stable code and messages for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// What went wrong, for programs.
+    pub code: ErrorCode,
+    /// What went wrong, in English.
+    pub message: String,
+    /// The same in Bahasa Indonesia, for the officer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The field at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Every problem found, when there are several (for example each invalid field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Message>,
+}
+
+impl WireError {
+    /// An error with an English and an Indonesian message.
+    pub fn new(
+        code: ErrorCode,
+        message_en: impl Into<String>,
+        message_id: impl Into<String>,
+    ) -> Self {
+        WireError {
+            code,
+            message: message_en.into(),
+            message_id: Some(message_id.into()),
+            field: None,
+            details: Vec::new(),
+        }
+    }
+
+    /// An error built from a typed problem, keeping its messages.
+    pub fn from_problem(code: ErrorCode, problem: &impl Problem) -> Self {
+        WireError::new(code, problem.message(Lang::En), problem.message(Lang::Id))
+    }
+
+    /// The message in the given language (English when no Indonesian text was sent).
+    pub fn text(&self, lang: Lang) -> &str {
+        match (lang, &self.message_id) {
+            (Lang::Id, Some(text)) => text,
+            _ => &self.message,
+        }
+    }
+}
+
+/// The body of every non-2xx API response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: WireError,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::ids::RecordId;
+    use crate::registration::{Change, Status};
+
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
+        let json = serde_json::to_string(value).expect("serialises");
+        let back: T = serde_json::from_str(&json).expect("parses what it wrote");
+        assert_eq!(&back, value, "{json}");
+    }
+
+    fn operation() -> Operation {
+        Operation {
+            device_id: DeviceId(Uuid::from_u128(1)),
+            seq: 7,
+            record_id: RecordId(Uuid::from_u128(2)),
+            hlc: Hlc::new(1_763_797_620_123, 2).expect("small"),
+            changes: vec![
+                Change::FullName("Siti Aminah".into()),
+                Change::Rt(Some(3)),
+                Change::Status(Status::Withdrawn {
+                    reason: "pindah".into(),
+                }),
+            ],
+        }
+    }
+
+    #[test]
+    fn wire_form_is_pinned() {
+        let json = serde_json::to_string(&operation()).expect("serialises");
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"device_id":"00000000-0000-0000-0000-000000000001","seq":7,"#,
+                r#""record_id":"00000000-0000-0000-0000-000000000002","hlc":"1763797620123-2","#,
+                r#""changes":[{"field":"full_name","value":"Siti Aminah"},{"field":"rt","value":3},"#,
+                r#"{"field":"status","value":{"state":"withdrawn","reason":"pindah"}}]}"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let store_id = StoreId(Uuid::from_u128(9));
+        round_trip(&PushRequest {
+            protocol: PROTOCOL_VERSION,
+            device_id: DeviceId(Uuid::from_u128(1)),
+            known_store_id: Some(store_id),
+            device_time_ms: 1_763_797_620_000,
+            operations: vec![operation()],
+        });
+        round_trip(&PushResponse {
+            protocol: PROTOCOL_VERSION,
+            store_id,
+            server_time_ms: 1_763_797_620_500,
+            server_hlc: Hlc::new(1_763_797_620_500, 0).expect("small"),
+            acknowledged_seq: 7,
+            receipts: vec![
+                Receipt {
+                    seq: 5,
+                    outcome: Outcome::Duplicate,
+                },
+                Receipt {
+                    seq: 6,
+                    outcome: Outcome::Accepted {
+                        bounded_hlc: Hlc::new(1_763_797_920_500, 2),
+                    },
+                },
+                Receipt {
+                    seq: 7,
+                    outcome: Outcome::Rejected {
+                        error: WireError::new(
+                            ErrorCode::OutOfScope,
+                            "village 1311012001 is outside your regions",
+                            "Desa 1311012001 di luar wilayah tugas Anda",
+                        ),
+                    },
+                },
+            ],
+        });
+        round_trip(&PullRequest {
+            protocol: 1,
+            known_store_id: None,
+            cursor: 0,
+            limit: 1000,
+        });
+        round_trip(&PullPage {
+            protocol: 1,
+            store_id,
+            server_hlc: Hlc::ZERO,
+            operations: vec![operation()],
+            next_cursor: 42,
+            has_more: true,
+        });
+        round_trip(&ErrorBody {
+            error: WireError::new(ErrorCode::DeviceRevoked, "revoked", "dicabut"),
+        });
+    }
+
+    #[test]
+    fn an_older_peer_ignores_what_it_does_not_know() {
+        // A newer server may add fields and error codes; this build must still parse them.
+        let body = r#"{"error":{"code":"quota_exceeded","message":"later","hint":"x"}}"#;
+        let parsed: ErrorBody = serde_json::from_str(body).expect("unknown fields and codes parse");
+        assert_eq!(parsed.error.code, ErrorCode::Unknown);
+        assert!(
+            !parsed.error.code.is_permanent(),
+            "an unknown error is retried, not dropped"
+        );
+        assert_eq!(parsed.error.text(Lang::Id), "later");
+    }
+
+    #[test]
+    fn codes_have_statuses_and_retry_classes() {
+        assert_eq!(ErrorCode::DeviceRevoked.http_status(), 403);
+        assert!(ErrorCode::DeviceRevoked.is_permanent());
+        assert!(ErrorCode::InvalidValue.is_permanent());
+        assert!(!ErrorCode::Unavailable.is_permanent());
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::SequenceReused)
+                .ok()
+                .as_deref(),
+            Some("\"sequence_reused\"")
+        );
+        assert!(is_supported(PROTOCOL_VERSION));
+        assert!(!is_supported(PROTOCOL_VERSION + 1));
+        assert!(!is_supported(0));
+    }
+}
