@@ -637,7 +637,10 @@ pub fn parse_rupiah(text: &str) -> Option<u64> {
     }
     // A decimal part of zero cents (",00" or ".00") is common in spreadsheets;
     // a thousands separator is always followed by three digits, never two.
-    if let Some(rest) = body.strip_suffix(",00").or_else(|| body.strip_suffix(".00")) {
+    if let Some(rest) = body
+        .strip_suffix(",00")
+        .or_else(|| body.strip_suffix(".00"))
+    {
         body = rest.to_owned();
     }
     let digits: String = body
