@@ -58,9 +58,11 @@ fn main() {
     let decode = started.elapsed();
     let counts = index.counts();
     println!(
-        "region index decode (first use): {:.1} ms for {} villages",
+        "region index decode (first use): {:.1} ms for {} villages; embedded {} KB compressed, {:.2} MB on the heap",
         decode.as_secs_f64() * 1e3,
-        counts.villages
+        counts.villages,
+        lindung_shared::region::embedded_data_bytes() / 1000,
+        index.heap_bytes() as f64 / 1e6
     );
 
     let mut villages: Vec<String> = Vec::new();
@@ -165,10 +167,11 @@ fn main() {
     let niks: Vec<String> = (0..10_000)
         .map(|i| {
             let village = &villages[rng.below(villages.len())];
-            let day = 1 + rng.below(28) + if i % 2 == 0 { 40 } else { 0 };
+            // Days up to 31 in every month: 30 and 31 February and the like are invalid.
+            let day = 1 + rng.below(31) + if i % 2 == 0 { 40 } else { 0 };
             let month = 1 + rng.below(12);
             let year = rng.below(100);
-            let serial = rng.below(10_000); // 0000 sometimes: an invalid NIK
+            let serial = rng.below(10_000);
             format!("{}{day:02}{month:02}{year:02}{serial:04}", &village[..6])
         })
         .collect();

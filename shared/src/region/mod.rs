@@ -55,6 +55,11 @@ include!(concat!(env!("OUT_DIR"), "/wilayah_meta.rs"));
 /// The compact region index written by `build.rs`, zlib-compressed.
 static WILAYAH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wilayah.zlib"));
 
+/// Size of the compressed region data embedded in every binary, in bytes.
+pub fn embedded_data_bytes() -> usize {
+    WILAYAH.len()
+}
+
 /// The level of a region in the administrative hierarchy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
