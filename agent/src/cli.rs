@@ -3,6 +3,7 @@
 //! Messages are in Bahasa Indonesia unless `--lang en` (or `LINDUNG_LANG=en`)
 //! asks for English. Every command can print `--json` for scripts.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -20,12 +21,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "LINDUNG_LANG", default_value = "id")]
     pub lang: Lang,
 
+    /// Where the encrypted data lives (default: the platform's data directory).
+    #[arg(long, global = true, env = "LINDUNG_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// The agent's commands.
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check NIKs: verdict, derived sex and birth date, district of registration.
@@ -34,6 +41,63 @@ pub enum Command {
     /// Look up a region code, or search regions by name.
     /// Cari kode wilayah, atau cari wilayah berdasarkan nama.
     Region(commands::region::RegionArgs),
+    /// Set up this laptop: officer name and the passphrase that encrypts the data.
+    /// Siapkan laptop ini: nama petugas dan kata sandi yang mengenkripsi data.
+    Init(commands::admin::InitArgs),
+    /// Commands that open the encrypted store.
+    #[command(flatten)]
+    WithStore(StoreCommand),
+}
+
+/// Commands that need the unlocked store.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Register a worker (asks for missing fields on a terminal).
+    /// Daftarkan pekerja (menanyakan isian yang kurang di terminal).
+    Register(commands::registration::RegisterArgs),
+    /// List registrations (NIK masked). Daftar pendaftaran (NIK disamarkan).
+    List(commands::registration::ListArgs),
+    /// Show one registration with its earlier values. Tampilkan satu pendaftaran.
+    Show(commands::registration::ShowArgs),
+    /// Change fields of a registration. Ubah isian pendaftaran.
+    Edit(commands::registration::EditArgs),
+    /// Withdraw a registration, with a reason. Tarik pendaftaran, dengan alasan.
+    Withdraw(commands::registration::WithdrawArgs),
+    /// Counts, changes not yet sent, refused changes. Ringkasan dan status sinkron.
+    Status(commands::admin::JsonArg),
+    /// What is done and left in a village. Kemajuan di satu desa.
+    Progress(commands::admin::ProgressArgs),
+    /// Village facts the officer records. Data desa yang dicatat petugas.
+    #[command(subcommand)]
+    Village(commands::admin::VillageCommand),
+    /// Change the passphrase (re-encrypts the data). Ganti kata sandi.
+    #[command(subcommand)]
+    Passphrase(commands::admin::PassphraseCommand),
+}
+
+/// Runs one command; the ones that need the store open it (asking for the passphrase once).
+fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Result<Outcome> {
+    use commands::{admin, registration};
+    let command = match command {
+        Command::Nik(args) => return commands::nik::run(&args, lang),
+        Command::Region(args) => return commands::region::run(&args, lang),
+        Command::Init(args) => {
+            return admin::init(&crate::session::data_dir(data_dir)?, &args, lang);
+        }
+        Command::WithStore(command) => command,
+    };
+    let mut store = crate::session::open(&crate::session::data_dir(data_dir)?, lang)?;
+    match command {
+        StoreCommand::Register(args) => registration::register(&mut store, &args, lang),
+        StoreCommand::List(args) => registration::list(&store, &args, lang),
+        StoreCommand::Show(args) => registration::show(&store, &args, lang),
+        StoreCommand::Edit(args) => registration::edit(&mut store, &args, lang),
+        StoreCommand::Withdraw(args) => registration::withdraw(&mut store, &args, lang),
+        StoreCommand::Status(args) => admin::status(&store, &args, lang),
+        StoreCommand::Progress(args) => admin::progress(&store, &args, lang),
+        StoreCommand::Village(command) => admin::village(&mut store, &command, lang),
+        StoreCommand::Passphrase(command) => admin::change_passphrase(&mut store, &command, lang),
+    }
 }
 
 /// Parses the command line, runs the command and turns the result into an exit code:
@@ -41,10 +105,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = cli.lang;
-    let result = match cli.command {
-        Command::Nik(args) => commands::nik::run(&args, lang),
-        Command::Region(args) => commands::region::run(&args, lang),
-    };
+    let result = run(cli.command, cli.data_dir, lang);
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(1),

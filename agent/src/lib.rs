@@ -4,7 +4,11 @@
 //! - [`cli`]: command-line parsing and dispatch (`lindung-agent …`).
 //! - [`commands`]: one module per command; each prints for people or as JSON.
 //! - [`output`]: how results reach the terminal (tables, JSON, exit codes).
+//! - [`session`]: where the data lives and how the passphrase is asked.
+//! - [`store`]: the encrypted local SQLite store, its outbox and the merge rule applied locally.
 
 pub mod cli;
 pub mod commands;
 pub mod output;
+pub mod session;
+pub mod store;

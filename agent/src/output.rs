@@ -51,3 +51,16 @@ pub fn today() -> time::Date {
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
         .date()
 }
+
+/// Turns a typed problem into an error whose text is in the chosen language.
+pub fn problem(
+    error: impl lindung_shared::lang::Problem,
+    lang: lindung_shared::lang::Lang,
+) -> anyhow::Error {
+    anyhow::anyhow!("{} [{}]", error.message(lang), error.code())
+}
+
+/// Now, in UTC.
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod lang;
 pub mod merge;
 pub mod nik;
+pub mod person_name;
 pub mod phone;
 pub mod protocol;
 pub mod region;

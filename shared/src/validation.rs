@@ -71,6 +71,49 @@ pub struct RegistrationInput {
     pub confirmed_warnings: Vec<String>,
 }
 
+impl RegistrationInput {
+    /// The text form of a stored registration: what re-validating it, editing
+    /// it or exporting it starts from. Validating the result gives the same
+    /// field values back (consent keeps its method and reference; the moment it
+    /// was recorded is not part of the text form).
+    pub fn from_registration(
+        registration: &crate::registration::Registration,
+    ) -> RegistrationInput {
+        let optional_number = |n: Option<u16>| n.map(|n| n.to_string()).unwrap_or_default();
+        RegistrationInput {
+            nik: registration.nik.as_str().to_owned(),
+            full_name: registration.full_name.clone(),
+            birth_date: registration.birth_date.to_string(),
+            sex: match registration.sex {
+                Sex::Male => "L".to_owned(),
+                Sex::Female => "P".to_owned(),
+            },
+            phone: registration
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            village_code: registration.village_code.clone(),
+            rt: optional_number(registration.rt),
+            rw: optional_number(registration.rw),
+            address: registration.address.clone().unwrap_or_default(),
+            category: registration.category.code().to_owned(),
+            jht: if registration.programmes.jht {
+                "ya"
+            } else {
+                "tidak"
+            }
+            .to_owned(),
+            monthly_income: registration.monthly_income.to_string(),
+            payer: registration.payer.kind.code().to_owned(),
+            payer_name: registration.payer.name.clone().unwrap_or_default(),
+            consent_method: registration.consent.method.code().to_owned(),
+            consent_reference: registration.consent.reference.clone().unwrap_or_default(),
+            confirmed_warnings: registration.confirmed_warnings.clone(),
+        }
+    }
+}
+
 /// Everything [`validate_registration`] needs besides the input.
 #[derive(Clone, Copy, Debug)]
 pub struct ValidationContext<'a> {

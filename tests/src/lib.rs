@@ -98,3 +98,63 @@ where
 {
     run("lindung-server", args)
 }
+
+/// The passphrase the test laptops use.
+pub const TEST_PASSPHRASE: &str = "sandi-uji-lapangan";
+
+/// An officer's laptop: a fresh data directory with an initialised agent store.
+#[derive(Debug)]
+pub struct Laptop {
+    dir: tempfile::TempDir,
+}
+
+impl Laptop {
+    /// A new laptop, initialised for an officer (with the fast test key derivation).
+    pub fn init(officer: &str) -> Laptop {
+        let laptop = Laptop {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        };
+        let out = laptop.agent(["init", "--officer", officer, "--insecure-fast-kdf"]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "init failed: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        laptop
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Runs `lindung-agent` on this laptop with the right passphrase.
+    pub fn agent<I, S>(&self, args: I) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.agent_with_passphrase(args, Some(TEST_PASSPHRASE))
+    }
+
+    /// Runs `lindung-agent` on this laptop with the given passphrase (or none).
+    pub fn agent_with_passphrase<I, S>(&self, args: I, passphrase: Option<&str>) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(binary("lindung-agent"));
+        command
+            .args(args)
+            .env_remove("LINDUNG_LANG")
+            .env_remove("LINDUNG_PASSPHRASE")
+            .env("LINDUNG_DATA_DIR", self.dir.path())
+            .stdin(std::process::Stdio::null());
+        if let Some(passphrase) = passphrase {
+            command.env("LINDUNG_PASSPHRASE", passphrase);
+        }
+        Finished::from_output(command.output().expect("lindung-agent starts"))
+    }
+}

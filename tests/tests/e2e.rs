@@ -2,6 +2,7 @@
 //!
 //! One test binary for the whole suite (it links once; see ARCHITECTURE.md).
 
+mod agent_workflow;
 mod nik_cli;
 mod region_cli;
 mod server_cli;

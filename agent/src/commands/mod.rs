@@ -1,4 +1,6 @@
 //! One module per `lindung-agent` command.
 
+pub mod admin;
 pub mod nik;
 pub mod region;
+pub mod registration;

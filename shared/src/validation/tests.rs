@@ -244,3 +244,45 @@ fn dates_amounts_and_sexes_parse_as_people_write_them() {
     assert_eq!(parse_sex("P"), Some(Sex::Female));
     assert_eq!(parse_sex("?"), None);
 }
+
+#[test]
+fn a_stored_registration_turns_back_into_the_same_fields() {
+    use crate::ids::{DeviceId, OfficerId, RecordId};
+    use crate::registration::{Origin, Registration, Status};
+    let mut input = siti();
+    input.birth_date = "02-01-1990".into();
+    input.confirmed_warnings = vec!["nik_birth_date_mismatch".into()];
+    input.jht = "ya".into();
+    input.address = "Jorong Pasar".into();
+    let valid = validate_registration(&input, &context()).expect("valid");
+    let registration = Registration {
+        id: RecordId(uuid::Uuid::from_u128(1)),
+        origin: Origin {
+            officer_id: OfficerId(uuid::Uuid::from_u128(2)),
+            device_id: DeviceId(uuid::Uuid::from_u128(3)),
+            registered_at: context().now,
+        },
+        nik: valid.nik,
+        full_name: valid.full_name.clone(),
+        birth_date: valid.birth_date,
+        sex: valid.sex,
+        phone: valid.phone.clone(),
+        village_code: valid.village_code.clone(),
+        rt: valid.rt,
+        rw: valid.rw,
+        address: valid.address.clone(),
+        category: valid.category,
+        programmes: valid.programmes,
+        monthly_income: valid.monthly_income,
+        payer: valid.payer.clone(),
+        consent: valid.consent.clone(),
+        status: Status::Active,
+        confirmed_warnings: valid.confirmed_warnings.clone(),
+    };
+    let again = validate_registration(
+        &RegistrationInput::from_registration(&registration),
+        &context(),
+    )
+    .expect("what was stored validates again");
+    assert_eq!(again, valid);
+}

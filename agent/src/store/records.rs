@@ -1,0 +1,550 @@
+//! Registrations in the local store: materialising the merge state, finding
+//! duplicates before a save, listing, status and village progress.
+
+use std::collections::BTreeMap;
+
+use lindung_shared::ids::RecordId;
+use lindung_shared::merge::Operation;
+use lindung_shared::nik::Nik;
+use lindung_shared::person_name::is_probable_match;
+use lindung_shared::registration::{Category, Change, Registration, Status};
+use lindung_shared::validation::ValidRegistration;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Store, StoreError, replay, rfc3339};
+
+/// Where a record stands with the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Some of its changes are waiting to be sent.
+    Pending,
+    /// The server refused one of its changes; see `status`.
+    Rejected,
+    /// Everything about it is on the server (or it came from there).
+    Synced,
+}
+
+impl SyncState {
+    fn from_code(code: &str) -> SyncState {
+        match code {
+            "pending" => SyncState::Pending,
+            "rejected" => SyncState::Rejected,
+            _ => SyncState::Synced,
+        }
+    }
+}
+
+/// One registration as listed: its current values and sync state.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedRegistration {
+    /// The registration.
+    #[serde(flatten)]
+    pub registration: Registration,
+    /// Where it stands with the server.
+    pub sync: SyncState,
+}
+
+/// The same NIK is already registered on this laptop.
+#[derive(Clone, Debug)]
+pub struct DuplicateNik {
+    /// The existing registrations with that NIK.
+    pub existing: Vec<ListedRegistration>,
+}
+
+/// Registrations that are probably the same person (same village and birth
+/// date, similar name).
+#[derive(Clone, Debug)]
+pub struct ProbableDuplicate {
+    /// The similar registrations.
+    pub candidates: Vec<ListedRegistration>,
+}
+
+/// Filters of `list`; all optional, combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Only this village (10 digits).
+    pub village_code: Option<String>,
+    /// Only villages inside this region code (district, regency or province).
+    pub region_prefix: Option<String>,
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only active (`Some(true)`) or only withdrawn (`Some(false)`).
+    pub active: Option<bool>,
+    /// Name contains this text (case-insensitive), or the NIK starts with it.
+    pub text: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// A local change that the server refused.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutboxEntry {
+    /// Sequence number on this device.
+    pub seq: u64,
+    /// The record it changed.
+    pub record_id: RecordId,
+    /// The server's error code.
+    pub error_code: Option<String>,
+    /// The server's reason.
+    pub error_message: Option<String>,
+}
+
+/// Counts for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreStatus {
+    /// Registrations, active and withdrawn.
+    pub registrations: u64,
+    /// Active registrations.
+    pub active: u64,
+    /// Withdrawn registrations.
+    pub withdrawn: u64,
+    /// Local changes not yet accepted by the server.
+    pub pending_changes: u64,
+    /// When the last sync finished, if ever.
+    pub last_sync_at: Option<String>,
+    /// Changes the server refused, with its reasons.
+    pub rejected: Vec<OutboxEntry>,
+}
+
+/// Village progress: active registrations by category, against counted positions.
+#[derive(Clone, Debug, Serialize)]
+pub struct VillageProgress {
+    /// The village.
+    pub village_code: String,
+    /// Active registrations per category code.
+    pub by_category: BTreeMap<String, u64>,
+    /// Active registrations in total.
+    pub active: u64,
+    /// Number of RT in the village, when the officer recorded it.
+    pub rt_positions: Option<u64>,
+    /// Number of RW in the village, when the officer recorded it.
+    pub rw_positions: Option<u64>,
+    /// Whether the figures include changes not yet on the server.
+    pub provisional: bool,
+}
+
+/// Rewrites the `registrations` row of a record from its merge state.
+pub(super) fn materialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(), StoreError> {
+    let state = replay(tx, record_id)?;
+    let id = record_id.0.as_bytes().as_slice();
+    match state.to_registration(record_id) {
+        Ok(registration) => {
+            let data = serde_json::to_string(&registration)
+                .map_err(|e| StoreError::Damaged(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO registrations
+                     (id, complete, nik, full_name, birth_date, village_code, category, status, registered_at, data)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET complete = 1, nik = ?2, full_name = ?3, birth_date = ?4,
+                     village_code = ?5, category = ?6, status = ?7, registered_at = ?8, data = ?9",
+                params![
+                    id,
+                    registration.nik.as_str(),
+                    registration.full_name,
+                    registration.birth_date.to_string(),
+                    registration.village_code,
+                    registration.category.code(),
+                    if registration.is_active() { "active" } else { "withdrawn" },
+                    rfc3339(registration.origin.registered_at),
+                    data
+                ],
+            )?;
+        }
+        Err(_) => {
+            // Edits that arrived before the record's creation: kept, not listed.
+            tx.execute(
+                "INSERT INTO registrations (id, complete) VALUES (?1, 0) ON CONFLICT (id) DO UPDATE SET complete = 0",
+                [id],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+const LISTED_COLUMNS: &str = "r.data, CASE
+        WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'rejected') THEN 'rejected'
+        WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'pending') THEN 'pending'
+        ELSE 'synced' END";
+
+fn listed(row: &Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((row.get(0)?, row.get(1)?))
+}
+
+fn decode_listed((data, sync): (String, String)) -> Result<ListedRegistration, StoreError> {
+    let registration: Registration = serde_json::from_str(&data)
+        .map_err(|e| StoreError::Damaged(format!("registration: {e}")))?;
+    Ok(ListedRegistration {
+        registration,
+        sync: SyncState::from_code(&sync),
+    })
+}
+
+fn query_listed(
+    conn: &Connection,
+    sql_where: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<ListedRegistration>, StoreError> {
+    let sql = format!(
+        "SELECT {LISTED_COLUMNS} FROM registrations r WHERE r.complete = 1 AND {sql_where}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(params, listed)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(decode_listed(row?)?);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Saves a new registration, unless its NIK is already registered here.
+    /// A probable duplicate must have been confirmed (warning code
+    /// `possible_duplicate` in `confirmed_warnings`).
+    pub fn register(
+        &mut self,
+        valid: ValidRegistration,
+        now: OffsetDateTime,
+    ) -> Result<Result<Registration, Refusal>, StoreError> {
+        let same_nik = self.find_by_nik(&valid.nik)?;
+        if !same_nik.is_empty() {
+            return Ok(Err(Refusal::DuplicateNik(DuplicateNik {
+                existing: same_nik,
+            })));
+        }
+        let confirmed = valid
+            .confirmed_warnings
+            .iter()
+            .any(|c| c == POSSIBLE_DUPLICATE);
+        let candidates = self.probable_duplicates(&valid)?;
+        if !candidates.is_empty() && !confirmed {
+            return Ok(Err(Refusal::ProbableDuplicate(ProbableDuplicate {
+                candidates,
+            })));
+        }
+        let mut confirmed_warnings = valid.confirmed_warnings.clone();
+        if candidates.is_empty() {
+            confirmed_warnings.retain(|c| c != POSSIBLE_DUPLICATE);
+        }
+        let registration = Registration {
+            id: RecordId(Uuid::now_v7()),
+            origin: lindung_shared::registration::Origin {
+                officer_id: self.officer_id,
+                device_id: self.device_id,
+                registered_at: now,
+            },
+            nik: valid.nik,
+            full_name: valid.full_name,
+            birth_date: valid.birth_date,
+            sex: valid.sex,
+            phone: valid.phone,
+            village_code: valid.village_code,
+            rt: valid.rt,
+            rw: valid.rw,
+            address: valid.address,
+            category: valid.category,
+            programmes: valid.programmes,
+            monthly_income: valid.monthly_income,
+            payer: valid.payer,
+            consent: valid.consent,
+            status: Status::Active,
+            confirmed_warnings,
+        };
+        self.apply_local(registration.id, registration.to_changes(), now)?;
+        Ok(Ok(registration))
+    }
+
+    /// Every complete registration with this NIK.
+    pub fn find_by_nik(&self, nik: &Nik) -> Result<Vec<ListedRegistration>, StoreError> {
+        query_listed(&self.conn, "r.nik = ?1", &[&nik.as_str()])
+    }
+
+    /// Active registrations in the same village with the same birth date and a similar name.
+    pub fn probable_duplicates(
+        &self,
+        valid: &ValidRegistration,
+    ) -> Result<Vec<ListedRegistration>, StoreError> {
+        let birth_date = valid.birth_date.to_string();
+        let same_place_and_birth = query_listed(
+            &self.conn,
+            "r.village_code = ?1 AND r.birth_date = ?2 AND r.status = 'active'",
+            &[&valid.village_code, &birth_date],
+        )?;
+        Ok(same_place_and_birth
+            .into_iter()
+            .filter(|c| {
+                c.registration.nik != valid.nik
+                    && is_probable_match(&c.registration.full_name, &valid.full_name)
+            })
+            .collect())
+    }
+
+    /// A registration by its id, or by an unambiguous prefix of its id (at least 8 characters).
+    pub fn find(&self, id_or_prefix: &str) -> Result<Option<ListedRegistration>, StoreError> {
+        let text = id_or_prefix.trim().to_ascii_lowercase();
+        if let Ok(uuid) = Uuid::parse_str(&text) {
+            return Ok(
+                query_listed(&self.conn, "r.id = ?1", &[&uuid.as_bytes().as_slice()])?
+                    .into_iter()
+                    .next(),
+            );
+        }
+        let hex: String = text.chars().filter(|c| *c != '-').collect();
+        if hex.len() < 8 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let all = query_listed(
+            &self.conn,
+            "hex(r.id) LIKE ?1",
+            &[&format!("{}%", hex.to_ascii_uppercase())],
+        )?;
+        Ok(if all.len() == 1 {
+            all.into_iter().next()
+        } else {
+            None
+        })
+    }
+
+    /// Registrations matching a filter, newest first.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<ListedRegistration>, StoreError> {
+        let mut clauses = vec!["1 = 1".to_owned()];
+        let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if let Some(village) = &filter.village_code {
+            values.push(Box::new(village.clone()));
+            clauses.push(format!("r.village_code = ?{}", values.len()));
+        }
+        if let Some(prefix) = &filter.region_prefix {
+            values.push(Box::new(format!("{prefix}%")));
+            clauses.push(format!("r.village_code LIKE ?{}", values.len()));
+        }
+        if let Some(category) = filter.category {
+            values.push(Box::new(category.code()));
+            clauses.push(format!("r.category = ?{}", values.len()));
+        }
+        if let Some(active) = filter.active {
+            values.push(Box::new(if active { "active" } else { "withdrawn" }));
+            clauses.push(format!("r.status = ?{}", values.len()));
+        }
+        if let Some(text) = filter
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            values.push(Box::new(format!("%{escaped}%")));
+            let name = values.len();
+            values.push(Box::new(format!("{escaped}%")));
+            clauses.push(format!(
+                "(r.full_name LIKE ?{name} ESCAPE '\\' OR r.nik LIKE ?{} ESCAPE '\\')",
+                values.len()
+            ));
+        }
+        let mut sql_where = clauses.join(" AND ");
+        sql_where.push_str(" ORDER BY r.registered_at DESC, r.id DESC");
+        if let Some(limit) = filter.limit {
+            sql_where.push_str(&format!(" LIMIT {limit}"));
+        }
+        let params: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
+        query_listed(&self.conn, &sql_where, &params)
+    }
+
+    /// Counts, pending changes and refused changes.
+    pub fn status(&self) -> Result<StoreStatus, StoreError> {
+        let count = |sql: &str| -> Result<u64, StoreError> {
+            let n: i64 = self.conn.query_row(sql, [], |row| row.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let last_sync_at = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'last_sync_at'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let mut statement = self.conn.prepare(
+            "SELECT seq, record_id, error_code, error_message FROM outbox WHERE state = 'rejected' ORDER BY seq",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get(2)?,
+                row.get(3)?,
+            ))
+        })?;
+        let mut rejected = Vec::new();
+        for row in rows {
+            let (seq, record, error_code, error_message) = row?;
+            let record_id =
+                Uuid::from_slice(&record).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            rejected.push(OutboxEntry {
+                seq: u64::try_from(seq).unwrap_or(0),
+                record_id: RecordId(record_id),
+                error_code,
+                error_message,
+            });
+        }
+        Ok(StoreStatus {
+            registrations: count("SELECT count(*) FROM registrations WHERE complete = 1")?,
+            active: count(
+                "SELECT count(*) FROM registrations WHERE complete = 1 AND status = 'active'",
+            )?,
+            withdrawn: count(
+                "SELECT count(*) FROM registrations WHERE complete = 1 AND status = 'withdrawn'",
+            )?,
+            pending_changes: count("SELECT count(*) FROM outbox WHERE state = 'pending'")?,
+            last_sync_at,
+            rejected,
+        })
+    }
+
+    /// Records how many RT and RW a village has.
+    pub fn set_positions(
+        &mut self,
+        village_code: &str,
+        rt: u32,
+        rw: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO village_positions (village_code, rt_count, rw_count, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (village_code) DO UPDATE SET rt_count = ?2, rw_count = ?3, updated_at = ?4",
+            params![village_code, rt, rw, rfc3339(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Active registrations in a village by category, and the recorded positions.
+    pub fn progress(&self, village_code: &str) -> Result<VillageProgress, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT category, count(*) FROM registrations
+             WHERE complete = 1 AND status = 'active' AND village_code = ?1 GROUP BY category",
+        )?;
+        let rows = statement.query_map([village_code], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        let mut by_category = BTreeMap::new();
+        for row in rows {
+            let (category, n) = row?;
+            by_category.insert(category, u64::try_from(n).unwrap_or(0));
+        }
+        let positions: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT rt_count, rw_count FROM village_positions WHERE village_code = ?1",
+                [village_code],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let provisional: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox o JOIN registrations r ON r.id = o.record_id
+                            WHERE o.state = 'pending' AND r.village_code = ?1)",
+            [village_code],
+            |row| row.get(0),
+        )?;
+        Ok(VillageProgress {
+            village_code: village_code.to_owned(),
+            active: by_category.values().sum(),
+            by_category,
+            rt_positions: positions.map(|(rt, _)| u64::try_from(rt).unwrap_or(0)),
+            rw_positions: positions.map(|(_, rw)| u64::try_from(rw).unwrap_or(0)),
+            provisional,
+        })
+    }
+}
+
+/// The changes that turn `current` into the validated values `edited`: only
+/// fields whose value differs. Consent keeps its original moment unless its
+/// method or reference changed.
+pub fn changes_between(current: &Registration, edited: &ValidRegistration) -> Vec<Change> {
+    let consent = if (edited.consent.method, &edited.consent.reference)
+        == (current.consent.method, &current.consent.reference)
+    {
+        current.consent.clone()
+    } else {
+        edited.consent.clone()
+    };
+    let proposed = [
+        Change::Nik(edited.nik),
+        Change::FullName(edited.full_name.clone()),
+        Change::BirthDate(edited.birth_date),
+        Change::Sex(edited.sex),
+        Change::Phone(edited.phone.clone()),
+        Change::VillageCode(edited.village_code.clone()),
+        Change::Rt(edited.rt),
+        Change::Rw(edited.rw),
+        Change::Address(edited.address.clone()),
+        Change::Category(edited.category),
+        Change::Programmes(edited.programmes),
+        Change::MonthlyIncome(edited.monthly_income),
+        Change::Payer(edited.payer.clone()),
+        Change::Consent(consent),
+        Change::ConfirmedWarnings(edited.confirmed_warnings.clone()),
+    ];
+    let existing = current.to_changes();
+    proposed
+        .into_iter()
+        .filter(|change| !existing.contains(change))
+        .collect()
+}
+
+impl Store {
+    /// Saves an edit of a registration: the fields that changed, as one
+    /// operation. `None` when nothing changed. Refuses a NIK that another
+    /// registration on this laptop already has.
+    pub fn edit(
+        &mut self,
+        current: &Registration,
+        edited: &ValidRegistration,
+        now: OffsetDateTime,
+    ) -> Result<Result<Option<Operation>, Refusal>, StoreError> {
+        if edited.nik != current.nik {
+            let others: Vec<_> = self
+                .find_by_nik(&edited.nik)?
+                .into_iter()
+                .filter(|r| r.registration.id != current.id)
+                .collect();
+            if !others.is_empty() {
+                return Ok(Err(Refusal::DuplicateNik(DuplicateNik {
+                    existing: others,
+                })));
+            }
+        }
+        let changes = changes_between(current, edited);
+        if changes.is_empty() {
+            return Ok(Ok(None));
+        }
+        Ok(Ok(Some(self.apply_local(current.id, changes, now)?)))
+    }
+
+    /// Sets a registration's status: withdrawn with a reason (it stays, but no
+    /// longer counts), or active again.
+    pub fn set_status(
+        &mut self,
+        id: RecordId,
+        status: Status,
+        now: OffsetDateTime,
+    ) -> Result<Operation, StoreError> {
+        self.apply_local(id, vec![Change::Status(status)], now)
+    }
+}
+
+/// The warning code an officer confirms to save a probable duplicate.
+pub const POSSIBLE_DUPLICATE: &str = "possible_duplicate";
+
+/// Why a registration was not saved although it was valid.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    /// The NIK is already registered on this laptop.
+    DuplicateNik(DuplicateNik),
+    /// A similar person is registered in the same village with the same birth date.
+    ProbableDuplicate(ProbableDuplicate),
+}
