@@ -70,6 +70,8 @@ pub enum StoreCommand {
     /// Village facts the officer records. Data desa yang dicatat petugas.
     #[command(subcommand)]
     Village(commands::admin::VillageCommand),
+    /// Verify the stored data is whole and consistent. Periksa keutuhan data.
+    Check(commands::admin::JsonArg),
     /// Change the passphrase (re-encrypts the data). Ganti kata sandi.
     #[command(subcommand)]
     Passphrase(commands::admin::PassphraseCommand),
@@ -94,6 +96,7 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         StoreCommand::Edit(args) => registration::edit(&mut store, &args, lang),
         StoreCommand::Withdraw(args) => registration::withdraw(&mut store, &args, lang),
         StoreCommand::Status(args) => admin::status(&store, &args, lang),
+        StoreCommand::Check(args) => admin::check(&store, &args, lang),
         StoreCommand::Progress(args) => admin::progress(&store, &args, lang),
         StoreCommand::Village(command) => admin::village(&mut store, &command, lang),
         StoreCommand::Passphrase(command) => admin::change_passphrase(&mut store, &command, lang),

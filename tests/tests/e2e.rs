@@ -3,6 +3,7 @@
 //! One test binary for the whole suite (it links once; see ARCHITECTURE.md).
 
 mod agent_workflow;
+mod crash;
 mod nik_cli;
 mod region_cli;
 mod server_cli;

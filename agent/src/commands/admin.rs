@@ -145,6 +145,30 @@ pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outco
     Ok(Outcome::Success)
 }
 
+/// Runs `check`: exit code 0 when the store is sound, 1 when something is wrong.
+pub fn check(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outcome> {
+    let report = store.check().map_err(|e| problem(e, lang))?;
+    if args.json {
+        print_json(&report)?;
+    } else if report.problems.is_empty() {
+        match lang {
+            Lang::Id => println!(
+                "Data utuh: {} pendaftaran, {} perubahan dari laptop ini, tanpa celah.",
+                report.registrations, report.own_operations
+            ),
+            Lang::En => println!(
+                "Data is sound: {} registrations, {} changes from this laptop, no gaps.",
+                report.registrations, report.own_operations
+            ),
+        }
+    } else {
+        for problem in &report.problems {
+            println!("✗ {problem}");
+        }
+    }
+    Ok(Outcome::from_bool(report.problems.is_empty()))
+}
+
 /// Arguments of `progress`.
 #[derive(Debug, Args)]
 pub struct ProgressArgs {

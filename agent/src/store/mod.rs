@@ -30,7 +30,7 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use key::KdfCost;
 pub use records::{
-    DuplicateNik, ListFilter, ListedRegistration, OutboxEntry, POSSIBLE_DUPLICATE,
+    CheckReport, DuplicateNik, ListFilter, ListedRegistration, OutboxEntry, POSSIBLE_DUPLICATE,
     ProbableDuplicate, Refusal, StoreStatus, SyncState, VillageProgress, changes_between,
 };
 

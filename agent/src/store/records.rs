@@ -548,3 +548,97 @@ pub enum Refusal {
     /// A similar person is registered in the same village with the same birth date.
     ProbableDuplicate(ProbableDuplicate),
 }
+
+/// What `check` found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckReport {
+    /// Operations this device made.
+    pub own_operations: u64,
+    /// Complete registrations.
+    pub registrations: u64,
+    /// Everything wrong, in English (empty when the store is sound).
+    pub problems: Vec<String>,
+}
+
+impl Store {
+    /// Verifies the store: SQLite's own integrity check, a dense outbox and
+    /// operation sequence with no gap, and every registration row equal to
+    /// what the merge rule computes from the stored operations.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        let mut report = CheckReport::default();
+        let integrity: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        if integrity != "ok" {
+            report
+                .problems
+                .push(format!("integrity_check: {integrity}"));
+        }
+        let device = self.device_id.0.as_bytes().as_slice();
+        let (count, max): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), COALESCE(MAX(seq), 0) FROM operations WHERE device_id = ?1",
+            [device],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        report.own_operations = u64::try_from(count).unwrap_or(0);
+        if count != max {
+            report.problems.push(format!(
+                "own operations 1..={max} have gaps: {count} present"
+            ));
+        }
+        let (outbox_count, outbox_max): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), COALESCE(MAX(seq), 0) FROM outbox",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        if (outbox_count, outbox_max) != (count, max) {
+            report.problems.push(format!(
+                "outbox holds {outbox_count} entries up to {outbox_max}, operations {count} up to {max}"
+            ));
+        }
+        let orphans: i64 = self.conn.query_row(
+            "SELECT count(*) FROM outbox o WHERE NOT EXISTS
+                 (SELECT 1 FROM operations p WHERE p.device_id = ?1 AND p.seq = o.seq)",
+            [device],
+            |row| row.get(0),
+        )?;
+        if orphans > 0 {
+            report
+                .problems
+                .push(format!("{orphans} outbox entries have no operation"));
+        }
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, complete, data FROM registrations")?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, Vec<u8>>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, complete, data) = row?;
+            let record_id =
+                RecordId(Uuid::from_slice(&id).map_err(|e| StoreError::Damaged(e.to_string()))?);
+            let computed = replay(&self.conn, record_id)?
+                .to_registration(record_id)
+                .ok();
+            let stored: Option<Registration> = match data {
+                Some(text) => Some(
+                    serde_json::from_str(&text).map_err(|e| StoreError::Damaged(e.to_string()))?,
+                ),
+                None => None,
+            };
+            if complete == 1 {
+                report.registrations += 1;
+            }
+            if computed != stored {
+                report.problems.push(format!(
+                    "registration {record_id} differs from its operations"
+                ));
+            }
+        }
+        Ok(report)
+    }
+}
