@@ -12,8 +12,8 @@ use lindung_shared::lang::Lang;
 use crate::commands;
 use crate::output::Outcome;
 
-/// Lindung field agent: register workers for BPJS Ketenagakerjaan, offline.
 /// Agen lapangan Lindung: pendaftaran pekerja BPJS Ketenagakerjaan tanpa internet.
+/// Lindung field agent: register workers for BPJS Ketenagakerjaan, offline.
 #[derive(Debug, Parser)]
 #[command(name = "lindung-agent", version, propagate_version = true)]
 pub struct Cli {
@@ -35,14 +35,14 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check NIKs: verdict, derived sex and birth date, district of registration.
     /// Periksa NIK: sah atau tidak, jenis kelamin, tanggal lahir, kecamatan.
+    /// Check NIKs: verdict, derived sex and birth date, district of registration.
     Nik(commands::nik::NikArgs),
-    /// Look up a region code, or search regions by name.
     /// Cari kode wilayah, atau cari wilayah berdasarkan nama.
+    /// Look up a region code, or search regions by name.
     Region(commands::region::RegionArgs),
-    /// Set up this laptop: officer name and the passphrase that encrypts the data.
     /// Siapkan laptop ini: nama petugas dan kata sandi yang mengenkripsi data.
+    /// Set up this laptop: officer name and the passphrase that encrypts the data.
     Init(commands::admin::InitArgs),
     /// Commands that open the encrypted store.
     #[command(flatten)]
@@ -52,27 +52,27 @@ pub enum Command {
 /// Commands that need the unlocked store.
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
-    /// Register a worker (asks for missing fields on a terminal).
     /// Daftarkan pekerja (menanyakan isian yang kurang di terminal).
+    /// Register a worker (asks for missing fields on a terminal).
     Register(commands::registration::RegisterArgs),
-    /// List registrations (NIK masked). Daftar pendaftaran (NIK disamarkan).
+    /// Daftar pendaftaran (NIK disamarkan). List registrations (NIK masked).
     List(commands::registration::ListArgs),
-    /// Show one registration with its earlier values. Tampilkan satu pendaftaran.
+    /// Tampilkan satu pendaftaran. Show one registration with its earlier values.
     Show(commands::registration::ShowArgs),
-    /// Change fields of a registration. Ubah isian pendaftaran.
+    /// Ubah isian pendaftaran. Change fields of a registration.
     Edit(commands::registration::EditArgs),
-    /// Withdraw a registration, with a reason. Tarik pendaftaran, dengan alasan.
+    /// Tarik pendaftaran, dengan alasan. Withdraw a registration, with a reason.
     Withdraw(commands::registration::WithdrawArgs),
-    /// Counts, changes not yet sent, refused changes. Ringkasan dan status sinkron.
+    /// Ringkasan dan status sinkron. Counts, changes not yet sent, refused changes.
     Status(commands::admin::JsonArg),
-    /// What is done and left in a village. Kemajuan di satu desa.
+    /// Kemajuan di satu desa. What is done and left in a village.
     Progress(commands::admin::ProgressArgs),
-    /// Village facts the officer records. Data desa yang dicatat petugas.
+    /// Data desa yang dicatat petugas. Village facts the officer records.
     #[command(subcommand)]
     Village(commands::admin::VillageCommand),
-    /// Verify the stored data is whole and consistent. Periksa keutuhan data.
+    /// Periksa keutuhan data. Verify the stored data is whole and consistent.
     Check(commands::admin::JsonArg),
-    /// Change the passphrase (re-encrypts the data). Ganti kata sandi.
+    /// Ganti kata sandi. Change the passphrase (re-encrypts the data).
     #[command(subcommand)]
     Passphrase(commands::admin::PassphraseCommand),
 }

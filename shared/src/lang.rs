@@ -155,6 +155,19 @@ pub fn format_date(date: time::Date, lang: Lang) -> String {
     format!("{} {} {}", date.day(), month, date.year())
 }
 
+/// An amount of rupiah as Indonesians write it: `Rp 1.500.000`.
+pub fn format_rupiah(amount: u64) -> String {
+    let digits = amount.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(digit);
+    }
+    format!("Rp {grouped}")
+}
+
 /// Whole years between `birth_date` and `today` (0 if `today` is earlier).
 pub fn age_on(birth_date: time::Date, today: time::Date) -> u32 {
     let mut years = today.year() - birth_date.year();
@@ -183,6 +196,10 @@ mod tests {
         assert_eq!(age_on(date!(1990 - 11 - 23), date!(2026 - 11 - 22)), 35);
         assert_eq!(age_on(date!(1990 - 11 - 22), date!(2026 - 11 - 22)), 36);
         assert_eq!(age_on(date!(2030 - 01 - 01), date!(2026 - 11 - 22)), 0);
+        assert_eq!(format_rupiah(1_500_000), "Rp 1.500.000");
+        assert_eq!(format_rupiah(16_800), "Rp 16.800");
+        assert_eq!(format_rupiah(999), "Rp 999");
+        assert_eq!(format_rupiah(0), "Rp 0");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::bail;
 use clap::Args;
-use lindung_shared::lang::{Lang, Message, format_date};
+use lindung_shared::lang::{Lang, Message, format_date, format_rupiah};
 use lindung_shared::region::{Level, SearchOptions, normalize_code, regions};
 use lindung_shared::registration::{Category, Field, Registration, Status};
 use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
@@ -648,7 +648,7 @@ pub fn show(store: &Store, args: &ShowArgs, lang: Lang) -> anyhow::Result<Outcom
     line(
         &mut out,
         Field::MonthlyIncome,
-        format!("Rp {}", r.monthly_income),
+        format_rupiah(r.monthly_income),
     )?;
     let payer = match &r.payer.name {
         Some(name) => format!("{} ({name})", r.payer.kind.label(lang)),
