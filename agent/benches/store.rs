@@ -5,6 +5,9 @@
 //! checks, then one durable transaction (WAL, `synchronous = FULL`) on a
 //! SQLCipher database, in a temporary directory on this machine's disk.
 
+// A benchmark that cannot set up must stop with the reason.
+#![allow(clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -6,9 +6,12 @@
 //! - [`output`]: how results reach the terminal (tables, JSON, exit codes).
 //! - [`session`]: where the data lives and how the passphrase is asked.
 //! - [`store`]: the encrypted local SQLite store, its outbox and the merge rule applied locally.
+//! - [`spreadsheet`]: importing registrations from `.csv`/`.xlsx` files, the
+//!   row-by-row problem report, and exports back to `.csv`/`.xlsx`.
 
 pub mod cli;
 pub mod commands;
 pub mod output;
 pub mod session;
+pub mod spreadsheet;
 pub mod store;

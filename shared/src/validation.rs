@@ -72,10 +72,12 @@ pub struct RegistrationInput {
 }
 
 impl RegistrationInput {
-    /// The text form of a stored registration: what re-validating it, editing
-    /// it or exporting it starts from. Validating the result gives the same
-    /// field values back (consent keeps its method and reference; the moment it
-    /// was recorded is not part of the text form).
+    /// The text form of a stored registration, as an officer would type it:
+    /// what editing it and exporting it start from. Dates are `YYYY-MM-DD`,
+    /// sex `L`/`P`, the phone in national form (`0812…`), vocabulary words as
+    /// their Indonesian labels. Validating the result gives the same field
+    /// values back (consent keeps its method and reference; the moment it was
+    /// recorded is not part of the text form).
     pub fn from_registration(
         registration: &crate::registration::Registration,
     ) -> RegistrationInput {
@@ -91,13 +93,13 @@ impl RegistrationInput {
             phone: registration
                 .phone
                 .as_ref()
-                .map(|p| p.as_str().to_owned())
+                .map(|p| p.to_national())
                 .unwrap_or_default(),
             village_code: registration.village_code.clone(),
             rt: optional_number(registration.rt),
             rw: optional_number(registration.rw),
             address: registration.address.clone().unwrap_or_default(),
-            category: registration.category.code().to_owned(),
+            category: registration.category.label(Lang::Id).to_owned(),
             jht: if registration.programmes.jht {
                 "ya"
             } else {
@@ -105,9 +107,9 @@ impl RegistrationInput {
             }
             .to_owned(),
             monthly_income: registration.monthly_income.to_string(),
-            payer: registration.payer.kind.code().to_owned(),
+            payer: registration.payer.kind.label(Lang::Id).to_owned(),
             payer_name: registration.payer.name.clone().unwrap_or_default(),
-            consent_method: registration.consent.method.code().to_owned(),
+            consent_method: registration.consent.method.label(Lang::Id).to_owned(),
             consent_reference: registration.consent.reference.clone().unwrap_or_default(),
             confirmed_warnings: registration.confirmed_warnings.clone(),
         }
