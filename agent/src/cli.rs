@@ -70,6 +70,12 @@ pub enum StoreCommand {
     /// Data desa yang dicatat petugas. Village facts the officer records.
     #[command(subcommand)]
     Village(commands::admin::VillageCommand),
+    /// Impor pendaftaran dari spreadsheet desa (.csv, .xlsx); baris yang ditolak ditulis ke laporan.
+    /// Import registrations from a village spreadsheet; refused rows go to a report.
+    Import(commands::transfer::ImportArgs),
+    /// Ekspor pendaftaran ke .csv atau .xlsx (berisi NIK lengkap).
+    /// Export registrations to .csv or .xlsx (full NIKs).
+    Export(commands::transfer::ExportArgs),
     /// Periksa keutuhan data. Verify the stored data is whole and consistent.
     Check(commands::admin::JsonArg),
     /// Ganti kata sandi. Change the passphrase (re-encrypts the data).
@@ -97,6 +103,8 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         StoreCommand::Withdraw(args) => registration::withdraw(&mut store, &args, lang),
         StoreCommand::Status(args) => admin::status(&store, &args, lang),
         StoreCommand::Check(args) => admin::check(&store, &args, lang),
+        StoreCommand::Import(args) => commands::transfer::import(&mut store, &args, lang),
+        StoreCommand::Export(args) => commands::transfer::export(&store, &args, lang),
         StoreCommand::Progress(args) => admin::progress(&store, &args, lang),
         StoreCommand::Village(command) => admin::village(&mut store, &command, lang),
         StoreCommand::Passphrase(command) => admin::change_passphrase(&mut store, &command, lang),

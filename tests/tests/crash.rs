@@ -171,3 +171,123 @@ fn killing_the_agent_while_it_registers_loses_nothing_it_reported_saved() {
     );
     assert_eq!(final_report["problems"].as_array().map(Vec::len), Some(0));
 }
+
+/// A village spreadsheet of `rows` distinct people (unique birth dates per
+/// name, so none is a probable duplicate of another).
+fn large_file(dir: &std::path::Path, rows: u64) -> std::path::PathBuf {
+    let mut text = String::from("NIK;Nama Lengkap;Kode Desa;Pekerjaan\n");
+    for i in 0..rows {
+        let day = 1 + i % 28;
+        let month = 1 + (i / 28) % 12;
+        let year = 60 + (i / 336) % 40;
+        let letters: String = [i % 26, (i / 26) % 26, (i / 676) % 26]
+            .iter()
+            .map(|n| char::from(b'a' + u8::try_from(*n).unwrap_or(0)))
+            .collect();
+        text.push_str(&format!(
+            "131101{:02}{month:02}{year:02}{:04};Pekerja {letters};1311012001;nelayan\n",
+            day + 40,
+            1 + i
+        ));
+    }
+    let path = dir.join("besar.csv");
+    std::fs::write(&path, text).expect("write the spreadsheet");
+    path
+}
+
+fn import_command(laptop: &Laptop, path: &std::path::Path) -> Command {
+    let mut command = Command::new(binary("lindung-agent"));
+    command
+        .arg("import")
+        .arg(path)
+        .args(["--payer", "apbd", "--consent", "verbal", "--json"])
+        .env("LINDUNG_DATA_DIR", laptop.dir())
+        .env("LINDUNG_PASSPHRASE", TEST_PASSPHRASE)
+        .env_remove("LINDUNG_LANG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[test]
+fn killing_an_import_keeps_whole_batches_and_the_rerun_completes_without_duplicates() {
+    let seed = env_number("LINDUNG_CRASH_SEED").unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1)
+    });
+    let rows = env_number("LINDUNG_CRASH_ROWS").unwrap_or(3_000);
+    println!("import crash test seed {seed}, {rows} rows: LINDUNG_CRASH_SEED={seed} replays it");
+    let mut rng = Rng(seed);
+    let scratch = tempfile::tempdir().expect("temporary directory");
+    let path = large_file(scratch.path(), rows);
+
+    // How long a whole import takes here, measured on a throwaway laptop.
+    let calibration = Laptop::init("Kalibrasi");
+    let started = std::time::Instant::now();
+    assert!(
+        import_command(&calibration, &path)
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    let window_ms = u64::try_from(started.elapsed().as_millis())
+        .unwrap_or(1_000)
+        .max(1);
+
+    let laptop = Laptop::init("Rina Marlina");
+    for attempt in 0..3 {
+        let mut child = import_command(&laptop, &path)
+            .spawn()
+            .expect("agent starts");
+        std::thread::sleep(Duration::from_millis(rng.next() % window_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let check = laptop.agent(["check", "--json"]);
+        assert_eq!(
+            check.code,
+            Some(0),
+            "attempt {attempt} (seed {seed}) left the store damaged: {}",
+            check.stdout
+        );
+        let report = check.json();
+        assert_eq!(
+            report["own_operations"], report["registrations"],
+            "no half-written registration (seed {seed})"
+        );
+        println!(
+            "after kill {attempt}: {} registrations, all whole",
+            report["registrations"]
+        );
+    }
+    let before = laptop.agent(["check", "--json"]).json()["registrations"]
+        .as_u64()
+        .unwrap_or(0);
+    let finish = import_command(&laptop, &path).output().expect("runs");
+    assert!(
+        finish.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finish.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&finish.stdout).expect("JSON summary");
+    println!(
+        "{before} rows survived the kills; the re-run created {} and found {} unchanged",
+        summary["created"], summary["unchanged"]
+    );
+    assert_eq!(
+        summary["unchanged"].as_u64(),
+        Some(before),
+        "every surviving row is recognised (seed {seed})"
+    );
+    assert_eq!(
+        summary["created"].as_u64(),
+        Some(rows - before),
+        "the rest is created once (seed {seed})"
+    );
+    let report = laptop.agent(["check", "--json"]).json();
+    assert_eq!(report["registrations"].as_u64(), Some(rows));
+    assert_eq!(report["problems"].as_array().map(Vec::len), Some(0));
+}

@@ -2,6 +2,10 @@
 //!
 //! One test binary for the whole suite (it links once; see ARCHITECTURE.md).
 
+// All of this crate is test code: a failed step must stop the test with its reason.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod agent_import;
 mod agent_workflow;
 mod crash;
 mod nik_cli;

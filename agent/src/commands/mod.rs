@@ -4,3 +4,4 @@ pub mod admin;
 pub mod nik;
 pub mod region;
 pub mod registration;
+pub mod transfer;

@@ -225,11 +225,25 @@ impl Store {
                 candidates,
             })));
         }
-        let mut confirmed_warnings = valid.confirmed_warnings.clone();
-        if candidates.is_empty() {
+        let registration = self.new_registration(valid, !candidates.is_empty(), now);
+        self.apply_local(registration.id, registration.to_changes(), now)?;
+        Ok(Ok(registration))
+    }
+
+    /// A new registration from validated fields, created by this officer on
+    /// this device. `possible_duplicate` stays among the confirmed warnings
+    /// only when there was a probable duplicate to confirm.
+    pub fn new_registration(
+        &self,
+        valid: ValidRegistration,
+        had_candidates: bool,
+        now: OffsetDateTime,
+    ) -> Registration {
+        let mut confirmed_warnings = valid.confirmed_warnings;
+        if !had_candidates {
             confirmed_warnings.retain(|c| c != POSSIBLE_DUPLICATE);
         }
-        let registration = Registration {
+        Registration {
             id: RecordId(Uuid::now_v7()),
             origin: lindung_shared::registration::Origin {
                 officer_id: self.officer_id,
@@ -252,9 +266,7 @@ impl Store {
             consent: valid.consent,
             status: Status::Active,
             confirmed_warnings,
-        };
-        self.apply_local(registration.id, registration.to_changes(), now)?;
-        Ok(Ok(registration))
+        }
     }
 
     /// Every complete registration with this NIK.
