@@ -11,6 +11,8 @@
 //! - [`nik`]: the NIK (national ID number): masked [`nik::Nik`] value, validation
 //!   against region codes, derived sex and birth date, mismatch warnings.
 //! - [`phone`]: Indonesian phone numbers normalised to E.164 (`+62…`).
+//! - [`person_name`]: person-name keys (titles, old spelling, name variants) and the similarity
+//!   that decides whether two differently written names are probably the same person.
 //! - [`ids`]: typed UUID identifiers of records, devices, officers and server stores.
 //! - [`registration`]: the registration, its fields and closed vocabularies.
 //! - [`validation`]: from typed or imported text to registration fields, every problem at once.

@@ -183,13 +183,19 @@ fn a_probable_duplicate_needs_confirmation() {
     );
     let mut confirmed = valid("1311014101900002", "SITI AMINAH");
     confirmed.confirmed_warnings.push(POSSIBLE_DUPLICATE.into());
-    let saved = store
+    let kept = store
         .register(confirmed, now())
         .unwrap()
         .expect("confirmed");
-    assert_eq!(
-        saved.confirmed_warnings,
-        vec![POSSIBLE_DUPLICATE.to_owned()]
+    assert_eq!(kept.confirmed_warnings, vec![POSSIBLE_DUPLICATE.to_owned()]);
+    // Indonesian spelling variants of the same name are caught too.
+    saved(&mut store, "1311010101900004", "Muhammad Rizki");
+    let variant = store
+        .register(valid("1311010101900005", "Moh. Rizky"), now())
+        .unwrap();
+    assert!(
+        matches!(variant, Err(Refusal::ProbableDuplicate(_))),
+        "{variant:?}"
     );
     // A different person in the same village is not a probable duplicate.
     assert!(
