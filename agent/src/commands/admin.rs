@@ -289,17 +289,31 @@ pub enum VillageCommand {
         /// Number of RW.
         #[arg(long)]
         rw: u32,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 /// Runs `village …`.
 pub fn village(store: &mut Store, command: &VillageCommand, lang: Lang) -> anyhow::Result<Outcome> {
     match command {
-        VillageCommand::SetPositions { village, rt, rw } => {
+        VillageCommand::SetPositions {
+            village,
+            rt,
+            rw,
+            json,
+        } => {
             let code = village_code(village, lang)?;
             store
                 .set_positions(&code, *rt, *rw, now())
                 .map_err(|e| problem(e, lang))?;
+            if *json {
+                print_json(
+                    &json!({ "village_code": code, "rt_positions": rt, "rw_positions": rw }),
+                )?;
+                return Ok(Outcome::Success);
+            }
             match lang {
                 Lang::Id => println!("Dicatat: {code} punya {rt} RT dan {rw} RW."),
                 Lang::En => println!("Recorded: {code} has {rt} RT and {rw} RW."),
@@ -317,6 +331,9 @@ pub enum PassphraseCommand {
         /// Cheap key derivation, for automated tests only.
         #[arg(long, hide = true)]
         insecure_fast_kdf: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -326,7 +343,10 @@ pub fn change_passphrase(
     command: &PassphraseCommand,
     lang: Lang,
 ) -> anyhow::Result<Outcome> {
-    let PassphraseCommand::Change { insecure_fast_kdf } = command;
+    let PassphraseCommand::Change {
+        insecure_fast_kdf,
+        json,
+    } = command;
     let new = passphrase(
         NEW_PASSPHRASE_ENV,
         "Kata sandi baru",
@@ -341,6 +361,10 @@ pub fn change_passphrase(
     store
         .change_passphrase(&new, cost)
         .map_err(|e| problem(e, lang))?;
+    if *json {
+        print_json(&json!({ "rekeyed": true }))?;
+        return Ok(Outcome::Success);
+    }
     match lang {
         Lang::Id => println!("Kata sandi diganti; data dienkripsi ulang."),
         Lang::En => println!("Passphrase changed; the data was re-encrypted."),

@@ -158,7 +158,7 @@ pub struct ListArgs {
     #[arg(long)]
     pub village: Option<String>,
     /// Only villages inside this district, regency or province (code).
-    #[arg(long)]
+    #[arg(long, visible_alias = "district")]
     pub region: Option<String>,
     /// Only this category.
     #[arg(long)]
