@@ -118,6 +118,7 @@ pub fn import(store: &mut Store, args: &ImportArgs, lang: Lang) -> anyhow::Resul
     let mut batch: Vec<(RecordId, Vec<Change>)> = Vec::new();
     let mut niks_seen: HashSet<Nik> = HashSet::new();
 
+    store.begin_read().map_err(|e| problem(e, lang))?;
     for row in rows {
         let row = row.map_err(|e| problem(e, lang))?;
         summary.read += 1;
@@ -224,11 +225,14 @@ pub fn import(store: &mut Store, args: &ImportArgs, lang: Lang) -> anyhow::Resul
             summary.created += 1;
         }
         if batch.len() >= BATCH_ROWS {
+            store.end_read().map_err(|e| problem(e, lang))?;
             store
                 .apply_local_batch(std::mem::take(&mut batch), now)
                 .map_err(|e| problem(e, lang))?;
+            store.begin_read().map_err(|e| problem(e, lang))?;
         }
     }
+    store.end_read().map_err(|e| problem(e, lang))?;
     if !batch.is_empty() {
         store
             .apply_local_batch(batch, now)

@@ -1,7 +1,7 @@
 //! The agent's local store: an encrypted SQLite (SQLCipher) database.
 //!
 //! **Architecture invariant:** every change to a registration goes through
-//! [`Store::apply_local`], which in ONE transaction takes the next dense
+//! [`Store::apply_local`] (or [`Store::apply_local_batch`]), which in ONE transaction takes the next dense
 //! sequence number, ticks the hybrid logical clock, appends the operation to
 //! `operations` and `outbox`, replays the record's operations through the
 //! merge rule from `lindung-shared` and rewrites the record's row in
@@ -206,9 +206,26 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Operation, StoreError> {
         let tx = self.conn.transaction()?;
-        let operation = append_local(&tx, self.device_id, record_id, changes, now)?;
+        let mut writer = LocalWriter::start(&tx, self.device_id)?;
+        let operation = writer.append(&tx, record_id, changes, now)?;
+        writer.finish(&tx)?;
         tx.commit()?;
         Ok(operation)
+    }
+
+    /// Starts a read transaction: the queries that follow see one snapshot and
+    /// skip SQLite's per-statement locking (an import checks every row for
+    /// duplicates; without this, each check locked and unlocked the WAL).
+    /// End it with [`Store::end_read`] before writing.
+    pub fn begin_read(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        Ok(())
+    }
+
+    /// Ends a read transaction started by [`Store::begin_read`].
+    pub fn end_read(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
     }
 
     /// Runs several local changes in one transaction (an import batch).
@@ -218,10 +235,12 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Vec<Operation>, StoreError> {
         let tx = self.conn.transaction()?;
+        let mut writer = LocalWriter::start(&tx, self.device_id)?;
         let mut operations = Vec::with_capacity(batch.len());
         for (record_id, changes) in batch {
-            operations.push(append_local(&tx, self.device_id, record_id, changes, now)?);
+            operations.push(writer.append(&tx, record_id, changes, now)?);
         }
+        writer.finish(&tx)?;
         tx.commit()?;
         Ok(operations)
     }
@@ -232,67 +251,87 @@ impl Store {
     }
 }
 
-/// The single write path (see the module invariant).
-fn append_local(
-    tx: &Transaction<'_>,
+/// The single write path (see the module invariant). Created once per
+/// transaction: it reads the last sequence number and clock once, hands out
+/// the following ones, and writes the clock back in [`LocalWriter::finish`],
+/// inside the same transaction.
+struct LocalWriter {
     device_id: DeviceId,
-    record_id: RecordId,
-    changes: Vec<Change>,
-    now: OffsetDateTime,
-) -> Result<Operation, StoreError> {
-    let last_seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM operations WHERE device_id = ?1",
-        [device_id.0.as_bytes().as_slice()],
-        |row| row.get(0),
-    )?;
-    let hlc_text: String =
-        tx.query_row("SELECT value FROM meta WHERE key = 'hlc_last'", [], |row| {
-            row.get(0)
-        })?;
-    let last_hlc: Hlc = hlc_text
-        .parse()
-        .map_err(|e| StoreError::Damaged(format!("meta hlc_last: {e}")))?;
-    let mut clock = HlcClock::resume(last_hlc);
-    let now_ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    let operation = Operation {
-        device_id,
-        seq: u64::try_from(last_seq).unwrap_or(0) + 1,
-        record_id,
-        hlc: clock.tick(now_ms),
-        changes,
-    };
-    operation.check_shape().map_err(StoreError::BadOperation)?;
-    insert_operation(tx, &operation)?;
-    tx.execute(
-        "INSERT INTO outbox (seq, record_id, state, created_at) VALUES (?1, ?2, 'pending', ?3)",
-        params![
+    next_seq: u64,
+    clock: HlcClock,
+}
+
+impl LocalWriter {
+    fn start(tx: &Transaction<'_>, device_id: DeviceId) -> Result<LocalWriter, StoreError> {
+        let last_seq: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM operations WHERE device_id = ?1")?
+            .query_row([device_id.0.as_bytes().as_slice()], |row| row.get(0))?;
+        let hlc_text: String = tx
+            .prepare_cached("SELECT value FROM meta WHERE key = 'hlc_last'")?
+            .query_row([], |row| row.get(0))?;
+        let last_hlc: Hlc = hlc_text
+            .parse()
+            .map_err(|e| StoreError::Damaged(format!("meta hlc_last: {e}")))?;
+        Ok(LocalWriter {
+            device_id,
+            next_seq: u64::try_from(last_seq).unwrap_or(0) + 1,
+            clock: HlcClock::resume(last_hlc),
+        })
+    }
+
+    /// Appends one operation and rewrites the record's materialised row.
+    fn append(
+        &mut self,
+        tx: &Transaction<'_>,
+        record_id: RecordId,
+        changes: Vec<Change>,
+        now: OffsetDateTime,
+    ) -> Result<Operation, StoreError> {
+        let now_ms = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let operation = Operation {
+            device_id: self.device_id,
+            seq: self.next_seq,
+            record_id,
+            hlc: self.clock.tick(now_ms),
+            changes,
+        };
+        operation.check_shape().map_err(StoreError::BadOperation)?;
+        insert_operation(tx, &operation)?;
+        tx.prepare_cached(
+            "INSERT INTO outbox (seq, record_id, state, created_at) VALUES (?1, ?2, 'pending', ?3)",
+        )?
+        .execute(params![
             operation.seq as i64,
             record_id.0.as_bytes().as_slice(),
             rfc3339(now)
-        ],
-    )?;
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'hlc_last'",
-        [operation.hlc.to_string()],
-    )?;
-    records::materialise(tx, record_id)?;
-    Ok(operation)
+        ])?;
+        self.next_seq += 1;
+        records::materialise(tx, record_id)?;
+        Ok(operation)
+    }
+
+    /// Persists the clock, so it never goes backwards across restarts.
+    fn finish(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'hlc_last'")?
+            .execute([self.clock.last().to_string()])?;
+        Ok(())
+    }
 }
 
 /// Stores an operation (idempotent: an operation already known is ignored).
 fn insert_operation(tx: &Transaction<'_>, operation: &Operation) -> Result<bool, StoreError> {
     let body = serde_json::to_string(&operation.changes)
         .map_err(|e| StoreError::Damaged(e.to_string()))?;
-    let inserted = tx.execute(
+    let inserted = tx.prepare_cached(
         "INSERT OR IGNORE INTO operations (device_id, seq, record_id, hlc, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            operation.device_id.0.as_bytes().as_slice(),
-            operation.seq as i64,
-            operation.record_id.0.as_bytes().as_slice(),
-            operation.hlc.to_u64() as i64,
-            body
-        ],
-    )?;
+    )?
+    .execute(params![
+        operation.device_id.0.as_bytes().as_slice(),
+        operation.seq as i64,
+        operation.record_id.0.as_bytes().as_slice(),
+        operation.hlc.to_u64() as i64,
+        body
+    ])?;
     Ok(inserted == 1)
 }
 
@@ -329,7 +368,8 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;",
+         PRAGMA busy_timeout = 5000;
+         PRAGMA cache_size = -8000;",
     )?;
     Ok(())
 }

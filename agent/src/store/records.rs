@@ -135,13 +135,14 @@ pub(super) fn materialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(
         Ok(registration) => {
             let data = serde_json::to_string(&registration)
                 .map_err(|e| StoreError::Damaged(e.to_string()))?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO registrations
                      (id, complete, nik, full_name, birth_date, village_code, category, status, registered_at, data)
                  VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (id) DO UPDATE SET complete = 1, nik = ?2, full_name = ?3, birth_date = ?4,
                      village_code = ?5, category = ?6, status = ?7, registered_at = ?8, data = ?9",
-                params![
+            )?
+            .execute(params![
                     id,
                     registration.nik.as_str(),
                     registration.full_name,
@@ -151,8 +152,7 @@ pub(super) fn materialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(
                     if registration.is_active() { "active" } else { "withdrawn" },
                     rfc3339(registration.origin.registered_at),
                     data
-                ],
-            )?;
+                ])?;
         }
         Err(_) => {
             // Edits that arrived before the record's creation: kept, not listed.

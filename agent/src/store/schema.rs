@@ -64,6 +64,9 @@ const MIGRATIONS: &[&str] = &[
          rw_count     INTEGER NOT NULL CHECK (rw_count >= 0),
          updated_at   TEXT NOT NULL
      ) STRICT;",
+    // 2: the sync state of a registration is looked up by record; without this
+    // index every listed registration scanned the whole outbox.
+    "CREATE INDEX outbox_by_record ON outbox (record_id, state);",
 ];
 
 /// The schema version this build writes.

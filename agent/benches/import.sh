@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Import benchmark: a village-office CSV of ROWS rows (default 100,000) through
+# the real release binary, on the encrypted store with the standard key
+# derivation. Prints rows/s (validation, duplicate checks and durable batches
+# included) and the peak memory of the process. Figures go to BENCHMARKS.md.
+#
+#   bash agent/benches/import.sh            # ROWS=20000 bash agent/benches/import.sh for a quick run
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+rows=${ROWS:-100000}
+cargo build --release --quiet -p lindung-agent
+agent=target/release/lindung-agent
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Distinct people: a unique (birth date, serial) per row, four villages of
+# Kecamatan Sangir, and names that are not alike, as in a real list.
+awk -v n="$rows" 'BEGIN {
+    print "NIK;Nama Lengkap;Jenis Kelamin;No HP;Kode Desa;RT;RW;Pekerjaan";
+    letters = "abcdefghijklmnopqrstuvwxyz";
+    for (i = 0; i < n; i++) {
+        day = 1 + i % 28; month = 1 + int(i / 28) % 12; year = 50 + int(i / 336) % 50; serial = 1 + int(i / 16800);
+        name = toupper(substr(letters, 1 + i % 26, 1)) substr(letters, 1 + int(i / 26) % 26, 1) substr(letters, 1 + int(i / 676) % 26, 1) "wati " \
+               toupper(substr(letters, 1 + int(i / 17576) % 26, 1)) "oko";
+        printf "131101%02d%02d%02d%04d;%s;P;08%010d;131101200%d;%d;%d;nelayan\n", day + 40, month, year, serial, name, i, 1 + i % 4, 1 + i % 12, 1 + i % 4;
+    }
+}' > "$work/desa.csv"
+
+export LINDUNG_DATA_DIR="$work/data" LINDUNG_PASSPHRASE="benchmark-passphrase"
+"$agent" init --officer "Bench Officer" > /dev/null
+for run in first again; do
+    # Exit code 1 means some rows were refused; the summary says which, so go on.
+    /usr/bin/time -f "%e %M" -o "$work/time" \
+        "$agent" import "$work/desa.csv" --payer apbd --consent signed_form --json > "$work/summary.json" || true
+    grep -v '^Command exited' "$work/time" > "$work/time.clean" && mv "$work/time.clean" "$work/time"
+    read -r seconds peak_kb < "$work/time"
+    summary=$(tr -d '\n ' < "$work/summary.json")
+    awk -v r="$rows" -v s="$seconds" -v k="$peak_kb" -v run="$run" -v sum="$summary" 'BEGIN {
+        printf "import %d rows (%s run): %.2f s, %.0f rows/s, peak memory %.1f MB\n  %s\n", r, run, s, r / s, k / 1024, sum
+    }'
+done
+printf 'store on disk: %s\n' "$(du -sh "$work/data" | cut -f1)"
+"$agent" check | sed 's/^/check: /'
