@@ -117,42 +117,56 @@ impl Message {
     }
 }
 
-/// A date as people read it: `1 Januari 1990` or `1 January 1990`.
-pub fn format_date(date: time::Date, lang: Lang) -> String {
-    const MONTHS_ID: [&str; 12] = [
-        "Januari",
-        "Februari",
-        "Maret",
-        "April",
-        "Mei",
-        "Juni",
-        "Juli",
-        "Agustus",
-        "September",
-        "Oktober",
-        "November",
-        "Desember",
-    ];
-    const MONTHS_EN: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let months = match lang {
+const MONTHS_ID: [&str; 12] = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+];
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Month name for 1–12 (anything else gets the number back rather than a panic).
+pub fn month_name(month: u8, lang: Lang) -> String {
+    let names = match lang {
         Lang::Id => &MONTHS_ID,
         Lang::En => &MONTHS_EN,
     };
-    let month = months[usize::from(u8::from(date.month())) - 1];
-    format!("{} {} {}", date.day(), month, date.year())
+    usize::from(month)
+        .checked_sub(1)
+        .and_then(|i| names.get(i))
+        .map_or_else(|| month.to_string(), |n| (*n).to_owned())
+}
+
+/// A date as people read it: `1 Januari 1990` or `1 January 1990`.
+pub fn format_date(date: time::Date, lang: Lang) -> String {
+    format!(
+        "{} {} {}",
+        date.day(),
+        month_name(u8::from(date.month()), lang),
+        date.year()
+    )
 }
 
 /// An amount of rupiah as Indonesians write it: `Rp 1.500.000`.

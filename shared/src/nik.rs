@@ -25,7 +25,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
-use crate::lang::{Lang, Problem, Severity};
+use crate::lang::{Lang, Problem, Severity, format_date, month_name};
 
 /// Number of digits in a NIK.
 pub const NIK_LEN: usize = 16;
@@ -1087,59 +1087,6 @@ fn describe_char(c: char) -> String {
     } else {
         format!("\"{c}\"")
     }
-}
-
-const MONTHS_ID: [&str; 12] = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-];
-
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// Month name for 1–12 (callers only pass checked months; anything else gets
-/// the number back rather than a panic).
-fn month_name(month: u8, lang: Lang) -> String {
-    let names = match lang {
-        Lang::Id => &MONTHS_ID,
-        Lang::En => &MONTHS_EN,
-    };
-    usize::from(month)
-        .checked_sub(1)
-        .and_then(|i| names.get(i))
-        .map_or_else(|| month.to_string(), |n| (*n).to_owned())
-}
-
-/// A date as officers write it: `5 Maret 1990` / `5 March 1990`.
-fn format_date(date: Date, lang: Lang) -> String {
-    format!(
-        "{} {} {}",
-        date.day(),
-        month_name(u8::from(date.month()), lang),
-        date.year()
-    )
 }
 
 #[cfg(test)]
