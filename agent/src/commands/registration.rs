@@ -5,7 +5,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use anyhow::bail;
 use clap::Args;
 use lindung_shared::lang::{Lang, Message, format_date, format_rupiah};
-use lindung_shared::region::{Level, SearchOptions, normalize_code, regions};
+use lindung_shared::region::{Level, SearchOptions, fold_name, normalize_code, regions};
 use lindung_shared::registration::{Category, Field, Registration, Status};
 use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
 use serde::Serialize;
@@ -197,7 +197,11 @@ fn resolve_village(input: &mut RegistrationInput, lang: Lang) -> anyhow::Result<
         limit: 8,
     };
     let hits = regions().search(&text, &options);
-    let exact: Vec<_> = hits.iter().filter(|h| h.score >= 400).collect();
+    let wanted = fold_name(&text);
+    let exact: Vec<_> = hits
+        .iter()
+        .filter(|h| fold_name(h.region.name) == wanted)
+        .collect();
     let chosen = match (hits.len(), exact.len()) {
         (1, _) => Some(&hits[0]),
         (_, 1) => Some(exact[0]),
@@ -209,14 +213,47 @@ fn resolve_village(input: &mut RegistrationInput, lang: Lang) -> anyhow::Result<
     }
     let listing: Vec<String> = hits
         .iter()
-        .map(|h| {
+        .enumerate()
+        .map(|(i, h)| {
             format!(
-                "  {}  {}",
+                "  {}. {}  {}",
+                i + 1,
                 h.region.code,
                 regions().full_name(h.region.code).unwrap_or_default()
             )
         })
         .collect();
+    // On a terminal the officer picks one by number instead of retyping a code.
+    if !hits.is_empty() && io::stdin().is_terminal() {
+        println!(
+            "{}\n{}",
+            match lang {
+                Lang::Id => format!("Beberapa desa cocok dengan {text:?}:"),
+                Lang::En => format!("Several villages match {text:?}:"),
+            },
+            listing.join("\n")
+        );
+        print!(
+            "{} ",
+            match lang {
+                Lang::Id => "Pilih nomor:",
+                Lang::En => "Choose a number:",
+            }
+        );
+        io::stdout().flush()?;
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        if let Some(hit) = answer
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| hits.get(i))
+        {
+            input.village_code = hit.region.code.to_owned();
+            return Ok(());
+        }
+    }
     match (hits.is_empty(), lang) {
         (true, Lang::Id) => {
             bail!("tidak ada desa/kelurahan bernama {text:?}; periksa ejaan atau gunakan kodenya")
