@@ -145,16 +145,27 @@ impl Laptop {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        let mut command = self.command();
+        command.args(args);
+        match passphrase {
+            Some(passphrase) => command.env("LINDUNG_PASSPHRASE", passphrase),
+            None => command.env_remove("LINDUNG_PASSPHRASE"),
+        };
+        Finished::from_output(command.output().expect("lindung-agent starts"))
+    }
+
+    /// A `lindung-agent` command on this laptop, not started yet: its data
+    /// directory, the right passphrase, no terminal input, output captured,
+    /// and no `LINDUNG_LANG` from the developer's environment.
+    pub fn command(&self) -> Command {
         let mut command = Command::new(binary("lindung-agent"));
         command
-            .args(args)
             .env_remove("LINDUNG_LANG")
-            .env_remove("LINDUNG_PASSPHRASE")
             .env("LINDUNG_DATA_DIR", self.dir.path())
-            .stdin(std::process::Stdio::null());
-        if let Some(passphrase) = passphrase {
-            command.env("LINDUNG_PASSPHRASE", passphrase);
-        }
-        Finished::from_output(command.output().expect("lindung-agent starts"))
+            .env("LINDUNG_PASSPHRASE", TEST_PASSPHRASE)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
     }
 }

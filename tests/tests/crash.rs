@@ -6,10 +6,10 @@
 //! `LINDUNG_CRASH_SEED=<n>` replays a run; `LINDUNG_CRASH_ITERATIONS=<n>` runs longer.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lindung_tests::{Laptop, TEST_PASSPHRASE, binary};
+use lindung_tests::Laptop;
 
 /// A small deterministic generator so a failing seed can be replayed.
 struct Rng(u64);
@@ -41,7 +41,7 @@ fn nik_for(i: u64) -> (String, String) {
 }
 
 fn register_command(laptop: &Laptop, nik: &str, name: &str) -> Command {
-    let mut command = Command::new(binary("lindung-agent"));
+    let mut command = laptop.command();
     command
         .args([
             "register",
@@ -60,13 +60,7 @@ fn register_command(laptop: &Laptop, nik: &str, name: &str) -> Command {
             "--consent",
             "signed_form",
             "--json",
-        ])
-        .env("LINDUNG_DATA_DIR", laptop.dir())
-        .env("LINDUNG_PASSPHRASE", TEST_PASSPHRASE)
-        .env_remove("LINDUNG_LANG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        ]);
     command
 }
 
@@ -196,17 +190,11 @@ fn large_file(dir: &std::path::Path, rows: u64) -> std::path::PathBuf {
 }
 
 fn import_command(laptop: &Laptop, path: &std::path::Path) -> Command {
-    let mut command = Command::new(binary("lindung-agent"));
+    let mut command = laptop.command();
     command
         .arg("import")
         .arg(path)
-        .args(["--payer", "apbd", "--consent", "verbal", "--json"])
-        .env("LINDUNG_DATA_DIR", laptop.dir())
-        .env("LINDUNG_PASSPHRASE", TEST_PASSPHRASE)
-        .env_remove("LINDUNG_LANG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .args(["--payer", "apbd", "--consent", "verbal", "--json"]);
     command
 }
 

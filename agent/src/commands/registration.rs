@@ -326,7 +326,7 @@ fn summary(listed: &ListedRegistration, store: &Store) -> Summary {
             .unwrap_or_default(),
         category: r.category,
         status: if r.is_active() { "active" } else { "withdrawn" },
-        registered_at: crate::store::rfc3339_date(r.origin.registered_at),
+        registered_at: crate::store::utc_date_text(r.origin.registered_at),
         registered_by_this_laptop: r.origin.device_id == store.device_id(),
         sync: listed.sync,
     }
@@ -698,7 +698,7 @@ pub fn show(store: &Store, args: &ShowArgs, lang: Lang) -> anyhow::Result<Outcom
         format!(
             "{} — {}",
             r.consent.method.label(lang),
-            crate::store::rfc3339_date(r.consent.recorded_at)
+            crate::store::utc_date_text(r.consent.recorded_at)
         ),
     )?;
     let status = match (&r.status, lang) {

@@ -164,12 +164,7 @@ pub fn import(store: &mut Store, args: &ImportArgs, lang: Lang) -> anyhow::Resul
         let same_nik = store
             .find_by_nik(&valid.nik)
             .map_err(|e| problem(e, lang))?;
-        let target = exported.or_else(|| {
-            same_nik
-                .iter()
-                .find(|r| r.registration.nik == valid.nik)
-                .cloned()
-        });
+        let target = exported.or_else(|| same_nik.first().cloned());
         if let Some(existing) = target {
             let clash = same_nik
                 .iter()

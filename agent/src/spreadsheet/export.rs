@@ -28,29 +28,13 @@ pub struct ExportRow {
 
 /// The columns of an export, in order: every column the importer reads,
 /// the informational names after the village code, the id last (it matters
-/// to Lindung, not to the office).
-const EXPORT_COLUMNS: &[Column] = &[
-    Column::Nik,
-    Column::FullName,
-    Column::BirthDate,
-    Column::Sex,
-    Column::Phone,
-    Column::VillageCode,
-    Column::VillageName,
-    Column::DistrictName,
-    Column::Rt,
-    Column::Rw,
-    Column::Address,
-    Column::Category,
-    Column::Jht,
-    Column::MonthlyIncome,
-    Column::Payer,
-    Column::PayerName,
-    Column::ConsentMethod,
-    Column::ConsentReference,
-    Column::ConfirmedWarnings,
-    Column::Id,
-];
+/// to Lindung, not to the office). That is every column of [`Column::ALL`]
+/// but the office's own row number (`No`), which means nothing once rows are
+/// exported; it is the last of `Column::ALL`, checked at compile time.
+const EXPORT_COLUMNS: &[Column] = match Column::ALL.split_last() {
+    Some((Column::RowNumber, rest)) => rest,
+    _ => panic!("Column::ALL must end with Column::RowNumber"),
+};
 
 /// One cell of an export.
 enum Value {

@@ -392,6 +392,6 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
 mod tests;
 
 /// The calendar date (UTC) of a timestamp, as shown in lists.
-pub fn rfc3339_date(at: OffsetDateTime) -> String {
+pub fn utc_date_text(at: OffsetDateTime) -> String {
     at.date().to_string()
 }
