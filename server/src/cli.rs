@@ -1,10 +1,19 @@
-//! Command-line interface of `lindung-server`.
+//! Command-line interface of `lindung-server`: the service (`serve`) and the
+//! staff administration commands, which open the same database directly.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use lindung_shared::ids::{DeviceId, OfficerId};
+use lindung_shared::region::{normalize_code, regions};
+use time::{Duration, OffsetDateTime};
 
 use crate::region_summary::RegionSummary;
+use crate::secrets::{enrollment_code_hash, new_enrollment_code};
+use crate::storage::{self, DatabaseUrl, NewEnrollmentCode, Officer, Storage};
 
 /// Lindung central server: sync, merge, duplicate detection and coverage.
 /// Server pusat Lindung: sinkronisasi, penggabungan, deteksi ganda dan cakupan.
@@ -16,9 +25,84 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the data lives; shared by every command that opens the database.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (default: lindung.sqlite in the platform data directory) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "LINDUNG_DATABASE", global = true)]
+    pub database: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database URL given, or the embedded default.
+    pub fn url(&self) -> anyhow::Result<DatabaseUrl> {
+        match &self.database {
+            Some(url) => Ok(DatabaseUrl::parse(url)?),
+            None => {
+                let dirs = directories::ProjectDirs::from("id", "Lindung", "lindung-server")
+                    .context(
+                        "no home directory to keep the data in; give --database sqlite://PATH",
+                    )?;
+                Ok(DatabaseUrl::Sqlite(dirs.data_dir().join("lindung.sqlite")))
+            }
+        }
+    }
+
+    async fn open(&self) -> anyhow::Result<Arc<dyn Storage>> {
+        let url = self.url()?;
+        storage::open(&url)
+            .await
+            .with_context(|| format!("cannot open the database {}", url.redacted()))
+    }
+}
+
 /// The server's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the server (sync API for agents).
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+        #[arg(long, env = "LINDUNG_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Field officers: who may register where.
+    Officer {
+        #[command(subcommand)]
+        command: OfficerCommand,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Make a one-time enrolment code for an officer's laptop.
+    EnrollCode {
+        /// The officer's id (from `officer list`).
+        #[arg(long)]
+        officer: OfficerId,
+        /// Hours until the code expires.
+        #[arg(long, default_value_t = 72)]
+        valid_hours: u32,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Enrolled laptops.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Totals: records, operations, duplicates, officers, devices.
+    Stats {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Show the region codes built into this server: counts per level and kind, and their source.
     Regions {
         /// Print as JSON.
@@ -27,11 +111,56 @@ pub enum Command {
     },
 }
 
+/// `officer …`
+#[derive(Debug, Subcommand)]
+pub enum OfficerCommand {
+    /// Add an officer with the regions they may register in.
+    Add {
+        /// The officer's name.
+        name: String,
+        /// A province, regency, district or village code (dots allowed); repeat for several.
+        #[arg(long = "region", required = true)]
+        regions: Vec<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List officers.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `device …`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List enrolled devices.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device: it can no longer sync; its unsynced data stays on the laptop.
+    Revoke {
+        /// The device id (from `device list`).
+        id: DeviceId,
+    },
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Regions { json } => show_regions(json),
+        command => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(run(command)),
+            Err(error) => Err(anyhow::Error::new(error).context("cannot start the runtime")),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,8 +171,226 @@ pub fn main() -> ExitCode {
     }
 }
 
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { listen, database } => {
+            crate::serve::init_logging();
+            let storage = database.open().await?;
+            crate::serve::serve(storage, listen).await
+        }
+        Command::Officer { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                OfficerCommand::Add {
+                    name,
+                    regions,
+                    json,
+                } => add_officer(storage.as_ref(), name, &regions, json).await,
+                OfficerCommand::List { json } => list_officers(storage.as_ref(), json).await,
+            }
+        }
+        Command::EnrollCode {
+            officer,
+            valid_hours,
+            json,
+            database,
+        } => {
+            let storage = database.open().await?;
+            enroll_code(storage.as_ref(), officer, valid_hours, json).await
+        }
+        Command::Device { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                DeviceCommand::List { json } => list_devices(storage.as_ref(), json).await,
+                DeviceCommand::Revoke { id } => {
+                    if storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
+                        println!("Perangkat {id} dicabut. / Device {id} revoked.");
+                        Ok(())
+                    } else {
+                        bail!("no device {id} (see `lindung-server device list`)")
+                    }
+                }
+            }
+        }
+        Command::Stats { json, database } => {
+            let storage = database.open().await?;
+            let counts = storage.counts().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&counts)?);
+            } else {
+                println!("records          {}", counts.records);
+                println!("  active         {}", counts.active_records);
+                println!("  same NIK twice {}", counts.records_in_duplicate_groups);
+                println!("operations       {}", counts.operations);
+                println!("rejections       {}", counts.rejections);
+                println!("officers         {}", counts.officers);
+                println!("devices          {}", counts.devices);
+            }
+            Ok(())
+        }
+        Command::Regions { json } => show_regions(json),
+    }
+}
+
+/// Checks and normalises region codes for an officer's scope.
+pub fn scope_codes(inputs: &[String]) -> anyhow::Result<Vec<String>> {
+    let index = regions();
+    let mut codes = Vec::new();
+    for input in inputs {
+        let code = normalize_code(input).with_context(|| {
+            format!("region {input:?}: not a region code (e.g. 13.11 or 1311012001)")
+        })?;
+        // Every level nests by code prefix, so any of them can be a scope.
+        index.get(&code).with_context(|| {
+            format!("region {input:?}: no such province, regency, district or village")
+        })?;
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    Ok(codes)
+}
+
+async fn add_officer(
+    storage: &dyn Storage,
+    name: String,
+    regions: &[String],
+    json: bool,
+) -> anyhow::Result<()> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.chars().count() < 2 {
+        bail!("officer name: at least 2 letters");
+    }
+    let officer = Officer {
+        id: OfficerId(uuid::Uuid::now_v7()),
+        name,
+        regions: scope_codes(regions)?,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    storage.add_officer(&officer).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&officer)?);
+    } else {
+        println!(
+            "Petugas ditambahkan / Officer added: {} ({})",
+            officer.name, officer.id
+        );
+        for code in &officer.regions {
+            println!("  wilayah / region: {}", describe_region(code));
+        }
+        println!(
+            "Berikutnya / next: lindung-server enroll-code --officer {}",
+            officer.id
+        );
+    }
+    Ok(())
+}
+
+fn describe_region(code: &str) -> String {
+    let index = regions();
+    match index.full_name(code) {
+        Some(name) => format!("{code} {name}"),
+        None => code.to_owned(),
+    }
+}
+
+async fn list_officers(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
+    let officers = storage.officers().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&officers)?);
+        return Ok(());
+    }
+    if officers.is_empty() {
+        println!(
+            "Belum ada petugas. / No officers yet: lindung-server officer add NAME --region CODE"
+        );
+    }
+    for officer in officers {
+        println!(
+            "{}  {}  [{}]",
+            officer.id,
+            officer.name,
+            officer.regions.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn enroll_code(
+    storage: &dyn Storage,
+    officer: OfficerId,
+    valid_hours: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let Some(officer) = storage.officer(officer).await? else {
+        bail!("no officer {officer} (see `lindung-server officer list`)");
+    };
+    if valid_hours == 0 || valid_hours > 24 * 30 {
+        bail!("--valid-hours: between 1 and 720");
+    }
+    let code = new_enrollment_code().context("no randomness for a code")?;
+    let now = OffsetDateTime::now_utc();
+    let expires_at = (now + Duration::hours(i64::from(valid_hours)))
+        .replace_nanosecond(0)
+        .unwrap_or(now);
+    storage
+        .add_enrollment_code(&NewEnrollmentCode {
+            code_hash: enrollment_code_hash(&code),
+            officer_id: officer.id,
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "code": code,
+                "officer_id": officer.id,
+                "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339)?,
+            })
+        );
+    } else {
+        println!(
+            "Kode pendaftaran / enrolment code for {}: {code}",
+            officer.name
+        );
+        println!(
+            "Berlaku sampai / valid until {} UTC, sekali pakai / single use.",
+            expires_at.format(&time::format_description::well_known::Rfc3339)?
+        );
+        println!(
+            "Di laptop petugas / on the officer's laptop: lindung-agent enroll --server URL --code {code}"
+        );
+    }
+    Ok(())
+}
+
+async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
+    let devices = storage.devices().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&devices)?);
+        return Ok(());
+    }
+    if devices.is_empty() {
+        println!("Belum ada perangkat. / No devices enrolled yet.");
+    }
+    for device in devices {
+        let state = if device.revoked_at.is_some() {
+            "DICABUT/REVOKED"
+        } else {
+            "aktif/active"
+        };
+        println!(
+            "{}  {}  {}  {}  acked={}",
+            device.id, device.officer_name, device.name, state, device.acknowledged_seq
+        );
+    }
+    Ok(())
+}
+
 fn show_regions(json: bool) -> anyhow::Result<()> {
-    let summary = RegionSummary::of(lindung_shared::region::regions());
+    let summary = RegionSummary::of(regions());
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

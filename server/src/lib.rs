@@ -2,7 +2,17 @@
 //!
 //! # Layout
 //! - [`cli`]: command-line parsing and dispatch (`lindung-server …`).
+//! - [`serve`]: logging, listening, graceful shutdown.
+//! - [`api`]: the HTTP API agents call (enrol, push, pull), body limits and compression.
+//! - [`ingest`]: what a push batch does (dedup, validation, scope, clock bound, merge), without I/O.
+//! - [`storage`]: the [`storage::Storage`] trait and its SQLite and PostgreSQL backends.
+//! - [`secrets`]: enrolment codes and device tokens (random, stored hashed).
 //! - [`region_summary`]: what the embedded region data holds, per level and kind.
 
+pub mod api;
 pub mod cli;
+pub mod ingest;
 pub mod region_summary;
+pub mod secrets;
+pub mod serve;
+pub mod storage;

@@ -21,7 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hlc::Hlc;
-use crate::ids::{DeviceId, StoreId};
+use crate::ids::{DeviceId, OfficerId, RecordId, StoreId};
 use crate::lang::{Lang, Message, Problem};
 use crate::merge::Operation;
 
@@ -133,6 +133,73 @@ pub struct PullPage {
     pub next_cursor: u64,
     /// Whether more pages follow right away.
     pub has_more: bool,
+    /// Records in the device's scope whose duplicate-person group changed in
+    /// this page's range of the server sequence: the same NIK registered more
+    /// than once. Both records are kept; staff decide later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateNotice>,
+}
+
+/// A record that shares its NIK with other records on the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateNotice {
+    /// The record in the device's scope.
+    pub record_id: RecordId,
+    /// The other records with the same NIK, now; empty when the group
+    /// dissolved (a NIK was corrected).
+    pub others: Vec<DuplicateHolder>,
+}
+
+/// Another registration of the same person, as the officer may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateHolder {
+    /// The other record.
+    pub record_id: RecordId,
+    /// Its village code.
+    pub village_code: String,
+    /// The officer whose device sent it, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer_name: Option<String>,
+}
+
+/// A device asks to join the server with a one-time enrolment code from staff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// Protocol version of the sender.
+    pub protocol: u16,
+    /// The code staff gave the officer (`XXXX-XXXX-XXXX`; case and dashes do not matter).
+    pub code: String,
+    /// The device's own id, created when the agent was initialised.
+    pub device_id: DeviceId,
+    /// A name for the device that staff see in `device list` (the officer's name, the host name).
+    #[serde(default)]
+    pub device_name: String,
+}
+
+/// What an enrolled device needs to sync.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// Protocol version of the server.
+    pub protocol: u16,
+    /// The server store's random identity.
+    pub store_id: StoreId,
+    /// The bearer token for every later request. Shown once; the server keeps only its hash.
+    pub token: String,
+    /// The officer this device now belongs to.
+    pub officer: OfficerInfo,
+    /// The server clock, Unix milliseconds.
+    pub server_time_ms: u64,
+}
+
+/// An officer as the agent knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerInfo {
+    /// The officer's id on the server.
+    pub id: OfficerId,
+    /// The officer's name.
+    pub name: String,
+    /// Codes of the regions (province, regency, district or village) the officer may register in.
+    pub regions: Vec<String>,
 }
 
 /// Stable machine-readable error codes of the API. Agents match on these, never on text.
@@ -290,7 +357,6 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::ids::RecordId;
     use crate::registration::{Change, Status};
 
     fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
@@ -381,6 +447,31 @@ mod tests {
             operations: vec![operation()],
             next_cursor: 42,
             has_more: true,
+            duplicates: vec![DuplicateNotice {
+                record_id: RecordId(Uuid::from_u128(2)),
+                others: vec![DuplicateHolder {
+                    record_id: RecordId(Uuid::from_u128(3)),
+                    village_code: "1311012001".into(),
+                    officer_name: Some("Rina".into()),
+                }],
+            }],
+        });
+        round_trip(&EnrollRequest {
+            protocol: 1,
+            code: "ABCD-EFGH-JKLM".into(),
+            device_id: DeviceId(Uuid::from_u128(1)),
+            device_name: "laptop".into(),
+        });
+        round_trip(&EnrollResponse {
+            protocol: 1,
+            store_id,
+            token: "t".into(),
+            officer: OfficerInfo {
+                id: OfficerId(Uuid::from_u128(4)),
+                name: "Rina".into(),
+                regions: vec!["1311".into()],
+            },
+            server_time_ms: 1,
         });
         round_trip(&ErrorBody {
             error: WireError::new(ErrorCode::DeviceRevoked, "revoked", "dicabut"),

@@ -417,6 +417,30 @@ impl Registration {
         ]
     }
 
+    /// Sets the field a change names to the change's value: the registration
+    /// as it would stand if this change won (what the server validates).
+    pub fn set(&mut self, change: &Change) {
+        match change {
+            Change::Origin(value) => self.origin = *value,
+            Change::Nik(value) => self.nik = *value,
+            Change::FullName(value) => self.full_name.clone_from(value),
+            Change::BirthDate(value) => self.birth_date = *value,
+            Change::Sex(value) => self.sex = *value,
+            Change::Phone(value) => self.phone.clone_from(value),
+            Change::VillageCode(value) => self.village_code.clone_from(value),
+            Change::Rt(value) => self.rt = *value,
+            Change::Rw(value) => self.rw = *value,
+            Change::Address(value) => self.address.clone_from(value),
+            Change::Category(value) => self.category = *value,
+            Change::Programmes(value) => self.programmes = *value,
+            Change::MonthlyIncome(value) => self.monthly_income = *value,
+            Change::Payer(value) => self.payer.clone_from(value),
+            Change::Consent(value) => self.consent.clone_from(value),
+            Change::Status(value) => self.status.clone_from(value),
+            Change::ConfirmedWarnings(value) => self.confirmed_warnings.clone_from(value),
+        }
+    }
+
     /// Whether the registration counts in coverage.
     pub fn is_active(&self) -> bool {
         self.status == Status::Active

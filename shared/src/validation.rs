@@ -116,6 +116,36 @@ impl RegistrationInput {
     }
 }
 
+impl ValidRegistration {
+    /// The registration these values make, active, with its identity and origin.
+    pub fn into_registration(
+        self,
+        id: crate::ids::RecordId,
+        origin: crate::registration::Origin,
+    ) -> crate::registration::Registration {
+        crate::registration::Registration {
+            id,
+            origin,
+            nik: self.nik,
+            full_name: self.full_name,
+            birth_date: self.birth_date,
+            sex: self.sex,
+            phone: self.phone,
+            village_code: self.village_code,
+            rt: self.rt,
+            rw: self.rw,
+            address: self.address,
+            category: self.category,
+            programmes: self.programmes,
+            monthly_income: self.monthly_income,
+            payer: self.payer,
+            consent: self.consent,
+            status: crate::registration::Status::Active,
+            confirmed_warnings: self.confirmed_warnings,
+        }
+    }
+}
+
 /// Everything [`validate_registration`] needs besides the input.
 #[derive(Clone, Copy, Debug)]
 pub struct ValidationContext<'a> {

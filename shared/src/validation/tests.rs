@@ -285,4 +285,18 @@ fn a_stored_registration_turns_back_into_the_same_fields() {
     )
     .expect("what was stored validates again");
     assert_eq!(again, valid);
+
+    // Setting every field of another registration makes this one equal to it.
+    let mut other = registration.clone();
+    other.full_name = "Siti Rahmawati".into();
+    other.rt = None;
+    other.status = Status::Withdrawn {
+        reason: "pindah".into(),
+    };
+    other.confirmed_warnings.clear();
+    let mut copy = registration.clone();
+    for change in other.to_changes() {
+        copy.set(&change);
+    }
+    assert_eq!(copy, other);
 }

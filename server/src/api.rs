@@ -1,0 +1,490 @@
+//! The HTTP API agents talk to (axum).
+//!
+//! | route | auth | what |
+//! |---|---|---|
+//! | `GET /health` | none | liveness |
+//! | `POST /api/v1/enroll` | enrolment code in the body | device joins, gets its token |
+//! | `POST /api/v1/sync/push` | bearer token | a batch of the device's outbox |
+//! | `GET /api/v1/sync/pull?cursor=N&limit=M&store=ID` | bearer token | changes in scope after `cursor`; `204` when there are none |
+//!
+//! Bodies are JSON, optionally compressed with zstd (`Content-Encoding:
+//! zstd`); responses are compressed with zstd when the client accepts it.
+//! Every error is an [`ErrorBody`] with a stable [`ErrorCode`] and messages in
+//! English and Bahasa Indonesia. Limits: [`MAX_BODY_BYTES`] on the wire,
+//! [`MAX_DECODED_BYTES`] after decompression (a small body that inflates to
+//! gigabytes is refused before it does).
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lindung_shared::hlc::{Hlc, HlcClock};
+use lindung_shared::ids::StoreId;
+use lindung_shared::protocol::{
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS,
+    OfficerInfo, Outcome, PROTOCOL_VERSION, PullPage, PushRequest, PushResponse, WireError,
+    is_supported,
+};
+use serde::Deserialize;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::ingest::{DeviceScope, unix_ms};
+use crate::secrets::{enrollment_code_hash, new_token, token_hash};
+use crate::storage::{EnrollRefusal, Enrollment, Storage, StorageError};
+
+/// Largest request body accepted as sent (compressed or not).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest request body accepted after decompression.
+pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+/// Responses smaller than this are sent uncompressed.
+const COMPRESS_ABOVE: usize = 512;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The storage backend.
+    pub storage: Arc<dyn Storage>,
+    /// The store's identity, read once at start-up.
+    pub store_id: StoreId,
+    /// The server's hybrid logical clock.
+    pub clock: Mutex<HlcClock>,
+}
+
+impl AppState {
+    /// Reads the store identity and resumes the clock after every stored timestamp.
+    pub async fn new(storage: Arc<dyn Storage>) -> Result<AppState, StorageError> {
+        let store_id = storage.store_id().await?;
+        let last = storage.last_hlc().await?;
+        Ok(AppState {
+            storage,
+            store_id,
+            clock: Mutex::new(HlcClock::resume(last)),
+        })
+    }
+
+    fn tick(&self, now: OffsetDateTime, seen: impl IntoIterator<Item = Hlc>) -> Hlc {
+        match self.clock.lock() {
+            Ok(mut clock) => {
+                for hlc in seen {
+                    clock.observe(hlc);
+                }
+                clock.tick(unix_ms(now))
+            }
+            Err(poisoned) => poisoned.into_inner().tick(unix_ms(now)),
+        }
+    }
+}
+
+/// The API's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/v1/enroll", post(enroll))
+        .route("/api/v1/sync/push", post(push))
+        .route("/api/v1/sync/pull", get(pull))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// An API error: a wire error and its HTTP status.
+#[derive(Debug)]
+pub struct ApiError(pub WireError);
+
+impl ApiError {
+    fn new(code: ErrorCode, english: impl Into<String>, indonesian: impl Into<String>) -> Self {
+        ApiError(WireError::new(code, english, indonesian))
+    }
+
+    fn internal(error: &StorageError) -> Self {
+        tracing::error!(%error, "storage failure");
+        ApiError::new(
+            ErrorCode::Internal,
+            "the server could not complete the request; try again later",
+            "server gagal memproses permintaan; coba lagi nanti",
+        )
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        ApiError::internal(&error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody { error: self.0 })).into_response()
+    }
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such endpoint",
+        "alamat tidak dikenal",
+    )
+}
+
+/// Decompresses (when asked) and parses a JSON body within the limits.
+fn decode<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("could not read the request body: {rejection}"),
+                "isi permintaan tidak terbaca",
+            )
+        }
+    })?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let decoded;
+    let bytes: &[u8] = match encoding.as_str() {
+        "identity" | "" => &body,
+        "zstd" => {
+            let decoder = zstd::stream::read::Decoder::new(&body[..]).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("bad zstd body: {e}"),
+                    "isi permintaan terkompresi rusak",
+                )
+            })?;
+            let mut out = Vec::with_capacity(body.len().saturating_mul(8).min(MAX_DECODED_BYTES));
+            decoder
+                .take(MAX_DECODED_BYTES as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("bad zstd body: {e}"),
+                        "isi permintaan terkompresi rusak",
+                    )
+                })?;
+            if out.len() > MAX_DECODED_BYTES {
+                return Err(too_large());
+            }
+            decoded = out;
+            &decoded
+        }
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("unsupported Content-Encoding {other:?}; use zstd or none"),
+                "pengodean isi permintaan tidak didukung",
+            ));
+        }
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid JSON body: {e}"),
+            "isi permintaan bukan JSON yang sah",
+        )
+    })
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!(
+            "request body too large (at most {MAX_BODY_BYTES} bytes sent, {MAX_DECODED_BYTES} decompressed)"
+        ),
+        "isi permintaan terlalu besar",
+    )
+}
+
+/// Serialises a response, compressed with zstd when the client accepts it.
+fn encode<T: Serialize>(headers: &HeaderMap, value: &T) -> Response {
+    let body = match serde_json::to_vec(value) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "response serialisation failed");
+            return ApiError::new(ErrorCode::Internal, "internal error", "kesalahan server")
+                .into_response();
+        }
+    };
+    let accepts_zstd = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("zstd")));
+    let json = HeaderValue::from_static("application/json");
+    if accepts_zstd
+        && body.len() > COMPRESS_ABOVE
+        && let Ok(compressed) = zstd::bulk::compress(&body, 3)
+    {
+        return (
+            [
+                (header::CONTENT_TYPE, json),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("zstd")),
+            ],
+            compressed,
+        )
+            .into_response();
+    }
+    ([(header::CONTENT_TYPE, json)], body).into_response()
+}
+
+fn check_protocol(version: u16) -> Result<(), ApiError> {
+    if is_supported(version) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::UnsupportedProtocol,
+        format!(
+            "this agent speaks sync protocol {version}; the server speaks {PROTOCOL_VERSION}: update lindung-agent"
+        ),
+        format!(
+            "agen ini memakai protokol sinkronisasi {version}, server memakai {PROTOCOL_VERSION}: perbarui lindung-agent"
+        ),
+    ))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceScope, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "missing bearer token; enrol the device first",
+                "token tidak ada; daftarkan perangkat ini terlebih dahulu (lindung-agent enroll)",
+            )
+        })?;
+    let found = state.storage.authenticate(&token_hash(token)).await?;
+    let Some(device) = found else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "unknown token; enrol the device again",
+            "token tidak dikenal; daftarkan ulang perangkat ini",
+        ));
+    };
+    if device.revoked_at.is_some() {
+        return Err(revoked());
+    }
+    Ok(device.scope)
+}
+
+fn revoked() -> ApiError {
+    ApiError::new(
+        ErrorCode::DeviceRevoked,
+        "this device was revoked by staff; its unsynced data stays on the laptop; ask staff to enrol it again",
+        "perangkat ini sudah dicabut oleh staf; data yang belum terkirim tetap tersimpan di laptop; minta staf untuk mendaftarkannya kembali",
+    )
+}
+
+async fn enroll(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request: EnrollRequest = decode(&headers, body)?;
+    check_protocol(request.protocol)?;
+    let token = new_token().map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a token");
+        ApiError::new(ErrorCode::Internal, "internal error", "kesalahan server")
+    })?;
+    let now = OffsetDateTime::now_utc();
+    let name: String = request.device_name.chars().take(100).collect();
+    let enrolled = state
+        .storage
+        .enroll(&Enrollment {
+            code_hash: enrollment_code_hash(&request.code),
+            device_id: request.device_id,
+            device_name: name,
+            token_hash: token_hash(&token),
+            now,
+        })
+        .await?;
+    let officer = match enrolled {
+        Ok(officer) => officer,
+        Err(refusal) => {
+            tracing::info!(device = %request.device_id, ?refusal, "enrolment refused");
+            return Err(match refusal {
+                EnrollRefusal::UnknownCode => ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "unknown enrolment code; check it or ask staff for a new one",
+                    "kode pendaftaran tidak dikenal; periksa kembali atau minta kode baru ke staf",
+                ),
+                EnrollRefusal::Expired => ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "this enrolment code has expired; ask staff for a new one",
+                    "kode pendaftaran sudah kedaluwarsa; minta kode baru ke staf",
+                ),
+                EnrollRefusal::AlreadyUsed => ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "this enrolment code was already used; ask staff for a new one",
+                    "kode pendaftaran sudah pernah dipakai; minta kode baru ke staf",
+                ),
+                EnrollRefusal::DeviceRevoked => revoked(),
+            });
+        }
+    };
+    tracing::info!(device = %request.device_id, officer = %officer.id, "device enrolled");
+    Ok(encode(
+        &headers,
+        &EnrollResponse {
+            protocol: PROTOCOL_VERSION,
+            store_id: state.store_id,
+            token,
+            officer: OfficerInfo {
+                id: officer.id,
+                name: officer.name,
+                regions: officer.regions,
+            },
+            server_time_ms: unix_ms(now),
+        },
+    ))
+}
+
+async fn push(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state, &headers).await?;
+    let request: PushRequest = decode(&headers, body)?;
+    check_protocol(request.protocol)?;
+    if request.device_id != device.device_id {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the batch names another device than the token's",
+            "kiriman ini atas nama perangkat lain",
+        ));
+    }
+    if request.operations.len() > MAX_PUSH_OPERATIONS {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("at most {MAX_PUSH_OPERATIONS} operations per batch"),
+            format!("paling banyak {MAX_PUSH_OPERATIONS} perubahan per kiriman"),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    let started = std::time::Instant::now();
+    let result = state
+        .storage
+        .push(&device, &request.operations, now)
+        .await?;
+    let (mut accepted, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
+    let mut seen = Vec::new();
+    for (receipt, op) in result.receipts.iter().zip(&request.operations) {
+        match &receipt.outcome {
+            Outcome::Accepted { bounded_hlc } => {
+                accepted += 1;
+                seen.push(bounded_hlc.unwrap_or(op.hlc));
+            }
+            Outcome::Duplicate => duplicates += 1,
+            Outcome::Rejected { .. } => rejected += 1,
+        }
+    }
+    tracing::info!(
+        device = %device.device_id,
+        operations = request.operations.len(),
+        accepted,
+        duplicates,
+        rejected,
+        acknowledged_seq = result.acknowledged_seq,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "push"
+    );
+    let server_hlc = state.tick(now, seen);
+    Ok(encode(
+        &headers,
+        &PushResponse {
+            protocol: PROTOCOL_VERSION,
+            store_id: state.store_id,
+            server_time_ms: unix_ms(now),
+            server_hlc,
+            acknowledged_seq: result.acknowledged_seq,
+            receipts: result.receipts,
+        },
+    ))
+}
+
+/// Query of a pull.
+#[derive(Debug, Deserialize)]
+struct PullQuery {
+    #[serde(default = "current_protocol")]
+    protocol: u16,
+    #[serde(default)]
+    cursor: u64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+    /// The store the cursor belongs to.
+    #[serde(default)]
+    store: Option<StoreId>,
+}
+
+fn current_protocol() -> u16 {
+    PROTOCOL_VERSION
+}
+
+fn default_limit() -> u32 {
+    MAX_PULL_LIMIT
+}
+
+async fn pull(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state, &headers).await?;
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("bad query: {e}"),
+            "parameter permintaan tidak sah",
+        )
+    })?;
+    check_protocol(query.protocol)?;
+    let same_store = query.store == Some(state.store_id);
+    // A cursor from another store (the server was reset or restored) means nothing here.
+    let cursor = if same_store { query.cursor } else { 0 };
+    let limit = query.limit.clamp(1, MAX_PULL_LIMIT);
+    let page = state.storage.pull(&device, cursor, limit).await?;
+    if same_store
+        && page.operations.is_empty()
+        && page.duplicates.is_empty()
+        && page.next_cursor == cursor
+    {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let now = OffsetDateTime::now_utc();
+    let server_hlc = state.tick(now, page.operations.iter().map(|op| op.hlc));
+    Ok(encode(
+        &headers,
+        &PullPage {
+            protocol: PROTOCOL_VERSION,
+            store_id: state.store_id,
+            server_hlc,
+            operations: page.operations,
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
+            duplicates: page.duplicates,
+        },
+    ))
+}

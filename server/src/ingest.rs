@@ -1,0 +1,535 @@
+//! What a push batch does, decided without I/O.
+//!
+//! Every storage backend runs a push the same way: in one transaction, it
+//! loads a [`BatchContext`] (what it already holds about the batch's
+//! operations, records and NIKs), calls [`plan_batch`], and writes the
+//! [`BatchPlan`] back. All the policy lives here, so both backends behave
+//! identically and the rules can be tested without a database:
+//!
+//! 1. an operation the server already holds (same device and sequence, same
+//!    content) is a **duplicate**; the same id with other content is refused
+//!    as `sequence_reused`; a refusal is remembered and repeated on retry;
+//! 2. the shape and every field value are **validated again** on the
+//!    registration as it would stand with this operation's changes;
+//! 3. the registration's village must be in the **officer's scope**;
+//! 4. a timestamp more than [`MAX_CLOCK_AHEAD_MS`] ahead of the server clock
+//!    is **bounded** (the receipt tells the agent);
+//! 5. the operation is **merged** with the rule from `lindung_shared::merge`
+//!    (every overwritten value stays in the record's history) and gets the
+//!    next **server sequence** number;
+//! 6. a NIK held by more than one record forms a **duplicate group**: all its
+//!    records are kept and marked, so pulls tell the agents.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use lindung_shared::hlc::Hlc;
+use lindung_shared::ids::{DeviceId, OfficerId, RecordId};
+use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::nik::Nik;
+use lindung_shared::protocol::{ErrorCode, Outcome, Receipt, WireError};
+use lindung_shared::region::Regions;
+use lindung_shared::registration::{Change, Field, Registration};
+use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// How far ahead of the server clock a device timestamp may run before the
+/// server bounds it (laptops with a wrong clock cannot win every conflict).
+pub const MAX_CLOCK_AHEAD_MS: u64 = 5 * 60 * 1000;
+
+/// The device sending a batch, as its token identified it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceScope {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its officer.
+    pub officer_id: OfficerId,
+    /// The officer's name.
+    pub officer_name: String,
+    /// Region codes (digits only) the officer may register in.
+    pub regions: Vec<String>,
+}
+
+impl DeviceScope {
+    /// Whether a village lies in one of the officer's regions.
+    pub fn covers(&self, village_code: &str) -> bool {
+        covers(&self.regions, village_code)
+    }
+}
+
+/// Whether a village code lies inside one of the region codes (codes nest by prefix).
+pub fn covers(regions: &[String], village_code: &str) -> bool {
+    regions
+        .iter()
+        .any(|region| village_code.starts_with(region.as_str()))
+}
+
+/// An operation of the sending device that the server already processed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownOperation {
+    /// [`fingerprint`] of what was received then.
+    pub fingerprint: [u8; 32],
+    /// The refusal, when it was refused.
+    pub rejection: Option<WireError>,
+}
+
+/// A record as the server holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Every version of every field.
+    pub state: RecordState,
+    /// The officer whose device created the record, when known.
+    pub officer_id: Option<OfficerId>,
+}
+
+/// What the backend loads before planning a batch.
+#[derive(Clone, Debug, Default)]
+pub struct BatchContext {
+    /// The sending device's operations the server already holds, by sequence
+    /// number (at least those whose numbers occur in the batch).
+    pub known: HashMap<u64, KnownOperation>,
+    /// The stored records the batch touches, by id.
+    pub records: HashMap<RecordId, StoredRecord>,
+    /// For every NIK the batch sets or the touched records hold now: the
+    /// records currently holding it.
+    pub nik_holders: HashMap<Nik, BTreeSet<RecordId>>,
+    /// The greatest server sequence number assigned so far.
+    pub last_server_seq: u64,
+}
+
+/// The server's side of the batch: its time and the region index.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchClock<'a> {
+    /// Server time.
+    pub now: OffsetDateTime,
+    /// The region index for validation.
+    pub regions: &'a Regions,
+}
+
+/// An operation to store, as accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptedOperation {
+    /// Its place in the server's order.
+    pub server_seq: u64,
+    /// The operation, with its timestamp bounded if it ran ahead.
+    pub operation: Operation,
+    /// The timestamp the device sent.
+    pub original_hlc: Hlc,
+    /// [`fingerprint`] of the operation as received.
+    pub fingerprint: [u8; 32],
+    /// The record's village after this operation (what pulls filter on).
+    pub village_code: String,
+    /// The record's village before, when this operation moved it.
+    pub previous_village_code: Option<String>,
+}
+
+/// An operation refused for good, remembered so a retry gets the same answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedOperation {
+    /// The device's sequence number.
+    pub seq: u64,
+    /// The record it was for.
+    pub record_id: RecordId,
+    /// [`fingerprint`] of the operation as received.
+    pub fingerprint: [u8; 32],
+    /// Why.
+    pub error: WireError,
+}
+
+/// A record's state after the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordUpdate {
+    /// The record.
+    pub record_id: RecordId,
+    /// Every version of every field.
+    pub state: RecordState,
+    /// Its current village (empty while the creating operation has not arrived).
+    pub village_code: String,
+    /// Its current NIK.
+    pub nik: Option<Nik>,
+    /// Whether it is active (counts in coverage).
+    pub active: bool,
+    /// The officer whose device created it.
+    pub officer_id: Option<OfficerId>,
+    /// Whether the record is new to the server.
+    pub created: bool,
+    /// The server sequence of the last accepted operation on it.
+    pub updated_seq: u64,
+}
+
+/// Everything a batch changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// One receipt per operation, in the order received.
+    pub receipts: Vec<Receipt>,
+    /// Operations to store.
+    pub accepted: Vec<AcceptedOperation>,
+    /// Refusals to remember.
+    pub rejected: Vec<RejectedOperation>,
+    /// Records to write.
+    pub records: Vec<RecordUpdate>,
+    /// Records whose duplicate group changed, and the server sequence at
+    /// which it did (pulls after that sequence carry a notice).
+    pub duplicate_marks: BTreeMap<RecordId, u64>,
+    /// The greatest server sequence number after the batch.
+    pub last_server_seq: u64,
+}
+
+/// A stable digest of an operation's content, to tell a retry from a reuse
+/// of the same (device, sequence) for something else.
+pub fn fingerprint(operation: &Operation) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(operation.record_id.as_uuid().as_bytes());
+    hasher.update(operation.hlc.to_u64().to_be_bytes());
+    // The changes' JSON form is pinned by a test in `protocol`, so it is stable.
+    match serde_json::to_vec(&operation.changes) {
+        Ok(bytes) => hasher.update(&bytes),
+        Err(_) => hasher.update(b"unserialisable"),
+    }
+    hasher.finalize().into()
+}
+
+/// Decides what a batch from `device` does. Never fails: every operation gets a receipt.
+pub fn plan_batch(
+    device: &DeviceScope,
+    operations: &[Operation],
+    mut context: BatchContext,
+    clock: BatchClock<'_>,
+) -> BatchPlan {
+    let now_ms = unix_ms(clock.now);
+    let validation = ValidationContext {
+        regions: clock.regions,
+        today: clock.now.date(),
+        now: clock.now,
+    };
+    let mut plan = BatchPlan {
+        last_server_seq: context.last_server_seq,
+        ..BatchPlan::default()
+    };
+    let mut seen_in_batch: HashMap<u64, usize> = HashMap::new();
+    let mut touched: BTreeMap<RecordId, (bool, u64)> = BTreeMap::new();
+
+    for operation in operations {
+        let seq = operation.seq;
+        let print = fingerprint(operation);
+        let outcome = if operation.device_id != device.device_id {
+            reject(
+                WireError::new(
+                    ErrorCode::InvalidOperation,
+                    "operation belongs to another device",
+                    "perubahan ini milik perangkat lain",
+                ),
+                operation,
+                print,
+                &mut plan,
+            )
+        } else if let Some(known) = context.known.get(&seq) {
+            if known.fingerprint != print {
+                sequence_reused(seq)
+            } else if let Some(error) = &known.rejection {
+                Outcome::Rejected {
+                    error: error.clone(),
+                }
+            } else {
+                Outcome::Duplicate
+            }
+        } else if let Some(&index) = seen_in_batch.get(&seq) {
+            // The same sequence twice in one batch: a retry glued onto itself.
+            let first = &operations[index];
+            if fingerprint(first) == print {
+                Outcome::Duplicate
+            } else {
+                sequence_reused(seq)
+            }
+        } else {
+            seen_in_batch.insert(seq, plan.receipts.len());
+            match check(operation, device, &context, &validation) {
+                Err(error) => reject(error, operation, print, &mut plan),
+                Ok(checked) => {
+                    let mut accepted = operation.clone();
+                    let mut bounded_hlc = None;
+                    if let Some(bounded) = accepted.hlc.bounded_by(now_ms, MAX_CLOCK_AHEAD_MS) {
+                        // Counter 0: ties between this device's bounded
+                        // operations are then ordered by their sequence.
+                        let bounded = Hlc::new(bounded.wall_ms(), 0).unwrap_or(bounded);
+                        accepted.hlc = bounded;
+                        bounded_hlc = Some(bounded);
+                    }
+                    plan.last_server_seq += 1;
+                    let server_seq = plan.last_server_seq;
+                    let record = context.records.entry(operation.record_id).or_default();
+                    let was_new = record.state.version_count() == 0;
+                    let nik_before = current_nik(&record.state);
+                    record.state.apply(&accepted);
+                    if was_new {
+                        record.officer_id = Some(device.officer_id);
+                    }
+                    let nik_after = current_nik(&record.state);
+                    let entry = touched.entry(operation.record_id).or_insert((was_new, 0));
+                    entry.1 = server_seq;
+                    if nik_before != nik_after {
+                        regroup(
+                            operation.record_id,
+                            nik_before,
+                            nik_after,
+                            server_seq,
+                            &mut context.nik_holders,
+                            &mut plan.duplicate_marks,
+                        );
+                    }
+                    plan.accepted.push(AcceptedOperation {
+                        server_seq,
+                        operation: accepted,
+                        original_hlc: operation.hlc,
+                        fingerprint: print,
+                        village_code: checked.village_after,
+                        previous_village_code: checked.village_before,
+                    });
+                    Outcome::Accepted { bounded_hlc }
+                }
+            }
+        };
+        plan.receipts.push(Receipt { seq, outcome });
+    }
+
+    for (record_id, (created, updated_seq)) in touched {
+        let Some(record) = context.records.remove(&record_id) else {
+            continue;
+        };
+        let village_code = match record.state.current(Field::VillageCode) {
+            Some(Change::VillageCode(code)) => code.clone(),
+            _ => String::new(),
+        };
+        let active = match record.state.current(Field::Status) {
+            Some(Change::Status(status)) => *status == lindung_shared::registration::Status::Active,
+            _ => false,
+        };
+        plan.records.push(RecordUpdate {
+            record_id,
+            nik: current_nik(&record.state),
+            state: record.state,
+            village_code,
+            active,
+            officer_id: record.officer_id,
+            created,
+            updated_seq,
+        });
+    }
+    plan
+}
+
+/// What [`check`] learned about an acceptable operation.
+struct Checked {
+    village_before: Option<String>,
+    village_after: String,
+}
+
+fn check(
+    operation: &Operation,
+    device: &DeviceScope,
+    context: &BatchContext,
+    validation: &ValidationContext<'_>,
+) -> Result<Checked, WireError> {
+    operation
+        .check_shape()
+        .map_err(|problem| WireError::from_problem(ErrorCode::InvalidOperation, &problem))?;
+    let stored = context.records.get(&operation.record_id);
+    let base = match stored {
+        Some(record) if record.state.version_count() > 0 => {
+            Some(record.state.to_registration(operation.record_id))
+        }
+        _ => None,
+    };
+    let (view, village_before) = match base {
+        Some(Ok(mut registration)) => {
+            let before = registration.village_code.clone();
+            for change in &operation.changes {
+                registration.set(change);
+            }
+            (registration, Some(before))
+        }
+        Some(Err(_)) | None => {
+            // A record the server does not know (or knows only in part):
+            // this operation must carry every field.
+            let mut state = stored.map(|r| r.state.clone()).unwrap_or_default();
+            state.apply(operation);
+            match state.to_registration(operation.record_id) {
+                Ok(registration) => (registration, None),
+                Err(incomplete) => {
+                    let missing: Vec<&str> =
+                        incomplete.missing.iter().map(|f| f.as_str()).collect();
+                    return Err(WireError::new(
+                        ErrorCode::InvalidOperation,
+                        format!(
+                            "the server does not know this record and the operation lacks: {}",
+                            missing.join(", ")
+                        ),
+                        format!(
+                            "server belum mengenal data ini dan perubahan ini tidak memuat: {}",
+                            missing.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    if let Some(before) = &village_before
+        && !device.covers(before)
+    {
+        return Err(out_of_scope(before));
+    }
+    if !device.covers(&view.village_code) {
+        return Err(out_of_scope(&view.village_code));
+    }
+    validate_view(&view, validation)?;
+    let village_after = view.village_code.clone();
+    let village_before = village_before.filter(|before| *before != village_after);
+    Ok(Checked {
+        village_before,
+        village_after,
+    })
+}
+
+fn validate_view(view: &Registration, context: &ValidationContext<'_>) -> Result<(), WireError> {
+    let input = RegistrationInput::from_registration(view);
+    match validate_registration(&input, context) {
+        Ok(_) => Ok(()),
+        Err(invalid) => {
+            let details = invalid.messages();
+            let mut error = match invalid.problems.first() {
+                Some(first) => WireError::from_problem(ErrorCode::InvalidValue, first),
+                None => WireError::new(
+                    ErrorCode::InvalidValue,
+                    "invalid registration",
+                    "data pendaftaran tidak sah",
+                ),
+            };
+            error.field = invalid
+                .problems
+                .first()
+                .map(|p| p.field.as_str().to_owned());
+            error.details = details;
+            Err(error)
+        }
+    }
+}
+
+fn out_of_scope(village_code: &str) -> WireError {
+    let mut error = WireError::new(
+        ErrorCode::OutOfScope,
+        format!("village {village_code} is outside the officer's assigned regions"),
+        format!("desa/kelurahan {village_code} di luar wilayah tugas petugas"),
+    );
+    error.field = Some(Field::VillageCode.as_str().to_owned());
+    error
+}
+
+fn sequence_reused(seq: u64) -> Outcome {
+    Outcome::Rejected {
+        error: WireError::new(
+            ErrorCode::SequenceReused,
+            format!(
+                "sequence number {seq} of this device was already used for another change \
+                 (was the laptop restored from an old backup?)"
+            ),
+            format!(
+                "nomor urut {seq} perangkat ini sudah dipakai untuk perubahan lain \
+                 (apakah laptop dipulihkan dari cadangan lama?)"
+            ),
+        ),
+    }
+}
+
+fn reject(
+    error: WireError,
+    operation: &Operation,
+    fingerprint: [u8; 32],
+    plan: &mut BatchPlan,
+) -> Outcome {
+    plan.rejected.push(RejectedOperation {
+        seq: operation.seq,
+        record_id: operation.record_id,
+        fingerprint,
+        error: error.clone(),
+    });
+    Outcome::Rejected { error }
+}
+
+fn current_nik(state: &RecordState) -> Option<Nik> {
+    match state.current(Field::Nik) {
+        Some(Change::Nik(nik)) => Some(*nik),
+        _ => None,
+    }
+}
+
+/// Moves `record` from the holders of `before` to those of `after`, marking
+/// every record whose group changed.
+fn regroup(
+    record: RecordId,
+    before: Option<Nik>,
+    after: Option<Nik>,
+    server_seq: u64,
+    holders: &mut HashMap<Nik, BTreeSet<RecordId>>,
+    marks: &mut BTreeMap<RecordId, u64>,
+) {
+    if let Some(before) = before
+        && let Some(group) = holders.get_mut(&before)
+    {
+        group.remove(&record);
+        if !group.is_empty() {
+            marks.insert(record, server_seq);
+            for other in group.iter() {
+                marks.insert(*other, server_seq);
+            }
+        }
+    }
+    if let Some(after) = after {
+        let group = holders.entry(after).or_default();
+        group.insert(record);
+        if group.len() > 1 {
+            for member in group.iter() {
+                marks.insert(*member, server_seq);
+            }
+        }
+    }
+}
+
+/// Unix milliseconds of a time (0 before 1970).
+pub fn unix_ms(time: OffsetDateTime) -> u64 {
+    u64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// The highest sequence number below which the device's operations are all
+/// held, given what was held before and every sequence number held now above it.
+pub fn advance_acknowledged(
+    mut acknowledged: u64,
+    held_above: impl IntoIterator<Item = u64>,
+) -> u64 {
+    let mut held: Vec<u64> = held_above
+        .into_iter()
+        .filter(|s| *s > acknowledged)
+        .collect();
+    held.sort_unstable();
+    for seq in held {
+        if seq == acknowledged + 1 {
+            acknowledged = seq;
+        } else if seq > acknowledged + 1 {
+            break;
+        }
+    }
+    acknowledged
+}
+
+/// The NIKs whose holders the backend must load for a batch: those the
+/// operations set, plus those the touched records hold now (loaded by the
+/// caller from the records).
+pub fn niks_set_by(operations: &[Operation]) -> BTreeSet<Nik> {
+    operations
+        .iter()
+        .flat_map(|op| op.changes.iter())
+        .filter_map(|change| match change {
+            Change::Nik(nik) => Some(*nik),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,689 @@
+//! The behaviour every storage backend must show, run against each of them
+//! (`sqlite::tests`, `postgres::tests`). Each check takes a fresh, empty store.
+
+use lindung_shared::hlc::Hlc;
+use lindung_shared::ids::{DeviceId, OfficerId, RecordId};
+use lindung_shared::merge::Operation;
+use lindung_shared::protocol::{ErrorCode, Outcome};
+use lindung_shared::region::regions;
+use lindung_shared::registration::{Change, Field, Origin, Registration, Status};
+use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{EnrollRefusal, Enrollment, NewEnrollmentCode, Officer, Storage};
+use crate::ingest::{DeviceScope, MAX_CLOCK_AHEAD_MS, unix_ms};
+
+/// The moment the checks pretend it is.
+pub const NOW: OffsetDateTime = datetime!(2026-11-22 08:00 UTC);
+
+/// Every check, in order; a backend's test calls this with a factory of empty stores.
+pub async fn run_all<F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Box<dyn Storage>>,
+{
+    enrolment_gives_a_scoped_token(fresh().await.as_ref()).await;
+    push_is_idempotent_and_acknowledged(fresh().await.as_ref()).await;
+    rejections_are_remembered_and_never_block(fresh().await.as_ref()).await;
+    a_reused_sequence_number_is_refused(fresh().await.as_ref()).await;
+    pull_pages_through_other_devices_changes_in_scope(fresh().await.as_ref()).await;
+    the_same_nik_twice_forms_a_duplicate_group(fresh().await.as_ref()).await;
+    concurrent_edits_keep_the_loser_in_history(fresh().await.as_ref()).await;
+    a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
+}
+
+/// An officer, enrolled with one device.
+pub struct Enrolled {
+    /// The officer.
+    pub officer: Officer,
+    /// The device's scope as the store authenticates it.
+    pub scope: DeviceScope,
+    /// Its token.
+    pub token: String,
+}
+
+/// Adds an officer for `regions` and enrols one device for them.
+pub async fn enrol(storage: &dyn Storage, name: &str, regions: &[&str]) -> Enrolled {
+    let officer = Officer {
+        id: OfficerId(Uuid::now_v7()),
+        name: name.into(),
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        created_at: NOW,
+    };
+    storage.add_officer(&officer).await.expect("officer added");
+    let code = crate::secrets::new_enrollment_code().expect("random");
+    storage
+        .add_enrollment_code(&NewEnrollmentCode {
+            code_hash: crate::secrets::enrollment_code_hash(&code),
+            officer_id: officer.id,
+            created_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        })
+        .await
+        .expect("code stored");
+    let token = crate::secrets::new_token().expect("random");
+    let device_id = DeviceId(Uuid::now_v7());
+    storage
+        .enroll(&Enrollment {
+            code_hash: crate::secrets::enrollment_code_hash(&code),
+            device_id,
+            device_name: format!("laptop of {name}"),
+            token_hash: crate::secrets::token_hash(&token),
+            now: NOW,
+        })
+        .await
+        .expect("storage works")
+        .expect("code accepted");
+    let scope = storage
+        .authenticate(&crate::secrets::token_hash(&token))
+        .await
+        .expect("storage works")
+        .expect("token known")
+        .scope;
+    Enrolled {
+        officer,
+        scope,
+        token,
+    }
+}
+
+/// A valid registration of a person in `village`.
+pub fn registration(nik: &str, name: &str, village: &str, device: &DeviceScope) -> Registration {
+    let input = RegistrationInput {
+        nik: nik.into(),
+        full_name: name.into(),
+        village_code: village.into(),
+        category: "Ketua RT".into(),
+        payer: "APBD".into(),
+        consent_method: "formulir".into(),
+        ..RegistrationInput::default()
+    };
+    let context = ValidationContext {
+        regions: regions(),
+        today: NOW.date(),
+        now: NOW,
+    };
+    validate_registration(&input, &context)
+        .expect("valid test registration")
+        .into_registration(
+            RecordId(Uuid::now_v7()),
+            Origin {
+                officer_id: device.officer_id,
+                device_id: device.device_id,
+                registered_at: NOW,
+            },
+        )
+}
+
+/// The operation that creates `registration`.
+pub fn create(
+    device: &DeviceScope,
+    seq: u64,
+    hlc_ms: u64,
+    registration: &Registration,
+) -> Operation {
+    Operation {
+        device_id: device.device_id,
+        seq,
+        record_id: registration.id,
+        hlc: Hlc::new(hlc_ms, 0).expect("small"),
+        changes: registration.to_changes(),
+    }
+}
+
+/// An operation that changes some fields.
+pub fn edit(
+    device: &DeviceScope,
+    seq: u64,
+    hlc_ms: u64,
+    record: RecordId,
+    changes: Vec<Change>,
+) -> Operation {
+    Operation {
+        device_id: device.device_id,
+        seq,
+        record_id: record,
+        hlc: Hlc::new(hlc_ms, 0).expect("small"),
+        changes,
+    }
+}
+
+/// A NIK of a woman born on `day` January 1990 in Sangir (1311 01), serial `serial`.
+pub fn nik(day: u8, serial: u16) -> String {
+    format!("131101{:02}0190{serial:04}", day + 40)
+}
+
+fn base_ms() -> u64 {
+    unix_ms(NOW) - 60_000
+}
+
+async fn enrolment_gives_a_scoped_token(storage: &dyn Storage) {
+    let first_id = storage.store_id().await.expect("store id");
+    assert_eq!(storage.store_id().await.expect("store id"), first_id);
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    assert_eq!(rina.scope.officer_id, rina.officer.id);
+    assert_eq!(rina.scope.officer_name, "Rina");
+    assert_eq!(rina.scope.regions, vec!["1311".to_owned()]);
+    assert_eq!(
+        storage.officer(rina.officer.id).await.expect("works"),
+        Some(rina.officer.clone())
+    );
+    assert_eq!(storage.officers().await.expect("works").len(), 1);
+
+    // A code works once, not after it expires, and not when unknown.
+    let code_hash = crate::secrets::enrollment_code_hash("AAAA-BBBB-CCCC");
+    storage
+        .add_enrollment_code(&NewEnrollmentCode {
+            code_hash,
+            officer_id: rina.officer.id,
+            created_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        })
+        .await
+        .expect("stored");
+    let attempt = |device: DeviceId, hash: [u8; 32], now: OffsetDateTime| Enrollment {
+        code_hash: hash,
+        device_id: device,
+        device_name: "x".into(),
+        token_hash: crate::secrets::token_hash(&crate::secrets::new_token().expect("random")),
+        now,
+    };
+    let late = storage
+        .enroll(&attempt(
+            DeviceId(Uuid::now_v7()),
+            code_hash,
+            NOW + Duration::hours(2),
+        ))
+        .await
+        .expect("works");
+    assert_eq!(late, Err(EnrollRefusal::Expired));
+    let unknown = storage
+        .enroll(&attempt(
+            DeviceId(Uuid::now_v7()),
+            crate::secrets::enrollment_code_hash("ZZZZ-ZZZZ-ZZZZ"),
+            NOW,
+        ))
+        .await
+        .expect("works");
+    assert_eq!(unknown, Err(EnrollRefusal::UnknownCode));
+    let second_device = DeviceId(Uuid::now_v7());
+    assert!(
+        storage
+            .enroll(&attempt(second_device, code_hash, NOW))
+            .await
+            .expect("works")
+            .is_ok()
+    );
+    let again = storage
+        .enroll(&attempt(DeviceId(Uuid::now_v7()), code_hash, NOW))
+        .await
+        .expect("works");
+    assert_eq!(again, Err(EnrollRefusal::AlreadyUsed));
+    assert_eq!(storage.devices().await.expect("works").len(), 2);
+
+    // Revocation: the token still identifies the device, marked revoked; a
+    // revoked device cannot enrol again.
+    assert!(
+        storage
+            .revoke_device(rina.scope.device_id, NOW)
+            .await
+            .expect("works")
+    );
+    assert!(
+        !storage
+            .revoke_device(DeviceId(Uuid::now_v7()), NOW)
+            .await
+            .expect("works")
+    );
+    let revoked = storage
+        .authenticate(&crate::secrets::token_hash(&rina.token))
+        .await
+        .expect("works")
+        .expect("still known");
+    assert!(revoked.revoked_at.is_some());
+    let hash = crate::secrets::enrollment_code_hash("DDDD-EEEE-FFFF");
+    storage
+        .add_enrollment_code(&NewEnrollmentCode {
+            code_hash: hash,
+            officer_id: rina.officer.id,
+            created_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        })
+        .await
+        .expect("stored");
+    let refused = storage
+        .enroll(&attempt(rina.scope.device_id, hash, NOW))
+        .await
+        .expect("works");
+    assert_eq!(refused, Err(EnrollRefusal::DeviceRevoked));
+    assert!(
+        storage
+            .authenticate(&crate::secrets::token_hash("not-a-token"))
+            .await
+            .expect("works")
+            .is_none()
+    );
+}
+
+async fn push_is_idempotent_and_acknowledged(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["131101"]).await;
+    let ops: Vec<Operation> = (1..=3)
+        .map(|i| {
+            let person = registration(&nik(i as u8, 1), "Siti Aminah", "1311012001", &rina.scope);
+            create(&rina.scope, i, base_ms() + i, &person)
+        })
+        .collect();
+    let first = storage.push(&rina.scope, &ops, NOW).await.expect("push");
+    assert_eq!(first.acknowledged_seq, 3);
+    assert!(
+        first
+            .receipts
+            .iter()
+            .all(|r| r.outcome == Outcome::Accepted { bounded_hlc: None })
+    );
+    // The response was lost; the agent sends the same batch again.
+    let again = storage.push(&rina.scope, &ops, NOW).await.expect("push");
+    assert_eq!(again.acknowledged_seq, 3);
+    assert!(
+        again
+            .receipts
+            .iter()
+            .all(|r| r.outcome == Outcome::Duplicate)
+    );
+    let counts = storage.counts().await.expect("counts");
+    assert_eq!((counts.records, counts.operations), (3, 3));
+    let stored = storage
+        .record(ops[0].record_id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(stored.officer_id, Some(rina.officer.id));
+    assert_eq!(
+        stored
+            .state
+            .to_registration(ops[0].record_id)
+            .expect("complete")
+            .full_name,
+        "Siti Aminah"
+    );
+    let devices = storage.devices().await.expect("works");
+    assert_eq!(devices[0].acknowledged_seq, 3);
+    assert!(devices[0].last_seen_at.is_some());
+    assert!(storage.last_hlc().await.expect("works") >= ops[2].hlc);
+}
+
+async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["131101"]).await;
+    // Outside Sangir (1311 02 is another district).
+    let outside = registration(&nik(1, 1), "Siti Aminah", "1311022001", &rina.scope);
+    let inside = registration(&nik(2, 1), "Dewi Lestari", "1311012001", &rina.scope);
+    let mut bad_name = create(&rina.scope, 3, base_ms() + 3, &inside);
+    bad_name.record_id = RecordId(Uuid::now_v7());
+    for change in &mut bad_name.changes {
+        if let Change::FullName(name) = change {
+            *name = "X".into();
+        }
+    }
+    let ops = vec![
+        create(&rina.scope, 1, base_ms() + 1, &outside),
+        create(&rina.scope, 2, base_ms() + 2, &inside),
+        bad_name,
+        Operation {
+            changes: Vec::new(),
+            ..edit(&rina.scope, 4, base_ms() + 4, inside.id, Vec::new())
+        },
+    ];
+    let result = storage.push(&rina.scope, &ops, NOW).await.expect("push");
+    let codes: Vec<Option<ErrorCode>> = result
+        .receipts
+        .iter()
+        .map(|r| match &r.outcome {
+            Outcome::Rejected { error } => Some(error.code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            Some(ErrorCode::OutOfScope),
+            None,
+            Some(ErrorCode::InvalidValue),
+            Some(ErrorCode::InvalidOperation)
+        ]
+    );
+    if let Outcome::Rejected { error } = &result.receipts[2].outcome {
+        assert_eq!(error.field.as_deref(), Some("full_name"));
+        assert!(error.message_id.is_some());
+    }
+    // Refused operations still count as received: nothing blocks seq 5.
+    assert_eq!(result.acknowledged_seq, 4);
+    let retry = storage.push(&rina.scope, &ops, NOW).await.expect("push");
+    assert_eq!(retry.receipts[0].outcome, result.receipts[0].outcome);
+    assert_eq!(retry.receipts[1].outcome, Outcome::Duplicate);
+    let counts = storage.counts().await.expect("counts");
+    assert_eq!((counts.records, counts.rejections), (1, 3));
+}
+
+async fn a_reused_sequence_number_is_refused(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let siti = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let dewi = registration(&nik(2, 1), "Dewi Lestari", "1311012001", &rina.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[create(&rina.scope, 1, base_ms(), &siti)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    // A laptop restored from an old backup numbers a new registration 1 again.
+    let result = storage
+        .push(
+            &rina.scope,
+            &[create(&rina.scope, 1, base_ms() + 5, &dewi)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    match &result.receipts[0].outcome {
+        Outcome::Rejected { error } => assert_eq!(error.code, ErrorCode::SequenceReused),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(storage.counts().await.expect("counts").records, 1);
+}
+
+async fn pull_pages_through_other_devices_changes_in_scope(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["131101"]).await;
+    let budi = enrol(storage, "Budi", &["1311012001"]).await;
+    let andi = enrol(storage, "Andi", &["131102"]).await;
+    let mut rina_ops = Vec::new();
+    for i in 1..=5u64 {
+        let village = if i % 2 == 0 {
+            "1311012001"
+        } else {
+            "1311012002"
+        };
+        let person = registration(&nik(i as u8, 1), "Siti Aminah", village, &rina.scope);
+        rina_ops.push(create(&rina.scope, i, base_ms() + i, &person));
+    }
+    storage
+        .push(&rina.scope, &rina_ops, NOW)
+        .await
+        .expect("push");
+    let andi_person = registration(&nik(9, 2), "Agus Santoso", "1311022001", &andi.scope);
+    storage
+        .push(
+            &andi.scope,
+            &[create(&andi.scope, 1, base_ms(), &andi_person)],
+            NOW,
+        )
+        .await
+        .expect("push");
+
+    // Budi sees only Lubuk Gadang (1311012001): Rina's 2nd and 4th.
+    let page = storage.pull(&budi.scope, 0, 1).await.expect("pull");
+    assert_eq!(page.operations.len(), 1);
+    assert!(page.has_more);
+    assert_eq!(page.operations[0].op_id(), rina_ops[1].op_id());
+    let rest = storage
+        .pull(&budi.scope, page.next_cursor, 10)
+        .await
+        .expect("pull");
+    assert_eq!(rest.operations.len(), 1);
+    assert_eq!(rest.operations[0].op_id(), rina_ops[3].op_id());
+    assert!(!rest.has_more);
+    let done = storage
+        .pull(&budi.scope, rest.next_cursor, 10)
+        .await
+        .expect("pull");
+    assert!(done.operations.is_empty());
+    assert_eq!(done.next_cursor, rest.next_cursor);
+
+    // Rina does not get her own operations back, nor Andi's district.
+    let own = storage.pull(&rina.scope, 0, 100).await.expect("pull");
+    assert!(own.operations.is_empty());
+    assert_eq!(own.next_cursor, 6);
+    // Budi edits one of them; Rina receives the edit.
+    let edit_op = edit(
+        &budi.scope,
+        1,
+        base_ms() + 100,
+        rina_ops[1].record_id,
+        vec![Change::Rt(Some(7))],
+    );
+    let pushed = storage
+        .push(&budi.scope, std::slice::from_ref(&edit_op), NOW)
+        .await
+        .expect("push");
+    assert_eq!(
+        pushed.receipts[0].outcome,
+        Outcome::Accepted { bounded_hlc: None }
+    );
+    let news = storage
+        .pull(&rina.scope, own.next_cursor, 100)
+        .await
+        .expect("pull");
+    assert_eq!(news.operations, vec![edit_op]);
+    // Moving a record out of Budi's village: Budi is told (previous village).
+    let moved = edit(
+        &rina.scope,
+        6,
+        base_ms() + 200,
+        rina_ops[3].record_id,
+        vec![Change::VillageCode("1311012002".into())],
+    );
+    storage
+        .push(&rina.scope, std::slice::from_ref(&moved), NOW)
+        .await
+        .expect("push");
+    let told = storage
+        .pull(&budi.scope, done.next_cursor, 100)
+        .await
+        .expect("pull");
+    assert_eq!(told.operations, vec![moved]);
+}
+
+async fn the_same_nik_twice_forms_a_duplicate_group(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["131101"]).await;
+    let budi = enrol(storage, "Budi", &["131101"]).await;
+    let by_rina = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let by_budi = registration(&nik(1, 1), "Siti Aminah", "1311012002", &budi.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[create(&rina.scope, 1, base_ms(), &by_rina)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    let result = storage
+        .push(
+            &budi.scope,
+            &[create(&budi.scope, 1, base_ms() + 1, &by_budi)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    // Not an error of the sync: both are kept.
+    assert_eq!(
+        result.receipts[0].outcome,
+        Outcome::Accepted { bounded_hlc: None }
+    );
+    let counts = storage.counts().await.expect("counts");
+    assert_eq!((counts.records, counts.records_in_duplicate_groups), (2, 2));
+    let page = storage.pull(&rina.scope, 0, 100).await.expect("pull");
+    let mut notices = page.duplicates.clone();
+    notices.sort_by_key(|n| n.record_id);
+    assert_eq!(notices.len(), 2);
+    let mine = notices
+        .iter()
+        .find(|n| n.record_id == by_rina.id)
+        .expect("Rina hears about her record");
+    assert_eq!(mine.others.len(), 1);
+    assert_eq!(mine.others[0].record_id, by_budi.id);
+    assert_eq!(mine.others[0].village_code, "1311012002");
+    assert_eq!(mine.others[0].officer_name.as_deref(), Some("Budi"));
+    // Correcting Budi's NIK dissolves the group, and Rina hears that too.
+    let fixed = edit(
+        &budi.scope,
+        2,
+        base_ms() + 50,
+        by_budi.id,
+        vec![Change::Nik(
+            lindung_shared::nik::Nik::from_digits(&nik(1, 2)).expect("digits"),
+        )],
+    );
+    storage
+        .push(&budi.scope, &[fixed], NOW)
+        .await
+        .expect("push");
+    let later = storage
+        .pull(&rina.scope, page.next_cursor, 100)
+        .await
+        .expect("pull");
+    let mine = later
+        .duplicates
+        .iter()
+        .find(|n| n.record_id == by_rina.id)
+        .expect("notice of the change");
+    assert!(mine.others.is_empty());
+    assert_eq!(
+        storage
+            .counts()
+            .await
+            .expect("counts")
+            .records_in_duplicate_groups,
+        0
+    );
+}
+
+async fn concurrent_edits_keep_the_loser_in_history(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    let person = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[create(&rina.scope, 1, base_ms(), &person)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    let later = edit(
+        &budi.scope,
+        1,
+        base_ms() + 20,
+        person.id,
+        vec![Change::FullName("Siti Aminah Lubis".into())],
+    );
+    let earlier = edit(
+        &rina.scope,
+        2,
+        base_ms() + 10,
+        person.id,
+        vec![Change::FullName("Siti Aminah Nasution".into())],
+    );
+    // The later edit arrives first; the earlier one must not overwrite it.
+    storage
+        .push(&budi.scope, &[later], NOW)
+        .await
+        .expect("push");
+    storage
+        .push(&rina.scope, &[earlier], NOW)
+        .await
+        .expect("push");
+    let stored = storage
+        .record(person.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(
+        stored.state.current(Field::FullName),
+        Some(&Change::FullName("Siti Aminah Lubis".into()))
+    );
+    let names: Vec<&Change> = stored
+        .state
+        .history(Field::FullName)
+        .iter()
+        .map(|v| &v.change)
+        .collect();
+    assert_eq!(names.len(), 3, "every value kept: {names:?}");
+    // A withdrawal is a change like any other.
+    let withdraw = edit(
+        &budi.scope,
+        2,
+        base_ms() + 30,
+        person.id,
+        vec![Change::Status(Status::Withdrawn {
+            reason: "pindah".into(),
+        })],
+    );
+    storage
+        .push(&budi.scope, &[withdraw], NOW)
+        .await
+        .expect("push");
+    assert_eq!(storage.counts().await.expect("counts").active_records, 0);
+}
+
+async fn a_clock_far_ahead_is_bounded(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    let person = registration(&nik(1, 1), "Siti Aminah", "1311012001", &budi.scope);
+    storage
+        .push(
+            &budi.scope,
+            &[create(&budi.scope, 1, base_ms(), &person)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    // Rina's laptop thinks it is a year later.
+    let year_ahead = unix_ms(NOW) + 365 * 86_400_000;
+    let ahead = edit(
+        &rina.scope,
+        1,
+        year_ahead,
+        person.id,
+        vec![Change::FullName("Siti Aminah Lubis".into())],
+    );
+    let result = storage
+        .push(&rina.scope, &[ahead], NOW)
+        .await
+        .expect("push");
+    let Outcome::Accepted {
+        bounded_hlc: Some(bounded),
+    } = result.receipts[0].outcome
+    else {
+        panic!(
+            "expected a bounded timestamp, got {:?}",
+            result.receipts[0].outcome
+        );
+    };
+    assert_eq!(bounded.wall_ms(), unix_ms(NOW) + MAX_CLOCK_AHEAD_MS);
+    // A correction made ten minutes later with a right clock wins.
+    let correction = edit(
+        &budi.scope,
+        2,
+        unix_ms(NOW) + 10 * 60_000,
+        person.id,
+        vec![Change::FullName("Siti Aminah".into())],
+    );
+    storage
+        .push(&budi.scope, &[correction], NOW + Duration::minutes(10))
+        .await
+        .expect("push");
+    let stored = storage
+        .record(person.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(
+        stored.state.current(Field::FullName),
+        Some(&Change::FullName("Siti Aminah".into()))
+    );
+    // Pulled by others with the bounded stamp.
+    let page = storage.pull(&budi.scope, 0, 100).await.expect("pull");
+    assert_eq!(page.operations[0].hlc, bounded);
+}

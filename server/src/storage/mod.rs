@@ -1,0 +1,327 @@
+//! Where the server keeps its data: one [`Storage`] trait, one implementation
+//! per backend.
+//!
+//! - [`sqlite`]: the embedded default (`sqlite://PATH`), one file, no server.
+//! - [`postgres`]: PostgreSQL at scale (`postgres://…`), through
+//!   tokio-postgres and a deadpool pool.
+//!
+//! Both run a push the same way — load a [`BatchContext`], call
+//! [`plan_batch`], write the plan — inside one transaction that also
+//! serialises pushes, so server sequence numbers are assigned in commit order
+//! and a pull cursor never skips a change that commits later. Each backend has
+//! its own migrations. The conformance suite in `conformance` runs against
+//! both (PostgreSQL when `LINDUNG_TEST_POSTGRES_URL` is set).
+//!
+//! [`BatchContext`]: crate::ingest::BatchContext
+//! [`plan_batch`]: crate::ingest::plan_batch
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lindung_shared::hlc::Hlc;
+use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
+use lindung_shared::merge::Operation;
+use lindung_shared::protocol::{DuplicateNotice, Receipt};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ingest::{DeviceScope, StoredRecord};
+
+#[cfg(test)]
+pub(crate) mod conformance;
+pub mod sqlite;
+
+/// A failure of the storage itself (not a refusal of the request).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database URL names no supported backend.
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH (the embedded default) or postgres://USER@HOST/DB"
+    )]
+    UnsupportedUrl(String),
+    /// SQLite failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
+    /// The database holds a schema from a newer server.
+    #[error(
+        "the database schema is version {found}, newer than this server understands ({supported}); run a newer lindung-server"
+    )]
+    SchemaTooNew {
+        /// Version found.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// Something stored could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// A file could not be created or opened.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The blocking task running the query died.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Shorthand for storage results.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Which backend a URL selects, parsed but not opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (`postgres://` or `postgresql://`).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH` (also `sqlite:PATH`) or `postgres://…`; anything
+    /// else is an error, never a silently created empty database.
+    pub fn parse(url: &str) -> Result<DatabaseUrl> {
+        let url = url.trim();
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(StorageError::UnsupportedUrl(url.to_owned()));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        Err(StorageError::UnsupportedUrl(url.to_owned()))
+    }
+
+    /// The URL with any password hidden, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    // postgres://user:password@host/db → postgres://user:***@host/db
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens (creating and migrating where needed) the storage a URL names.
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Storage>> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStorage::open(path).await?)),
+        DatabaseUrl::Postgres(_) => Err(StorageError::Pool(
+            "PostgreSQL support is not built yet".into(),
+        )),
+    }
+}
+
+/// A field officer, created by staff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Officer {
+    /// Id.
+    pub id: OfficerId,
+    /// Name.
+    pub name: String,
+    /// Region codes (digits only) the officer may register in.
+    pub regions: Vec<String>,
+    /// When staff created the officer.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A one-time enrolment code, as stored (only its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEnrollmentCode {
+    /// SHA-256 of the normalised code.
+    pub code_hash: [u8; 32],
+    /// The officer the enrolled device will belong to.
+    pub officer_id: OfficerId,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A device asking to enrol with a code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrollment {
+    /// SHA-256 of the normalised code.
+    pub code_hash: [u8; 32],
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its name, for staff.
+    pub device_name: String,
+    /// SHA-256 of the token the device will use.
+    pub token_hash: [u8; 32],
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+/// Why an enrolment was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrollRefusal {
+    /// No such code.
+    UnknownCode,
+    /// The code expired.
+    Expired,
+    /// The code was used already.
+    AlreadyUsed,
+    /// The device was revoked; it cannot enrol again.
+    DeviceRevoked,
+}
+
+/// A device as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// Id.
+    pub id: DeviceId,
+    /// Name given at enrolment.
+    pub name: String,
+    /// Its officer.
+    pub officer_id: OfficerId,
+    /// The officer's name.
+    pub officer_name: String,
+    /// When it enrolled.
+    #[serde(with = "time::serde::rfc3339")]
+    pub enrolled_at: OffsetDateTime,
+    /// When it was revoked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Its last push or pull.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    /// The server holds all its operations up to this sequence number.
+    pub acknowledged_seq: u64,
+}
+
+/// A device identified by its token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who it is and where it may work.
+    pub scope: DeviceScope,
+    /// Set when staff revoked it.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What a push did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushResult {
+    /// One receipt per operation, in the order sent.
+    pub receipts: Vec<Receipt>,
+    /// The server holds every operation of the device up to this sequence number.
+    pub acknowledged_seq: u64,
+}
+
+/// One page of changes for a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullResult {
+    /// Operations in server order.
+    pub operations: Vec<Operation>,
+    /// Duplicate-group changes in the page's range.
+    pub duplicates: Vec<DuplicateNotice>,
+    /// Where the next page starts.
+    pub next_cursor: u64,
+    /// Whether more pages follow.
+    pub has_more: bool,
+}
+
+/// Totals for the operator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Records held.
+    pub records: u64,
+    /// Active records.
+    pub active_records: u64,
+    /// Operations accepted.
+    pub operations: u64,
+    /// Operations refused.
+    pub rejections: u64,
+    /// Records that share their NIK with another record.
+    pub records_in_duplicate_groups: u64,
+    /// Officers.
+    pub officers: u64,
+    /// Enrolled devices (revoked included).
+    pub devices: u64,
+}
+
+/// Everything the server stores. Implemented once per backend; the
+/// conformance suite checks that both behave the same.
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Which backend and where, password hidden.
+    fn describe(&self) -> String;
+
+    /// The store's random identity, created with the database.
+    async fn store_id(&self) -> Result<StoreId>;
+
+    /// The greatest timestamp of any stored operation (the server clock resumes after it).
+    async fn last_hlc(&self) -> Result<Hlc>;
+
+    /// Creates an officer.
+    async fn add_officer(&self, officer: &Officer) -> Result<()>;
+
+    /// Every officer, by name.
+    async fn officers(&self) -> Result<Vec<Officer>>;
+
+    /// One officer.
+    async fn officer(&self, id: OfficerId) -> Result<Option<Officer>>;
+
+    /// Stores a new enrolment code.
+    async fn add_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<()>;
+
+    /// Uses an enrolment code: registers (or re-registers) the device with
+    /// the token, marks the code used, and returns the officer.
+    async fn enroll(&self, enrollment: &Enrollment) -> Result<Result<Officer, EnrollRefusal>>;
+
+    /// Every device, newest first.
+    async fn devices(&self) -> Result<Vec<Device>>;
+
+    /// Revokes a device; false when there is no such device.
+    async fn revoke_device(&self, id: DeviceId, at: OffsetDateTime) -> Result<bool>;
+
+    /// The device a token belongs to.
+    async fn authenticate(&self, token_hash: &[u8; 32]) -> Result<Option<Authenticated>>;
+
+    /// Applies a batch of the device's operations in one transaction (see
+    /// [`crate::ingest`] for the rules).
+    async fn push(
+        &self,
+        device: &DeviceScope,
+        operations: &[Operation],
+        now: OffsetDateTime,
+    ) -> Result<PushResult>;
+
+    /// The changes in the device's scope after `cursor`, made by other devices.
+    async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult>;
+
+    /// One record, with every version of every field.
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>>;
+
+    /// Totals.
+    async fn counts(&self) -> Result<Counts>;
+}

@@ -1,0 +1,885 @@
+//! The embedded default backend: one SQLite file.
+//!
+//! One connection behind a mutex, used from tokio's blocking pool: SQLite
+//! allows one writer at a time anyway, and holding the mutex for a whole push
+//! is what serialises pushes (server sequence numbers in commit order). WAL
+//! mode with `synchronous = FULL`: an acknowledged push survives a power cut.
+//! Migrations are numbered by `PRAGMA user_version` and only ever added.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use lindung_shared::hlc::Hlc;
+use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
+use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::nik::Nik;
+use lindung_shared::protocol::{DuplicateHolder, DuplicateNotice, WireError};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
+    PullResult, PushResult, Result, Storage, StorageError,
+};
+use crate::ingest::{
+    BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
+    advance_acknowledged, covers, niks_set_by, plan_batch,
+};
+
+/// Migrations, in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: officers, devices, operations, records.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+     CREATE TABLE officers (
+         id TEXT PRIMARY KEY,
+         name TEXT NOT NULL,
+         created_ms INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE officer_regions (
+         officer_id TEXT NOT NULL REFERENCES officers(id),
+         region_code TEXT NOT NULL,
+         PRIMARY KEY (officer_id, region_code)
+     ) STRICT;
+     CREATE TABLE enrollment_codes (
+         code_hash BLOB PRIMARY KEY,
+         officer_id TEXT NOT NULL REFERENCES officers(id),
+         created_ms INTEGER NOT NULL,
+         expires_ms INTEGER NOT NULL,
+         used_ms INTEGER,
+         device_id TEXT
+     ) STRICT;
+     CREATE TABLE devices (
+         id TEXT PRIMARY KEY,
+         officer_id TEXT NOT NULL REFERENCES officers(id),
+         name TEXT NOT NULL,
+         token_hash BLOB NOT NULL UNIQUE,
+         enrolled_ms INTEGER NOT NULL,
+         revoked_ms INTEGER,
+         last_seen_ms INTEGER,
+         acknowledged_seq INTEGER NOT NULL DEFAULT 0
+     ) STRICT;
+     CREATE TABLE operations (
+         server_seq INTEGER PRIMARY KEY,
+         device_id TEXT NOT NULL,
+         seq INTEGER NOT NULL,
+         record_id TEXT NOT NULL,
+         hlc INTEGER NOT NULL,
+         original_hlc INTEGER NOT NULL,
+         fingerprint BLOB NOT NULL,
+         village_code TEXT NOT NULL,
+         previous_village_code TEXT,
+         body TEXT NOT NULL,
+         received_ms INTEGER NOT NULL,
+         UNIQUE (device_id, seq)
+     ) STRICT;
+     CREATE TABLE rejections (
+         device_id TEXT NOT NULL,
+         seq INTEGER NOT NULL,
+         record_id TEXT NOT NULL,
+         fingerprint BLOB NOT NULL,
+         error TEXT NOT NULL,
+         received_ms INTEGER NOT NULL,
+         PRIMARY KEY (device_id, seq)
+     ) STRICT;
+     CREATE TABLE records (
+         id TEXT PRIMARY KEY,
+         state TEXT NOT NULL,
+         village_code TEXT NOT NULL,
+         nik TEXT,
+         active INTEGER NOT NULL,
+         officer_id TEXT,
+         updated_seq INTEGER NOT NULL,
+         duplicate_seq INTEGER
+     ) STRICT;
+     CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
+     CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
+];
+
+/// The SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    path: PathBuf,
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStorage {
+    /// Opens the file, creating it (and its directory) when missing, and migrates it.
+    pub async fn open(path: &Path) -> Result<SqliteStorage> {
+        let path = path.to_owned();
+        let opened = path.clone();
+        let connection = tokio::task::spawn_blocking(move || open_blocking(&opened))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))??;
+        Ok(SqliteStorage {
+            path,
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection
+                .lock()
+                .map_err(|_| StorageError::Task("a previous query panicked".into()))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<Connection> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| StorageError::Io {
+            context: format!("cannot create the directory {}", parent.display()),
+            source,
+        })?;
+    }
+    let mut connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.pragma_update(None, "cache_size", -16_000)?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StorageError::SchemaTooNew {
+            found: version,
+            supported,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = connection.transaction()?;
+        tx.execute_batch(migration)?;
+        if index == 0 {
+            let store_id = Uuid::new_v4().hyphenated().to_string();
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('store_id', ?1), ('last_server_seq', '0')",
+                params![store_id],
+            )?;
+        }
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn ms(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_ms(ms: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StorageError::Corrupt(format!("timestamp {ms}: {e}")))
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StorageError::Corrupt(format!("id {text:?}: {e}")))
+}
+
+fn parse_hash(bytes: Vec<u8>) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("a stored hash is not 32 bytes".into()))
+}
+
+fn to_seq(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn from_seq(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+fn regions_of(tx: &Connection, officer: &str) -> Result<Vec<String>> {
+    let mut statement = tx.prepare_cached(
+        "SELECT region_code FROM officer_regions WHERE officer_id = ?1 ORDER BY region_code",
+    )?;
+    let regions = statement
+        .query_map(params![officer], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(regions)
+}
+
+fn officer_by_id(connection: &Connection, id: &str) -> Result<Option<Officer>> {
+    let row: Option<(String, String, i64)> = connection
+        .query_row(
+            "SELECT id, name, created_ms FROM officers WHERE id = ?1",
+            params![id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let Some((id, name, created_ms)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Officer {
+        regions: regions_of(connection, &id)?,
+        id: OfficerId(parse_uuid(&id)?),
+        name,
+        created_at: from_ms(created_ms)?,
+    }))
+}
+
+fn last_server_seq(tx: &Connection) -> Result<u64> {
+    let text: String = tx.query_row(
+        "SELECT value FROM meta WHERE key = 'last_server_seq'",
+        [],
+        |row| row.get(0),
+    )?;
+    text.parse()
+        .map_err(|_| StorageError::Corrupt(format!("last_server_seq {text:?}")))
+}
+
+fn load_record(tx: &Connection, id: &str) -> Result<Option<StoredRecord>> {
+    let mut statement = tx.prepare_cached("SELECT state, officer_id FROM records WHERE id = ?1")?;
+    let row: Option<(String, Option<String>)> = statement
+        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((state, officer)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(StoredRecord {
+        state: from_json::<RecordState>(&state)?,
+        officer_id: officer
+            .as_deref()
+            .map(parse_uuid)
+            .transpose()?
+            .map(OfficerId),
+    }))
+}
+
+fn load_context(
+    tx: &Transaction<'_>,
+    device: &DeviceScope,
+    operations: &[Operation],
+) -> Result<BatchContext> {
+    let device_text = device.device_id.to_string();
+    let mut context = BatchContext {
+        last_server_seq: last_server_seq(tx)?,
+        ..BatchContext::default()
+    };
+    if let (Some(low), Some(high)) = (
+        operations.iter().map(|o| o.seq).min(),
+        operations.iter().map(|o| o.seq).max(),
+    ) {
+        let mut statement = tx.prepare_cached(
+            "SELECT seq, fingerprint, NULL FROM operations WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3
+             UNION ALL
+             SELECT seq, fingerprint, error FROM rejections WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3",
+        )?;
+        let mut rows = statement.query(params![device_text, from_seq(low), from_seq(high)])?;
+        while let Some(row) = rows.next()? {
+            let seq = to_seq(row.get(0)?);
+            let fingerprint = parse_hash(row.get(1)?)?;
+            let rejection: Option<String> = row.get(2)?;
+            let rejection = rejection
+                .as_deref()
+                .map(from_json::<WireError>)
+                .transpose()?;
+            context.known.insert(
+                seq,
+                KnownOperation {
+                    fingerprint,
+                    rejection,
+                },
+            );
+        }
+    }
+    let mut niks: BTreeSet<Nik> = niks_set_by(operations);
+    let record_ids: BTreeSet<RecordId> = operations.iter().map(|o| o.record_id).collect();
+    for id in record_ids {
+        if let Some(record) = load_record(tx, &id.to_string())? {
+            if let Some(lindung_shared::registration::Change::Nik(nik)) = record
+                .state
+                .current(lindung_shared::registration::Field::Nik)
+            {
+                niks.insert(*nik);
+            }
+            context.records.insert(id, record);
+        }
+    }
+    let mut statement = tx.prepare_cached("SELECT id FROM records WHERE nik = ?1")?;
+    for nik in niks {
+        let holders = statement
+            .query_map(params![nik.as_str()], |row| row.get::<_, String>(0))?
+            .map(|id| Ok(RecordId(parse_uuid(&id?)?)))
+            .collect::<Result<BTreeSet<RecordId>>>()?;
+        context.nik_holders.insert(nik, holders);
+    }
+    Ok(context)
+}
+
+fn write_plan(
+    tx: &Transaction<'_>,
+    device: &DeviceScope,
+    plan: &BatchPlan,
+    now: OffsetDateTime,
+) -> Result<u64> {
+    let device_text = device.device_id.to_string();
+    let now_ms = ms(now);
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO operations (server_seq, device_id, seq, record_id, hlc, original_hlc,
+                 fingerprint, village_code, previous_village_code, body, received_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for accepted in &plan.accepted {
+            let op = &accepted.operation;
+            insert.execute(params![
+                from_seq(accepted.server_seq),
+                device_text,
+                from_seq(op.seq),
+                op.record_id.to_string(),
+                op.hlc.to_u64() as i64,
+                accepted.original_hlc.to_u64() as i64,
+                &accepted.fingerprint[..],
+                accepted.village_code,
+                accepted.previous_village_code,
+                json(op)?,
+                now_ms,
+            ])?;
+        }
+    }
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO rejections (device_id, seq, record_id, fingerprint, error, received_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for rejected in &plan.rejected {
+            insert.execute(params![
+                device_text,
+                from_seq(rejected.seq),
+                rejected.record_id.to_string(),
+                &rejected.fingerprint[..],
+                json(&rejected.error)?,
+                now_ms,
+            ])?;
+        }
+    }
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                 village_code = excluded.village_code, nik = excluded.nik,
+                 active = excluded.active, officer_id = excluded.officer_id,
+                 updated_seq = excluded.updated_seq",
+        )?;
+        for record in &plan.records {
+            upsert.execute(params![
+                record.record_id.to_string(),
+                json(&record.state)?,
+                record.village_code,
+                record.nik.as_ref().map(Nik::as_str),
+                record.active,
+                record.officer_id.map(|o| o.to_string()),
+                from_seq(record.updated_seq),
+            ])?;
+        }
+        let mut mark = tx.prepare_cached("UPDATE records SET duplicate_seq = ?2 WHERE id = ?1")?;
+        for (record_id, seq) in &plan.duplicate_marks {
+            mark.execute(params![record_id.to_string(), from_seq(*seq)])?;
+        }
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'last_server_seq'",
+        params![plan.last_server_seq.to_string()],
+    )?;
+    let acknowledged: i64 = tx.query_row(
+        "SELECT acknowledged_seq FROM devices WHERE id = ?1",
+        params![device_text],
+        |row| row.get(0),
+    )?;
+    let acknowledged = to_seq(acknowledged);
+    let mut statement = tx.prepare_cached(
+        "SELECT seq FROM operations WHERE device_id = ?1 AND seq > ?2
+         UNION ALL SELECT seq FROM rejections WHERE device_id = ?1 AND seq > ?2",
+    )?;
+    let held = statement
+        .query_map(params![device_text, from_seq(acknowledged)], |row| {
+            row.get::<_, i64>(0)
+        })?
+        .map(|seq| seq.map(to_seq))
+        .collect::<rusqlite::Result<Vec<u64>>>()?;
+    let acknowledged = advance_acknowledged(acknowledged, held);
+    tx.execute(
+        "UPDATE devices SET acknowledged_seq = ?2, last_seen_ms = ?3 WHERE id = ?1",
+        params![device_text, from_seq(acknowledged), now_ms],
+    )?;
+    Ok(acknowledged)
+}
+
+fn scope_clause(regions: &[String], first_parameter: usize) -> String {
+    if regions.is_empty() {
+        return "0".to_owned();
+    }
+    let parts: Vec<String> = (0..regions.len())
+        .map(|i| {
+            let p = first_parameter + i;
+            format!("(village_code LIKE ?{p} || '%' OR previous_village_code LIKE ?{p} || '%')")
+        })
+        .collect();
+    format!("({})", parts.join(" OR "))
+}
+
+fn pull_blocking(
+    connection: &mut Connection,
+    device: &DeviceScope,
+    cursor: u64,
+    limit: u32,
+) -> Result<PullResult> {
+    let tx = connection.transaction()?;
+    let last = last_server_seq(&tx)?;
+    let device_text = device.device_id.to_string();
+    let sql = format!(
+        "SELECT server_seq, body FROM operations
+         WHERE server_seq > ?1 AND device_id <> ?2 AND {}
+         ORDER BY server_seq LIMIT ?3",
+        scope_clause(&device.regions, 4)
+    );
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        from_seq(cursor).into(),
+        device_text.into(),
+        (i64::from(limit) + 1).into(),
+    ];
+    values.extend(device.regions.iter().cloned().map(Into::into));
+    let mut statement = tx.prepare_cached(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    let mut operations = Vec::new();
+    let mut last_seq = cursor;
+    let mut has_more = false;
+    while let Some(row) = rows.next()? {
+        if operations.len() == limit as usize {
+            has_more = true;
+            break;
+        }
+        last_seq = to_seq(row.get(0)?);
+        let body: String = row.get(1)?;
+        operations.push(from_json::<Operation>(&body)?);
+    }
+    drop(rows);
+    drop(statement);
+    let next_cursor = if has_more { last_seq } else { last.max(cursor) };
+    let duplicates = duplicate_notices(&tx, device, cursor, next_cursor)?;
+    tx.commit()?;
+    Ok(PullResult {
+        operations,
+        duplicates,
+        next_cursor,
+        has_more,
+    })
+}
+
+fn duplicate_notices(
+    tx: &Connection,
+    device: &DeviceScope,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<DuplicateNotice>> {
+    if upto <= after {
+        return Ok(Vec::new());
+    }
+    let mut statement = tx.prepare_cached(
+        "SELECT id, nik, village_code FROM records
+         WHERE duplicate_seq > ?1 AND duplicate_seq <= ?2 ORDER BY duplicate_seq, id",
+    )?;
+    let marked = statement
+        .query_map(params![from_seq(after), from_seq(upto)], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut holders_of = tx.prepare_cached(
+        "SELECT r.id, r.village_code, o.name FROM records r
+         LEFT JOIN officers o ON o.id = r.officer_id
+         WHERE r.nik = ?1 AND r.id <> ?2 ORDER BY r.id",
+    )?;
+    let mut notices = Vec::new();
+    for (id, nik, village) in marked {
+        if !covers(&device.regions, &village) {
+            continue;
+        }
+        let others = match nik {
+            Some(nik) => holders_of
+                .query_map(params![nik, id], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .map(|row| {
+                    let (other, village_code, officer_name) = row?;
+                    Ok(DuplicateHolder {
+                        record_id: RecordId(parse_uuid(&other)?),
+                        village_code,
+                        officer_name,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
+        notices.push(DuplicateNotice {
+            record_id: RecordId(parse_uuid(&id)?),
+            others,
+        });
+    }
+    Ok(notices)
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn describe(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
+    async fn store_id(&self) -> Result<StoreId> {
+        self.run(|connection| {
+            let text: String = connection.query_row(
+                "SELECT value FROM meta WHERE key = 'store_id'",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(StoreId(parse_uuid(&text)?))
+        })
+        .await
+    }
+
+    async fn last_hlc(&self) -> Result<Hlc> {
+        self.run(|connection| {
+            let packed: Option<i64> =
+                connection.query_row("SELECT MAX(hlc) FROM operations", [], |row| row.get(0))?;
+            Ok(Hlc::from_u64(packed.unwrap_or(0) as u64))
+        })
+        .await
+    }
+
+    async fn add_officer(&self, officer: &Officer) -> Result<()> {
+        let officer = officer.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction()?;
+            let id = officer.id.to_string();
+            tx.execute(
+                "INSERT INTO officers (id, name, created_ms) VALUES (?1, ?2, ?3)",
+                params![id, officer.name, ms(officer.created_at)],
+            )?;
+            for region in &officer.regions {
+                tx.execute(
+                    "INSERT OR IGNORE INTO officer_regions (officer_id, region_code) VALUES (?1, ?2)",
+                    params![id, region],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn officers(&self) -> Result<Vec<Officer>> {
+        self.run(|connection| {
+            let ids = connection
+                .prepare("SELECT id FROM officers ORDER BY name, id")?
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            ids.iter()
+                .filter_map(|id| officer_by_id(connection, id).transpose())
+                .collect()
+        })
+        .await
+    }
+
+    async fn officer(&self, id: OfficerId) -> Result<Option<Officer>> {
+        self.run(move |connection| officer_by_id(connection, &id.to_string()))
+            .await
+    }
+
+    async fn add_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<()> {
+        let code = code.clone();
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO enrollment_codes (code_hash, officer_id, created_ms, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    &code.code_hash[..],
+                    code.officer_id.to_string(),
+                    ms(code.created_at),
+                    ms(code.expires_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn enroll(&self, enrollment: &Enrollment) -> Result<Result<Officer, EnrollRefusal>> {
+        let enrollment = enrollment.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction()?;
+            let code: Option<(String, i64, Option<i64>)> = tx
+                .query_row(
+                    "SELECT officer_id, expires_ms, used_ms FROM enrollment_codes WHERE code_hash = ?1",
+                    params![&enrollment.code_hash[..]],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let Some((officer_id, expires_ms, used_ms)) = code else {
+                return Ok(Err(EnrollRefusal::UnknownCode));
+            };
+            if used_ms.is_some() {
+                return Ok(Err(EnrollRefusal::AlreadyUsed));
+            }
+            let now_ms = ms(enrollment.now);
+            if expires_ms <= now_ms {
+                return Ok(Err(EnrollRefusal::Expired));
+            }
+            let device_id = enrollment.device_id.to_string();
+            let revoked: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT revoked_ms FROM devices WHERE id = ?1",
+                    params![device_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(Some(_)) = revoked {
+                return Ok(Err(EnrollRefusal::DeviceRevoked));
+            }
+            tx.execute(
+                "INSERT INTO devices (id, officer_id, name, token_hash, enrolled_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET officer_id = excluded.officer_id,
+                     name = excluded.name, token_hash = excluded.token_hash,
+                     enrolled_ms = excluded.enrolled_ms",
+                params![
+                    device_id,
+                    officer_id,
+                    enrollment.device_name,
+                    &enrollment.token_hash[..],
+                    now_ms
+                ],
+            )?;
+            tx.execute(
+                "UPDATE enrollment_codes SET used_ms = ?2, device_id = ?3 WHERE code_hash = ?1",
+                params![&enrollment.code_hash[..], now_ms, device_id],
+            )?;
+            let officer = officer_by_id(&tx, &officer_id)?
+                .ok_or_else(|| StorageError::Corrupt(format!("officer {officer_id} missing")))?;
+            tx.commit()?;
+            Ok(Ok(officer))
+        })
+        .await
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>> {
+        self.run(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT d.id, d.name, d.officer_id, o.name, d.enrolled_ms, d.revoked_ms,
+                        d.last_seen_ms, d.acknowledged_seq
+                 FROM devices d JOIN officers o ON o.id = d.officer_id
+                 ORDER BY d.enrolled_ms DESC, d.id",
+            )?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, Option<i64>>(5)?,
+                        row.get::<_, Option<i64>>(6)?,
+                        row.get::<_, i64>(7)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(
+                    |(id, name, officer, officer_name, enrolled, revoked, seen, ack)| {
+                        Ok(Device {
+                            id: DeviceId(parse_uuid(&id)?),
+                            name,
+                            officer_id: OfficerId(parse_uuid(&officer)?),
+                            officer_name,
+                            enrolled_at: from_ms(enrolled)?,
+                            revoked_at: revoked.map(from_ms).transpose()?,
+                            last_seen_at: seen.map(from_ms).transpose()?,
+                            acknowledged_seq: to_seq(ack),
+                        })
+                    },
+                )
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, id: DeviceId, at: OffsetDateTime) -> Result<bool> {
+        self.run(move |connection| {
+            let changed = connection.execute(
+                "UPDATE devices SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE id = ?1",
+                params![id.to_string(), ms(at)],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn authenticate(&self, token_hash: &[u8; 32]) -> Result<Option<Authenticated>> {
+        let token_hash = *token_hash;
+        self.run(move |connection| {
+            let row: Option<(String, String, String, Option<i64>)> = connection
+                .prepare_cached(
+                    "SELECT d.id, d.officer_id, o.name, d.revoked_ms
+                     FROM devices d JOIN officers o ON o.id = d.officer_id
+                     WHERE d.token_hash = ?1",
+                )?
+                .query_row(params![&token_hash[..]], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()?;
+            let Some((device, officer, officer_name, revoked)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Authenticated {
+                scope: DeviceScope {
+                    device_id: DeviceId(parse_uuid(&device)?),
+                    officer_id: OfficerId(parse_uuid(&officer)?),
+                    officer_name,
+                    regions: regions_of(connection, &officer)?,
+                },
+                revoked_at: revoked.map(from_ms).transpose()?,
+            }))
+        })
+        .await
+    }
+
+    async fn push(
+        &self,
+        device: &DeviceScope,
+        operations: &[Operation],
+        now: OffsetDateTime,
+    ) -> Result<PushResult> {
+        let device = device.clone();
+        let operations = operations.to_vec();
+        self.run(move |connection| {
+            let tx =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let context = load_context(&tx, &device, &operations)?;
+            let plan = plan_batch(
+                &device,
+                &operations,
+                context,
+                BatchClock {
+                    now,
+                    regions: lindung_shared::region::regions(),
+                },
+            );
+            let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
+            tx.commit()?;
+            Ok(PushResult {
+                receipts: plan.receipts,
+                acknowledged_seq,
+            })
+        })
+        .await
+    }
+
+    async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
+        let device = device.clone();
+        self.run(move |connection| pull_blocking(connection, &device, cursor, limit))
+            .await
+    }
+
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>> {
+        self.run(move |connection| load_record(connection, &id.to_string()))
+            .await
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        self.run(|connection| {
+            let count = |sql: &str| -> Result<u64> {
+                Ok(to_seq(connection.query_row(sql, [], |row| row.get(0))?))
+            };
+            Ok(Counts {
+                records: count("SELECT COUNT(*) FROM records")?,
+                active_records: count("SELECT COUNT(*) FROM records WHERE active")?,
+                operations: count("SELECT COUNT(*) FROM operations")?,
+                rejections: count("SELECT COUNT(*) FROM rejections")?,
+                records_in_duplicate_groups: count(
+                    "SELECT COUNT(*) FROM records r WHERE nik IS NOT NULL AND EXISTS
+                     (SELECT 1 FROM records o WHERE o.nik = r.nik AND o.id <> r.id)",
+                )?,
+                officers: count("SELECT COUNT(*) FROM officers")?,
+                devices: count("SELECT COUNT(*) FROM devices")?,
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::conformance;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_conforms() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        conformance::run_all(|| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.path().join(format!("store-{n}.sqlite"));
+            async move {
+                Box::new(SqliteStorage::open(&path).await.expect("opens")) as Box<dyn Storage>
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_the_store_and_refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nested").join("server.sqlite");
+        let first = SqliteStorage::open(&path).await.expect("creates");
+        let id = first.store_id().await.expect("id");
+        drop(first);
+        let again = SqliteStorage::open(&path).await.expect("reopens");
+        assert_eq!(again.store_id().await.expect("id"), id);
+        again
+            .run(|c| {
+                c.pragma_update(None, "user_version", 99)?;
+                Ok(())
+            })
+            .await
+            .expect("bumped");
+        drop(again);
+        let error = SqliteStorage::open(&path).await.expect_err("too new");
+        assert!(
+            matches!(error, StorageError::SchemaTooNew { found: 99, .. }),
+            "{error}"
+        );
+    }
+}
