@@ -81,6 +81,12 @@ pub enum StoreCommand {
     /// Ganti kata sandi. Change the passphrase (re-encrypts the data).
     #[command(subcommand)]
     Passphrase(commands::admin::PassphraseCommand),
+    /// Daftarkan laptop ini ke server dengan kode dari staf.
+    /// Enrol this laptop with a server, using a code from staff.
+    Enroll(commands::sync::EnrollArgs),
+    /// Kirim perubahan ke server dan terima perubahan dari petugas lain.
+    /// Send changes to the server and receive other officers' changes.
+    Sync(commands::sync::SyncArgs),
 }
 
 /// Runs one command; the ones that need the store open it (asking for the passphrase once).
@@ -108,6 +114,8 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         StoreCommand::Progress(args) => admin::progress(&store, &args, lang),
         StoreCommand::Village(command) => admin::village(&mut store, &command, lang),
         StoreCommand::Passphrase(command) => admin::change_passphrase(&mut store, &command, lang),
+        StoreCommand::Enroll(args) => commands::sync::enroll(&mut store, &args, lang),
+        StoreCommand::Sync(args) => commands::sync::run(&mut store, &args, lang),
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`store`]: the encrypted local SQLite store, its outbox and the merge rule applied locally.
 //! - [`spreadsheet`]: importing registrations from `.csv`/`.xlsx` files, the
 //!   row-by-row problem report, and exports back to `.csv`/`.xlsx`.
+//! - [`sync`]: enrolment, push/pull with the server, the background sync loop.
 
 pub mod cli;
 pub mod commands;
@@ -15,3 +16,4 @@ pub mod output;
 pub mod session;
 pub mod spreadsheet;
 pub mod store;
+pub mod sync;

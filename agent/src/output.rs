@@ -47,9 +47,9 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 /// Today's date on this laptop (local time when the offset is known, else UTC).
 pub fn today() -> time::Date {
-    time::OffsetDateTime::now_local()
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
-        .date()
+    (time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        + clock_skew())
+    .date()
 }
 
 /// Turns a typed problem into an error whose text is in the chosen language.
@@ -60,7 +60,24 @@ pub fn problem(
     anyhow::anyhow!("{} [{}]", error.message(lang), error.code())
 }
 
-/// Now, in UTC.
+/// Environment variable that shifts the agent's clock by a number of seconds,
+/// to reproduce a laptop whose clock is wrong (tests and demonstrations).
+pub const CLOCK_SKEW_ENV: &str = "LINDUNG_CLOCK_SKEW_SECONDS";
+
+fn clock_skew() -> time::Duration {
+    std::env::var(CLOCK_SKEW_ENV)
+        .ok()
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .map(time::Duration::seconds)
+        .unwrap_or_default()
+}
+
+/// Now, in UTC (as this laptop's clock says).
 pub fn now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
+    time::OffsetDateTime::now_utc() + clock_skew()
+}
+
+/// Unix milliseconds of a time (0 before 1970).
+pub fn unix_ms(at: time::OffsetDateTime) -> u64 {
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }

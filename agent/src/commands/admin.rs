@@ -84,11 +84,17 @@ pub struct JsonArg {
 /// Runs `status`.
 pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outcome> {
     let status = store.status().map_err(|e| problem(e, lang))?;
+    let enrollment = store.enrollment().map_err(|e| problem(e, lang))?;
+    let duplicates = store
+        .duplicate_notice_count()
+        .map_err(|e| problem(e, lang))?;
     if args.json {
         print_json(&json!({
             "officer": store.officer().1,
             "device_id": store.device_id(),
             "data_dir": store.dir(),
+            "server": enrollment,
+            "records_with_duplicate_notice": duplicates,
             "status": status,
         }))?;
         return Ok(Outcome::Success);
@@ -119,6 +125,28 @@ pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outco
         ],
     };
     writeln!(out, "{:<26} {}", labels[0], store.officer().1)?;
+    let server_label = match lang {
+        Lang::Id => "Server",
+        Lang::En => "Server",
+    };
+    match &enrollment {
+        Some(enrollment) => writeln!(
+            out,
+            "{:<26} {} [{}]",
+            server_label,
+            enrollment.server_url,
+            enrollment.officer.regions.join(", ")
+        )?,
+        None => writeln!(
+            out,
+            "{:<26} {}",
+            server_label,
+            match lang {
+                Lang::Id => "belum terdaftar (lindung-agent enroll --server URL --code KODE)",
+                Lang::En => "not enrolled (lindung-agent enroll --server URL --code CODE)",
+            }
+        )?,
+    }
     writeln!(
         out,
         "{:<26} {} ({} {}, {} {})",
@@ -139,7 +167,18 @@ pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outco
             rejected.seq,
             rejected.record_id,
             rejected.error_code.as_deref().unwrap_or("-"),
-            rejected.error_message.as_deref().unwrap_or("")
+            rejected.reason(lang)
+        )?;
+    }
+    if duplicates > 0 {
+        writeln!(
+            out,
+            "{:<26} {}",
+            match lang {
+                Lang::Id => "NIK terdaftar ganda",
+                Lang::En => "NIK registered twice",
+            },
+            duplicates
         )?;
     }
     Ok(Outcome::Success)

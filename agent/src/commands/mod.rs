@@ -4,4 +4,5 @@ pub mod admin;
 pub mod nik;
 pub mod region;
 pub mod registration;
+pub mod sync;
 pub mod transfer;

@@ -631,10 +631,16 @@ pub fn show(store: &Store, args: &ShowArgs, lang: Lang) -> anyhow::Result<Outcom
         .overwritten()
         .map(|(field, version)| json!({ "field": field, "value": version.change, "hlc": version.stamp.hlc, "device_id": version.stamp.device_id }))
         .collect();
+    let also_registered = store
+        .duplicate_notice(found.registration.id)
+        .map_err(|e| problem(e, lang))?;
     if args.json {
-        print_json(
-            &json!({ "registration": found.registration, "sync": found.sync, "history": history }),
-        )?;
+        print_json(&json!({
+            "registration": found.registration,
+            "sync": found.sync,
+            "history": history,
+            "also_registered": also_registered,
+        }))?;
         return Ok(Outcome::Success);
     }
     let r = &found.registration;
@@ -708,6 +714,25 @@ pub fn show(store: &Store, args: &ShowArgs, lang: Lang) -> anyhow::Result<Outcom
         (Status::Withdrawn { reason }, Lang::En) => format!("withdrawn: {reason}"),
     };
     line(&mut out, Field::Status, status)?;
+    if !also_registered.is_empty() {
+        writeln!(
+            out,
+            "  {}",
+            match lang {
+                Lang::Id => "NIK ini juga didaftarkan di server oleh (staf akan memeriksa):",
+                Lang::En => "This NIK was also registered on the server by (staff will review):",
+            }
+        )?;
+        for other in &also_registered {
+            writeln!(
+                out,
+                "    {} — {} {}",
+                other.officer_name.as_deref().unwrap_or("-"),
+                other.village_code,
+                regions().full_name(&other.village_code).unwrap_or_default()
+            )?;
+        }
+    }
     if !history.is_empty() {
         writeln!(
             out,

@@ -16,6 +16,7 @@ mod error;
 pub mod key;
 mod records;
 mod schema;
+mod sync;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,7 @@ pub use records::{
     CheckReport, DuplicateNik, ListFilter, ListedRegistration, OutboxEntry, POSSIBLE_DUPLICATE,
     ProbableDuplicate, Refusal, StoreStatus, SyncState, VillageProgress, changes_between,
 };
+pub use sync::{Enrollment, PullTally, PushTally};
 
 use key::{KEY_FILE, KeyFile, pending_path};
 

@@ -89,8 +89,22 @@ pub struct OutboxEntry {
     pub record_id: RecordId,
     /// The server's error code.
     pub error_code: Option<String>,
-    /// The server's reason.
+    /// The server's reason, in English.
     pub error_message: Option<String>,
+    /// The server's reason, in Bahasa Indonesia.
+    pub error_message_id: Option<String>,
+    /// The field at fault, when there is one.
+    pub error_field: Option<String>,
+}
+
+impl OutboxEntry {
+    /// The reason in the officer's language (English when no Indonesian text came).
+    pub fn reason(&self, lang: lindung_shared::lang::Lang) -> &str {
+        match (lang, &self.error_message_id) {
+            (lindung_shared::lang::Lang::Id, Some(text)) => text,
+            _ => self.error_message.as_deref().unwrap_or(""),
+        }
+    }
 }
 
 /// Counts for `status`.
@@ -382,7 +396,8 @@ impl Store {
             )
             .optional()?;
         let mut statement = self.conn.prepare(
-            "SELECT seq, record_id, error_code, error_message FROM outbox WHERE state = 'rejected' ORDER BY seq",
+            "SELECT seq, record_id, error_code, error_message, error_message_id, error_field
+             FROM outbox WHERE state = 'rejected' ORDER BY seq",
         )?;
         let rows = statement.query_map([], |row| {
             Ok((
@@ -390,11 +405,13 @@ impl Store {
                 row.get::<_, Vec<u8>>(1)?,
                 row.get(2)?,
                 row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
             ))
         })?;
         let mut rejected = Vec::new();
         for row in rows {
-            let (seq, record, error_code, error_message) = row?;
+            let (seq, record, error_code, error_message, error_message_id, error_field) = row?;
             let record_id =
                 Uuid::from_slice(&record).map_err(|e| StoreError::Damaged(e.to_string()))?;
             rejected.push(OutboxEntry {
@@ -402,6 +419,8 @@ impl Store {
                 record_id: RecordId(record_id),
                 error_code,
                 error_message,
+                error_message_id,
+                error_field,
             });
         }
         Ok(StoreStatus {

@@ -67,6 +67,15 @@ const MIGRATIONS: &[&str] = &[
     // 2: the sync state of a registration is looked up by record; without this
     // index every listed registration scanned the whole outbox.
     "CREATE INDEX outbox_by_record ON outbox (record_id, state);",
+    // 3: sync. The server's reason for a refusal in both languages and the
+    // field at fault; records the server says share their NIK with others.
+    "ALTER TABLE outbox ADD COLUMN error_message_id TEXT;
+     ALTER TABLE outbox ADD COLUMN error_field TEXT;
+     CREATE TABLE duplicate_notices (
+         record_id   BLOB PRIMARY KEY,
+         others      TEXT NOT NULL,
+         received_at TEXT NOT NULL
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.

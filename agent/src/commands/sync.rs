@@ -1,0 +1,240 @@
+//! `enroll` and `sync`.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Args;
+use lindung_shared::lang::Lang;
+use serde_json::json;
+
+use crate::output::{Outcome, now, print_json};
+use crate::store::Store;
+use crate::sync::{self, Progress, SyncError, SyncSummary};
+
+/// Arguments of `enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The server's address, e.g. http://10.0.0.5:8080.
+    #[arg(long)]
+    pub server: String,
+    /// The one-time code from staff (`lindung-server enroll-code`).
+    #[arg(long)]
+    pub code: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Keep running: sync now and again every `--interval` seconds, retrying
+    /// with growing waits while the server cannot be reached.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between syncs with `--watch`.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub interval: u64,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `enroll`.
+pub fn enroll(store: &mut Store, args: &EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    let server = args.server.trim();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        match lang {
+            Lang::Id => bail!(
+                "alamat server harus diawali http:// atau https:// (contoh: http://10.0.0.5:8080)"
+            ),
+            Lang::En => bail!(
+                "the server address must start with http:// or https:// (e.g. http://10.0.0.5:8080)"
+            ),
+        }
+    }
+    let device_name = store.officer().1.to_owned();
+    let enrollment = sync::enroll(store, server, &args.code, &device_name, now())
+        .map_err(|e| sync_error(&e, lang))?;
+    if args.json {
+        print_json(&json!({ "enrollment": enrollment, "device_id": store.device_id() }))?;
+        return Ok(Outcome::Success);
+    }
+    match lang {
+        Lang::Id => println!(
+            "Terdaftar di {} sebagai petugas {}; wilayah tugas: {}.\nLanjut: lindung-agent sync",
+            enrollment.server_url,
+            enrollment.officer.name,
+            enrollment.officer.regions.join(", ")
+        ),
+        Lang::En => println!(
+            "Enrolled with {} as officer {}; regions: {}.\nNext: lindung-agent sync",
+            enrollment.server_url,
+            enrollment.officer.name,
+            enrollment.officer.regions.join(", ")
+        ),
+    }
+    Ok(Outcome::Success)
+}
+
+fn sync_error(error: &SyncError, lang: Lang) -> anyhow::Error {
+    anyhow::anyhow!("{}", error.text(lang))
+}
+
+/// Runs `sync`: one run, or the loop with `--watch`.
+pub fn run(store: &mut Store, args: &SyncArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    if args.watch {
+        let json = args.json;
+        let result = sync::run_loop(
+            store,
+            Duration::from_secs(args.interval),
+            &|| false,
+            &mut |result, wait| report_round(result, wait, json, lang),
+        );
+        return match result {
+            Ok(()) => Ok(Outcome::Success),
+            Err(error) => Err(sync_error(&error, lang)),
+        };
+    }
+    let terminal = std::io::stderr().is_terminal() && !args.json;
+    let mut progress = |step: Progress| {
+        if terminal {
+            let line = match (step, lang) {
+                (Progress::Pushing { done, total }, Lang::Id) => {
+                    format!("Mengirim {done}/{total} perubahan…")
+                }
+                (Progress::Pushing { done, total }, Lang::En) => {
+                    format!("Sending {done}/{total} changes…")
+                }
+                (Progress::Pulling { received }, Lang::Id) => {
+                    format!("Menerima {received} perubahan…")
+                }
+                (Progress::Pulling { received }, Lang::En) => {
+                    format!("Receiving {received} changes…")
+                }
+            };
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+        }
+    };
+    let result = sync::sync_once(store, &mut progress, now);
+    if terminal {
+        eprintln!();
+    }
+    match result {
+        Ok(summary) => {
+            if args.json {
+                print_json(&json!({ "summary": summary }))?;
+            } else {
+                print_summary(store, &summary, lang)?;
+            }
+            Ok(Outcome::from_bool(summary.rejected == 0))
+        }
+        Err(error) => Err(sync_error(&error, lang)),
+    }
+}
+
+fn report_round(
+    result: &Result<SyncSummary, SyncError>,
+    wait: Option<Duration>,
+    json: bool,
+    lang: Lang,
+) {
+    let wait_s = wait.map(|w| w.as_secs_f64().round() as u64);
+    if json {
+        let line = match result {
+            Ok(summary) => json!({ "summary": summary, "next_in_s": wait_s }),
+            Err(error) => json!({
+                "error": error.to_string(),
+                "transient": error.is_transient(),
+                "next_in_s": wait_s,
+            }),
+        };
+        println!("{line}");
+        return;
+    }
+    match (result, lang) {
+        (Ok(s), Lang::Id) => println!(
+            "sinkron: {} dikirim, {} diterima server, {} ditolak, {} diterima dari server",
+            s.sent, s.accepted, s.rejected, s.received
+        ),
+        (Ok(s), Lang::En) => println!(
+            "sync: {} sent, {} accepted, {} refused, {} received",
+            s.sent, s.accepted, s.rejected, s.received
+        ),
+        (Err(error), lang) => eprintln!("{}", error.text(lang)),
+    }
+    if let Some(seconds) = wait_s {
+        match lang {
+            Lang::Id => println!("  berikutnya dalam {seconds} detik"),
+            Lang::En => println!("  next in {seconds} s"),
+        }
+    }
+}
+
+fn print_summary(store: &Store, summary: &SyncSummary, lang: Lang) -> anyhow::Result<()> {
+    let rows: [(&str, &str, u64); 6] = [
+        ("Dikirim", "Sent", summary.sent),
+        ("Diterima server", "Accepted", summary.accepted),
+        (
+            "Sudah ada di server",
+            "Already on the server",
+            summary.duplicates,
+        ),
+        ("Ditolak server", "Refused", summary.rejected),
+        ("Diterima dari server", "Received", summary.received),
+        ("Belum terkirim", "Still waiting", summary.pending_after),
+    ];
+    let mut out = std::io::stdout().lock();
+    for (id, en, value) in rows {
+        let label = if lang == Lang::Id { id } else { en };
+        writeln!(out, "{label:<26} {value}")?;
+    }
+    if summary.server_changed {
+        writeln!(
+            out,
+            "{}",
+            match lang {
+                Lang::Id =>
+                    "Server dipulihkan atau diganti sejak sinkron terakhir: semua data dikirim ulang.",
+                Lang::En =>
+                    "The server was reset or restored since the last sync: everything was sent again.",
+            }
+        )?;
+    }
+    if summary.bounded > 0 {
+        writeln!(
+            out,
+            "{}",
+            match lang {
+                Lang::Id => "Jam laptop ini terlalu maju; periksa tanggal dan jam laptop.",
+                Lang::En => "This laptop's clock runs ahead; check its date and time.",
+            }
+        )?;
+    }
+    if summary.rejected > 0 {
+        let status = store.status()?;
+        for entry in status.rejected.iter().rev().take(20) {
+            writeln!(
+                out,
+                "  #{} {}: {}",
+                entry.seq,
+                entry.error_field.as_deref().unwrap_or("-"),
+                entry.reason(lang)
+            )?;
+        }
+        writeln!(
+            out,
+            "{}",
+            match lang {
+                Lang::Id =>
+                    "Perubahan yang ditolak tetap tersimpan; perbaiki lalu sinkron lagi (lihat: lindung-agent status).",
+                Lang::En =>
+                    "Refused changes stay on this laptop; fix them and sync again (see: lindung-agent status).",
+            }
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Sync with the server: enrolment, one sync run (push then pull), and the
+//! background loop with exponential backoff.
+//!
+//! A run pushes the outbox in batches of up to [`PUSH_BATCH`] operations (one
+//! HTTP request each, compressed), records every receipt in the store in one
+//! transaction per batch, then pulls pages until the server has nothing more.
+//! Whatever fails in between, the store stays consistent: an unanswered batch
+//! stays `pending` and is sent again next time; the server drops what it
+//! already has.
+
+pub mod backoff;
+pub mod client;
+
+use lindung_shared::protocol::{
+    EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PushRequest,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub use backoff::Backoff;
+pub use client::{Client, SyncError};
+
+use crate::store::{Enrollment, Store};
+
+/// Operations per push request.
+pub const PUSH_BATCH: usize = MAX_PUSH_OPERATIONS;
+
+/// What a sync run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncSummary {
+    /// Operations sent (retries included).
+    pub sent: u64,
+    /// Accepted by the server now.
+    pub accepted: u64,
+    /// The server had them already.
+    pub duplicates: u64,
+    /// Refused by the server (see `status` for the reasons).
+    pub rejected: u64,
+    /// Timestamps the server bounded because the laptop clock ran ahead.
+    pub bounded: u64,
+    /// Changes received from other devices.
+    pub received: u64,
+    /// Duplicate-person notices received.
+    pub duplicate_notices: u64,
+    /// The server was reset or restored since the last sync; everything was sent again.
+    pub server_changed: bool,
+    /// HTTP requests made.
+    pub requests: u64,
+    /// Changes still waiting (0 after a complete run).
+    pub pending_after: u64,
+}
+
+/// Progress of a run, for a progress line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// `done` of `total` operations sent so far.
+    Pushing {
+        /// Sent so far.
+        done: u64,
+        /// To send in this run.
+        total: u64,
+    },
+    /// Pulled so far.
+    Pulling {
+        /// Received so far.
+        received: u64,
+    },
+}
+
+/// Enrols the store with a server using a code from staff.
+pub fn enroll(
+    store: &mut Store,
+    server_url: &str,
+    code: &str,
+    device_name: &str,
+    now: OffsetDateTime,
+) -> Result<Enrollment, SyncError> {
+    let client = Client::new(server_url, None);
+    let response = client.enroll(&EnrollRequest {
+        protocol: PROTOCOL_VERSION,
+        code: code.to_owned(),
+        device_id: store.device_id(),
+        device_name: device_name.to_owned(),
+    })?;
+    store.save_enrollment(server_url.trim_end_matches('/'), &response, now)?;
+    store.enrollment()?.ok_or(SyncError::NotEnrolled)
+}
+
+/// One sync run: push everything pending, then pull everything new.
+pub fn sync_once(
+    store: &mut Store,
+    progress: &mut dyn FnMut(Progress),
+    now: impl Fn() -> OffsetDateTime,
+) -> Result<SyncSummary, SyncError> {
+    let enrollment = store.enrollment()?.ok_or(SyncError::NotEnrolled)?;
+    let client = Client::new(&enrollment.server_url, Some(enrollment.token.clone()));
+    let mut summary = SyncSummary::default();
+
+    let mut total = store.pending_count()?;
+    let mut last_first_seq = None;
+    loop {
+        let batch = store.pending_operations(PUSH_BATCH)?;
+        let Some(first) = batch.first() else { break };
+        // A batch that starts where the previous one did made no progress
+        // (the server answered without receipts): stop rather than loop.
+        if last_first_seq == Some(first.seq) {
+            break;
+        }
+        last_first_seq = Some(first.seq);
+        progress(Progress::Pushing {
+            done: summary.sent,
+            total,
+        });
+        let (_, known_store_id) = store.pull_position()?;
+        let request = PushRequest {
+            protocol: PROTOCOL_VERSION,
+            device_id: store.device_id(),
+            known_store_id,
+            device_time_ms: crate::output::unix_ms(now()),
+            operations: batch,
+        };
+        summary.requests += 1;
+        let response = client.push(&request)?;
+        if response.receipts.len() != request.operations.len() {
+            return Err(SyncError::Protocol(format!(
+                "{} receipts for {} operations",
+                response.receipts.len(),
+                request.operations.len()
+            )));
+        }
+        let tally = store.apply_push_response(&request.operations, &response)?;
+        summary.sent += request.operations.len() as u64;
+        summary.accepted += tally.accepted;
+        summary.duplicates += tally.duplicates;
+        summary.rejected += tally.rejected;
+        summary.bounded += tally.bounded;
+        if tally.server_changed {
+            summary.server_changed = true;
+            total = summary.sent + store.pending_count()?;
+            last_first_seq = None;
+        }
+    }
+    progress(Progress::Pushing {
+        done: summary.sent,
+        total: total.max(summary.sent),
+    });
+
+    loop {
+        let (cursor, store_id) = store.pull_position()?;
+        summary.requests += 1;
+        let Some(page) = client.pull(cursor, MAX_PULL_LIMIT, store_id)? else {
+            break;
+        };
+        let tally = store.apply_pull_page(&page, now())?;
+        summary.received += tally.received;
+        summary.duplicate_notices += tally.duplicate_notices;
+        progress(Progress::Pulling {
+            received: summary.received,
+        });
+        if !page.has_more {
+            break;
+        }
+    }
+    store.mark_synced(now())?;
+    summary.pending_after = store.pending_count()?;
+    Ok(summary)
+}
+
+/// What the loop reports after each round: the result, and the wait before
+/// the next round (`None` when it stops).
+pub type RoundReport<'a> =
+    &'a mut dyn FnMut(&Result<SyncSummary, SyncError>, Option<std::time::Duration>);
+
+/// The background loop: syncs now, then every `interval` while it works, and
+/// after failures with exponential backoff and jitter. Returns when
+/// `should_stop` says so (`Ok`) or on a failure that retrying cannot fix
+/// (`Err`: a revoked device, a refused token): the officer must act.
+pub fn run_loop(
+    store: &mut Store,
+    interval: std::time::Duration,
+    should_stop: &dyn Fn() -> bool,
+    report: RoundReport<'_>,
+) -> Result<(), SyncError> {
+    let mut backoff = Backoff::new(
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(300),
+    );
+    while !should_stop() {
+        let result = sync_once(store, &mut |_| {}, crate::output::now);
+        let wait = match &result {
+            Ok(_) => {
+                backoff.succeed();
+                interval
+            }
+            Err(error) if error.is_transient() => backoff.fail(backoff::jitter()),
+            Err(_) => {
+                report(&result, None);
+                return result.map(|_| ());
+            }
+        };
+        report(&result, Some(wait));
+        let deadline = std::time::Instant::now() + wait;
+        while !should_stop() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100).min(wait));
+        }
+    }
+    Ok(())
+}
