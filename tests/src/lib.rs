@@ -8,6 +8,9 @@
 // Test support: a failed assumption must stop the test with its reason.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod central;
+pub mod fault_proxy;
+
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -44,7 +47,7 @@ pub struct Finished {
 }
 
 impl Finished {
-    fn from_output(output: Output) -> Finished {
+    pub(crate) fn from_output(output: Output) -> Finished {
         Finished {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -123,6 +126,73 @@ impl Laptop {
             out.stderr
         );
         laptop
+    }
+
+    /// Enrols this laptop with a server (URL) using a fresh code for `officer`.
+    pub fn enroll(&self, central: &central::Central, officer: &str, server_url: &str) {
+        let code = central.enroll_code(officer);
+        let out = self.agent(["enroll", "--server", server_url, "--code", &code]);
+        assert_eq!(out.code, Some(0), "enroll: {}{}", out.stdout, out.stderr);
+    }
+
+    /// Registers a worker in a village (the usual test values for the rest).
+    pub fn register(&self, nik: &str, name: &str, village: &str) -> String {
+        let out = self.agent([
+            "register",
+            "--nik",
+            nik,
+            "--name",
+            name,
+            "--village",
+            village,
+            "--category",
+            "nelayan",
+            "--payer",
+            "apbd",
+            "--consent",
+            "signed_form",
+            "--json",
+        ]);
+        assert_eq!(out.code, Some(0), "register: {}{}", out.stdout, out.stderr);
+        let json = out.json();
+        json["registration"]["id"]
+            .as_str()
+            .or_else(|| json["id"].as_str())
+            .unwrap_or_else(|| panic!("no id in {json}"))
+            .to_owned()
+    }
+
+    /// `sync --json`, which must succeed; returns the summary.
+    pub fn sync(&self) -> serde_json::Value {
+        let out = self.agent(["sync", "--json"]);
+        assert!(
+            matches!(out.code, Some(0 | 1)),
+            "sync failed: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        out.json()["summary"].clone()
+    }
+
+    /// Every registration this laptop holds, as `list --json` prints them,
+    /// sorted by id, without what differs by laptop (who made it, sync state).
+    pub fn registrations(&self) -> Vec<serde_json::Value> {
+        let out = self.agent(["list", "--json", "--limit", "100000"]);
+        assert_eq!(out.code, Some(0), "list: {}{}", out.stdout, out.stderr);
+        let json = out.json();
+        let mut rows = json
+            .as_array()
+            .cloned()
+            .or_else(|| json["registrations"].as_array().cloned())
+            .unwrap_or_else(|| panic!("no list in {json}"));
+        for row in &mut rows {
+            if let Some(object) = row.as_object_mut() {
+                object.remove("sync");
+                object.remove("registered_by_this_laptop");
+            }
+        }
+        rows.sort_by(|a, b| a["id"].to_string().cmp(&b["id"].to_string()));
+        rows
     }
 
     /// The data directory.

@@ -11,3 +11,4 @@ mod crash;
 mod nik_cli;
 mod region_cli;
 mod server_cli;
+mod sync;

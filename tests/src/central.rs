@@ -1,0 +1,179 @@
+//! A real `lindung-server` process on 127.0.0.1 with its own SQLite file, and
+//! the staff commands run against the same database.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use crate::{Finished, binary};
+
+/// A running server (killed when dropped).
+#[derive(Debug)]
+pub struct Central {
+    dir: tempfile::TempDir,
+    database: String,
+    child: Option<Child>,
+    address: SocketAddr,
+}
+
+impl Central {
+    /// Starts a server on a free port with a fresh SQLite database.
+    pub fn start() -> Central {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = format!("sqlite://{}", dir.path().join("server.sqlite").display());
+        Central::start_with(dir, database)
+    }
+
+    /// Starts a server on a free port with the given database URL (e.g. PostgreSQL).
+    pub fn start_with_database(database: &str) -> Central {
+        Central::start_with(
+            tempfile::tempdir().expect("temporary directory"),
+            database.to_owned(),
+        )
+    }
+
+    fn start_with(dir: tempfile::TempDir, database: String) -> Central {
+        let mut central = Central {
+            dir,
+            database,
+            child: None,
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        central.spawn();
+        central
+    }
+
+    fn spawn(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("log file");
+        let mut child = Command::new(binary("lindung-server"))
+            .args(["serve", "--listen", &self.address.to_string()])
+            .env("LINDUNG_DATABASE", &self.database)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("lindung-server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server prints its address");
+        let address = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no address in {line:?}; log:\n{}",
+                    std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+                )
+            });
+        self.address = address;
+        self.child = Some(child);
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Kills the server with SIGKILL (a power cut), leaving its data as it was.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same address and database.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Stops the server and deletes its database: a server reset to empty
+    /// (a new store id), then starts it again on the same address.
+    pub fn reset(&mut self) {
+        self.kill();
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(self.dir.path().join(format!("server.sqlite{suffix}")));
+        }
+        self.spawn();
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs a staff command (`lindung-server …`) against this server's database.
+    pub fn admin<I, S>(&self, args: I) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let output = Command::new(binary("lindung-server"))
+            .args(args)
+            .env("LINDUNG_DATABASE", &self.database)
+            .env_remove("LINDUNG_LANG")
+            .output()
+            .expect("lindung-server runs");
+        Finished::from_output(output)
+    }
+
+    /// Adds an officer for the regions and returns their id.
+    pub fn add_officer(&self, name: &str, regions: &[&str]) -> String {
+        let mut args = vec!["officer", "add", name, "--json"];
+        for region in regions {
+            args.push("--region");
+            args.push(region);
+        }
+        let out = self.admin(args);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "officer add: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        out.json()["id"].as_str().expect("officer id").to_owned()
+    }
+
+    /// A fresh enrolment code for an officer.
+    pub fn enroll_code(&self, officer: &str) -> String {
+        let out = self.admin(["enroll-code", "--officer", officer, "--json"]);
+        assert_eq!(
+            out.code,
+            Some(0),
+            "enroll-code: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        out.json()["code"].as_str().expect("code").to_owned()
+    }
+
+    /// `stats --json`.
+    pub fn stats(&self) -> serde_json::Value {
+        let out = self.admin(["stats", "--json"]);
+        assert_eq!(out.code, Some(0), "stats: {}{}", out.stdout, out.stderr);
+        out.json()
+    }
+}
+
+impl Drop for Central {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

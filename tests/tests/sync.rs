@@ -1,0 +1,373 @@
+//! Sync between real agents and a real server on 127.0.0.1: convergence,
+//! conflicts, duplicates, revocation, wrong clocks, killed servers and a
+//! network that loses answers and cuts requests.
+
+use std::io::Write;
+use std::time::Duration;
+
+use lindung_tests::Laptop;
+use lindung_tests::central::Central;
+use lindung_tests::fault_proxy::{Fault, FaultProxy};
+use serde_json::Value;
+
+/// A woman's NIK from Sangir with a birth date unique to `i` (no two alike).
+fn nik(i: u64) -> String {
+    let day = 1 + i % 28;
+    let month = 1 + (i / 28) % 12;
+    format!("131101{:02}{month:02}90{:04}", day + 40, 1 + i / 336)
+}
+
+/// A name unique to `i` that is not similar to the others.
+fn name(i: u64) -> String {
+    let letters: String = format!("{i:05}")
+        .bytes()
+        .map(|b| char::from(b'a' + (b - b'0')))
+        .collect();
+    format!("Pekerja {letters}")
+}
+
+/// Writes a village CSV of `count` people starting at `first` and imports it.
+fn import(laptop: &Laptop, first: u64, count: u64) {
+    let path = laptop.dir().join(format!("desa-{first}.csv"));
+    let mut file = std::fs::File::create(&path).expect("csv");
+    writeln!(file, "NIK;Nama Lengkap;Kode Desa;Pekerjaan").expect("write");
+    for i in first..first + count {
+        writeln!(file, "{};{};1311012001;nelayan", nik(i), name(i)).expect("write");
+    }
+    drop(file);
+    let out = laptop.agent([
+        "import",
+        path.to_str().expect("utf-8 path"),
+        "--payer",
+        "apbd",
+        "--consent",
+        "signed_form",
+        "--json",
+    ]);
+    assert_eq!(out.code, Some(0), "import: {}{}", out.stdout, out.stderr);
+}
+
+fn status(laptop: &Laptop) -> Value {
+    let out = laptop.agent(["status", "--json"]);
+    assert_eq!(out.code, Some(0), "status: {}{}", out.stdout, out.stderr);
+    out.json()
+}
+
+fn pending(laptop: &Laptop) -> u64 {
+    status(laptop)["status"]["pending_changes"]
+        .as_u64()
+        .expect("pending count")
+}
+
+fn show(laptop: &Laptop, id: &str) -> Value {
+    let out = laptop.agent(["show", id, "--json"]);
+    assert_eq!(out.code, Some(0), "show: {}{}", out.stdout, out.stderr);
+    out.json()
+}
+
+fn count(stats: &Value, key: &str) -> u64 {
+    stats[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} in {stats}"))
+}
+
+#[test]
+fn offline_registrations_on_two_laptops_end_up_the_same_everywhere() {
+    let central = Central::start();
+    let rina = central.add_officer("Rina Marlina", &["131101"]);
+    let budi = central.add_officer("Budi Santoso", &["131101"]);
+    let (a, b) = (Laptop::init("Rina"), Laptop::init("Budi"));
+    // Days in the villages with no signal.
+    a.register(&nik(1), &name(1), "1311012001");
+    a.register(&nik(2), &name(2), "1311012002");
+    b.register(&nik(3), &name(3), "1311012001");
+    import(&b, 100, 40);
+    // Back in range.
+    a.enroll(&central, &rina, &central.url());
+    b.enroll(&central, &budi, &central.url());
+    let first = a.sync();
+    assert_eq!(first["accepted"], 2);
+    let second = b.sync();
+    assert_eq!(second["accepted"], 41);
+    assert_eq!(second["received"], 2);
+    let third = a.sync();
+    assert_eq!(third["received"], 41);
+    assert_eq!(a.registrations(), b.registrations());
+    assert_eq!(a.registrations().len(), 43);
+    let stats = central.stats();
+    assert_eq!(count(&stats, "records"), 43);
+    assert_eq!(count(&stats, "operations"), 43);
+    assert_eq!(pending(&a) + pending(&b), 0);
+    // Nothing left to do: one request, nothing moves.
+    let idle = a.sync();
+    assert_eq!(
+        (idle["sent"].as_u64(), idle["received"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(idle["requests"], 1);
+}
+
+#[test]
+fn concurrent_edits_converge_and_the_overwritten_value_is_kept() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["1311"]);
+    let (a, b) = (Laptop::init("Rina"), Laptop::init("Rina (laptop 2)"));
+    a.enroll(&central, &officer, &central.url());
+    b.enroll(&central, &officer, &central.url());
+    let id = a.register(&nik(1), "Siti Aminah", "1311012001");
+    a.sync();
+    b.sync();
+    // Both edit the same field offline; Budi's edit is the later one.
+    let edit = |laptop: &Laptop, value: &str| {
+        let out = laptop.agent(["edit", &id, "--name", value, "--json"]);
+        assert_eq!(out.code, Some(0), "edit: {}{}", out.stdout, out.stderr);
+    };
+    edit(&a, "Siti Aminah Nasution");
+    std::thread::sleep(Duration::from_millis(5));
+    edit(&b, "Siti Aminah Lubis");
+    // Sync in the "wrong" order: the later edit arrives first.
+    b.sync();
+    a.sync();
+    b.sync();
+    for laptop in [&a, &b] {
+        let shown = show(laptop, &id);
+        assert_eq!(shown["registration"]["full_name"], "Siti Aminah Lubis");
+        let history = shown["history"].to_string();
+        assert!(
+            history.contains("Siti Aminah Nasution"),
+            "loser kept: {history}"
+        );
+    }
+    assert_eq!(a.registrations(), b.registrations());
+}
+
+#[test]
+fn the_same_nik_from_two_laptops_is_kept_twice_and_flagged() {
+    let central = Central::start();
+    let rina = central.add_officer("Rina Marlina", &["131101"]);
+    let budi = central.add_officer("Budi Santoso", &["131101"]);
+    let (a, b) = (Laptop::init("Rina"), Laptop::init("Budi"));
+    a.enroll(&central, &rina, &central.url());
+    b.enroll(&central, &budi, &central.url());
+    let by_a = a.register(&nik(7), "Siti Aminah", "1311012001");
+    b.register(&nik(7), "Siti Aminah", "1311012002");
+    a.sync();
+    let synced = b.sync();
+    assert_eq!(synced["rejected"], 0, "not an error of the sync");
+    a.sync();
+    let stats = central.stats();
+    assert_eq!(count(&stats, "records"), 2);
+    assert_eq!(count(&stats, "records_in_duplicate_groups"), 2);
+    assert_eq!(status(&a)["records_with_duplicate_notice"], 2);
+    let shown = show(&a, &by_a);
+    let others = shown["also_registered"].as_array().expect("notice");
+    assert_eq!(others.len(), 1);
+    assert_eq!(others[0]["officer_name"], "Budi Santoso");
+    assert_eq!(others[0]["village_code"], "1311012002");
+    // The officer sees it in Bahasa Indonesia.
+    let text = a.agent(["show", &by_a]);
+    assert!(text.stdout.contains("juga didaftarkan"), "{}", text.stdout);
+}
+
+#[test]
+fn a_revoked_laptop_is_refused_clearly_and_keeps_its_unsent_work() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    laptop.register(&nik(1), &name(1), "1311012001");
+    laptop.sync();
+    let devices = central.admin(["device", "list", "--json"]).json();
+    let device = devices[0]["id"].as_str().expect("device id").to_owned();
+    let revoked = central.admin(["device", "revoke", &device]);
+    assert_eq!(revoked.code, Some(0), "{}", revoked.stderr);
+    laptop.register(&nik(2), &name(2), "1311012001");
+    let refused = laptop.agent(["sync"]);
+    assert_eq!(refused.code, Some(2));
+    assert!(refused.stderr.contains("dicabut"), "{}", refused.stderr);
+    let in_english = laptop.agent(["--lang", "en", "sync"]);
+    assert!(
+        in_english.stderr.contains("revoked"),
+        "{}",
+        in_english.stderr
+    );
+    assert_eq!(pending(&laptop), 1);
+    assert_eq!(laptop.registrations().len(), 2);
+    assert_eq!(count(&central.stats(), "records"), 1);
+}
+
+#[test]
+fn a_laptop_a_year_ahead_cannot_make_its_edits_win_forever() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["1311"]);
+    let (ahead, right) = (Laptop::init("Rina"), Laptop::init("Budi"));
+    ahead.enroll(&central, &officer, &central.url());
+    right.enroll(&central, &officer, &central.url());
+    let id = right.register(&nik(1), "Siti Aminah", "1311012001");
+    right.sync();
+    ahead.sync();
+    let year = (365 * 86_400).to_string();
+    let edit = ahead
+        .command()
+        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
+        .args(["edit", &id, "--name", "Siti Aminah Lubis"])
+        .output()
+        .expect("edit runs");
+    assert!(
+        edit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edit.stderr)
+    );
+    let bounded = ahead
+        .command()
+        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
+        .args(["sync", "--json"])
+        .output()
+        .expect("sync runs");
+    let summary: Value = serde_json::from_slice(&bounded.stdout).expect("json");
+    assert_eq!(summary["summary"]["bounded"], 1, "{summary}");
+    let warned = ahead
+        .command()
+        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
+        .args(["edit", &id, "--rt", "4"])
+        .output()
+        .expect("edit runs");
+    assert!(warned.status.success());
+    let again = ahead
+        .command()
+        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
+        .arg("sync")
+        .output()
+        .expect("sync runs");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("Jam laptop ini terlalu maju"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    // A colleague with a right clock corrects the name after seeing the edit: it wins.
+    right.sync();
+    let fix = right.agent(["edit", &id, "--name", "Siti Aminah"]);
+    assert_eq!(fix.code, Some(0), "{}", fix.stderr);
+    right.sync();
+    ahead.sync();
+    for laptop in [&ahead, &right] {
+        assert_eq!(
+            show(laptop, &id)["registration"]["full_name"],
+            "Siti Aminah"
+        );
+    }
+}
+
+#[test]
+fn a_server_killed_during_pushes_loses_and_duplicates_nothing() {
+    let mut central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    let mut total = 0;
+    let mut kills = 0;
+    for round in 0..4u64 {
+        import(&laptop, total, 1_500);
+        total += 1_500;
+        let mut sync = laptop
+            .command()
+            .args(["sync", "--json"])
+            .spawn()
+            .expect("sync starts");
+        // Kill the server at a different moment each round.
+        std::thread::sleep(Duration::from_millis(20 + round * 60));
+        central.kill();
+        kills += 1;
+        let _ = sync.wait();
+        central.restart();
+        // The officer syncs again until it goes through.
+        let mut tries = 0;
+        loop {
+            let out = laptop.agent(["sync", "--json"]);
+            if out.code == Some(0) {
+                break;
+            }
+            tries += 1;
+            assert!(
+                tries < 5,
+                "sync keeps failing: {}{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+        let stats = central.stats();
+        assert_eq!(count(&stats, "records"), total, "round {round}");
+        assert_eq!(
+            count(&stats, "operations"),
+            total,
+            "round {round}: no duplicate"
+        );
+        assert_eq!(pending(&laptop), 0);
+    }
+    println!("{kills} server kills, {total} registrations, none lost or doubled");
+}
+
+#[test]
+fn lost_answers_cut_requests_and_delays_change_nothing() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let proxy = FaultProxy::start(central.address());
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &proxy.url());
+    import(&laptop, 0, 800);
+    proxy.inject(Fault::DropResponse);
+    proxy.inject(Fault::CutRequest { bytes: 300 });
+    proxy.inject(Fault::Delay(Duration::from_millis(50)));
+    proxy.inject(Fault::DropResponse);
+    let mut failures = 0;
+    loop {
+        let out = laptop.agent(["sync", "--json"]);
+        if out.code == Some(0) && proxy.queued() == 0 {
+            break;
+        }
+        if out.code != Some(0) {
+            failures += 1;
+            assert!(
+                out.stderr.contains("tidak dapat dihubungi"),
+                "a network failure is reported as such: {}",
+                out.stderr
+            );
+        }
+        assert!(failures < 10, "never got through");
+        // More registrations between attempts, as in the field.
+        import(&laptop, 1_000 + failures * 10, 10);
+    }
+    assert!(
+        failures >= 3,
+        "the faults were felt ({failures} failed runs)"
+    );
+    assert_eq!(proxy.injected(), 4);
+    let expected = 800 + failures * 10;
+    let stats = central.stats();
+    assert_eq!(count(&stats, "records"), expected);
+    assert_eq!(count(&stats, "operations"), expected, "no duplicate");
+    assert_eq!(pending(&laptop), 0);
+    // A second laptop of the same officer, straight to the server, gets the same state.
+    let other = Laptop::init("Rina (laptop 2)");
+    other.enroll(&central, &officer, &central.url());
+    other.sync();
+    assert_eq!(other.registrations(), laptop.registrations());
+}
+
+#[test]
+fn a_server_reset_to_empty_gets_everything_again() {
+    let mut central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    import(&laptop, 0, 25);
+    laptop.sync();
+    // The server loses its disk and starts empty (a new store id); staff
+    // enrol the officer again.
+    central.reset();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    laptop.enroll(&central, &officer, &central.url());
+    let summary = laptop.sync();
+    assert_eq!(summary["accepted"], 25, "{summary}");
+    assert_eq!(count(&central.stats(), "records"), 25);
+}
