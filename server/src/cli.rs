@@ -15,6 +15,16 @@ use crate::region_summary::RegionSummary;
 use crate::secrets::{enrollment_code_hash, new_enrollment_code};
 use crate::storage::{self, DatabaseUrl, NewEnrollmentCode, Officer, Storage};
 
+/// Prints a line on stdout; a closed pipe (`… | head`) ends the command quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        {
+            use std::io::Write as _;
+            writeln!(std::io::stdout().lock(), $($arg)*)?
+        }
+    };
+}
+
 /// Lindung central server: sync, merge, duplicate detection and coverage.
 /// Server pusat Lindung: sinkronisasi, penggabungan, deteksi ganda dan cakupan.
 #[derive(Debug, Parser)]
@@ -164,11 +174,20 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
@@ -204,7 +223,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 DeviceCommand::List { json } => list_devices(storage.as_ref(), json).await,
                 DeviceCommand::Revoke { id } => {
                     if storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
-                        println!("Perangkat {id} dicabut. / Device {id} revoked.");
+                        say!("Perangkat {id} dicabut. / Device {id} revoked.");
                         Ok(())
                     } else {
                         bail!("no device {id} (see `lindung-server device list`)")
@@ -216,15 +235,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let storage = database.open().await?;
             let counts = storage.counts().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&counts)?);
+                say!("{}", serde_json::to_string_pretty(&counts)?);
             } else {
-                println!("records          {}", counts.records);
-                println!("  active         {}", counts.active_records);
-                println!("  same NIK twice {}", counts.records_in_duplicate_groups);
-                println!("operations       {}", counts.operations);
-                println!("rejections       {}", counts.rejections);
-                println!("officers         {}", counts.officers);
-                println!("devices          {}", counts.devices);
+                say!("records          {}", counts.records);
+                say!("  active         {}", counts.active_records);
+                say!("  same NIK twice {}", counts.records_in_duplicate_groups);
+                say!("operations       {}", counts.operations);
+                say!("rejections       {}", counts.rejections);
+                say!("officers         {}", counts.officers);
+                say!("devices          {}", counts.devices);
             }
             Ok(())
         }
@@ -269,16 +288,17 @@ async fn add_officer(
     };
     storage.add_officer(&officer).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&officer)?);
+        say!("{}", serde_json::to_string_pretty(&officer)?);
     } else {
-        println!(
+        say!(
             "Petugas ditambahkan / Officer added: {} ({})",
-            officer.name, officer.id
+            officer.name,
+            officer.id
         );
         for code in &officer.regions {
-            println!("  wilayah / region: {}", describe_region(code));
+            say!("  wilayah / region: {}", describe_region(code));
         }
-        println!(
+        say!(
             "Berikutnya / next: lindung-server enroll-code --officer {}",
             officer.id
         );
@@ -297,16 +317,14 @@ fn describe_region(code: &str) -> String {
 async fn list_officers(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
     let officers = storage.officers().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&officers)?);
+        say!("{}", serde_json::to_string_pretty(&officers)?);
         return Ok(());
     }
     if officers.is_empty() {
-        println!(
-            "Belum ada petugas. / No officers yet: lindung-server officer add NAME --region CODE"
-        );
+        say!("Belum ada petugas. / No officers yet: lindung-server officer add NAME --region CODE");
     }
     for officer in officers {
-        println!(
+        say!(
             "{}  {}  [{}]",
             officer.id,
             officer.name,
@@ -342,7 +360,7 @@ async fn enroll_code(
         })
         .await?;
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "code": code,
@@ -351,15 +369,15 @@ async fn enroll_code(
             })
         );
     } else {
-        println!(
+        say!(
             "Kode pendaftaran / enrolment code for {}: {code}",
             officer.name
         );
-        println!(
+        say!(
             "Berlaku sampai / valid until {} UTC, sekali pakai / single use.",
             expires_at.format(&time::format_description::well_known::Rfc3339)?
         );
-        println!(
+        say!(
             "Di laptop petugas / on the officer's laptop: lindung-agent enroll --server URL --code {code}"
         );
     }
@@ -369,11 +387,11 @@ async fn enroll_code(
 async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
     let devices = storage.devices().await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&devices)?);
+        say!("{}", serde_json::to_string_pretty(&devices)?);
         return Ok(());
     }
     if devices.is_empty() {
-        println!("Belum ada perangkat. / No devices enrolled yet.");
+        say!("Belum ada perangkat. / No devices enrolled yet.");
     }
     for device in devices {
         let state = if device.revoked_at.is_some() {
@@ -381,9 +399,13 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
         } else {
             "aktif/active"
         };
-        println!(
+        say!(
             "{}  {}  {}  {}  acked={}",
-            device.id, device.officer_name, device.name, state, device.acknowledged_seq
+            device.id,
+            device.officer_name,
+            device.name,
+            state,
+            device.acknowledged_seq
         );
     }
     Ok(())
@@ -392,9 +414,9 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
 fn show_regions(json: bool) -> anyhow::Result<()> {
     let summary = RegionSummary::of(regions());
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        say!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{summary}");
+        say!("{}", summary.to_string().trim_end());
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod agent_import;
 mod agent_workflow;
 mod crash;
 mod nik_cli;
+mod quickstart;
 mod region_cli;
 mod server_cli;
 mod sync;
