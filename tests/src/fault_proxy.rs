@@ -25,6 +25,28 @@ pub enum Fault {
     Delay(Duration),
 }
 
+/// Bytes and connections that went through the proxy.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Bytes from the agent to the server (request lines, headers, bodies).
+    pub up: AtomicUsize,
+    /// Bytes from the server to the agent.
+    pub down: AtomicUsize,
+    /// TCP connections accepted.
+    pub connections: AtomicUsize,
+}
+
+impl Traffic {
+    /// (up, down, connections) so far.
+    pub fn snapshot(&self) -> (usize, usize, usize) {
+        (
+            self.up.load(Ordering::Relaxed),
+            self.down.load(Ordering::Relaxed),
+            self.connections.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// A proxy on 127.0.0.1 in front of `upstream` (stopped when dropped).
 #[derive(Debug)]
 pub struct FaultProxy {
@@ -32,6 +54,7 @@ pub struct FaultProxy {
     faults: Arc<Mutex<VecDeque<Fault>>>,
     injected: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    traffic: Arc<Traffic>,
 }
 
 impl FaultProxy {
@@ -42,20 +65,26 @@ impl FaultProxy {
         let faults: Arc<Mutex<VecDeque<Fault>>> = Arc::default();
         let injected = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let traffic = Arc::new(Traffic::default());
         let (queue, count, stopping) = (faults.clone(), injected.clone(), stop.clone());
+        let counted = traffic.clone();
         thread::spawn(move || {
             for client in listener.incoming() {
                 if stopping.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(client) = client else { continue };
+                counted.connections.fetch_add(1, Ordering::Relaxed);
+                let _ = client.set_nodelay(true);
+                let counters = counted.clone();
                 let fault = queue.lock().ok().and_then(|mut q| q.pop_front());
                 if fault.is_some() {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
                 thread::spawn(move || {
                     if let Ok(server) = TcpStream::connect(upstream) {
-                        handle(client, server, fault);
+                        let _ = server.set_nodelay(true);
+                        handle(client, server, fault, &counters);
                     }
                 });
             }
@@ -65,7 +94,13 @@ impl FaultProxy {
             faults,
             injected,
             stop,
+            traffic,
         }
+    }
+
+    /// What went through so far.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
     }
 
     /// The URL agents use to reach the server through the proxy.
@@ -99,7 +134,7 @@ impl Drop for FaultProxy {
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, delay: Option<Duration>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, delay: Option<Duration>, counter: &AtomicUsize) {
     let mut buffer = [0u8; 16 * 1024];
     loop {
         match from.read(&mut buffer) {
@@ -111,13 +146,14 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Option<Duration>) {
                 if to.write_all(&buffer[..n]).is_err() {
                     break;
                 }
+                counter.fetch_add(n, Ordering::Relaxed);
             }
         }
     }
     let _ = to.shutdown(Shutdown::Write);
 }
 
-fn handle(client: TcpStream, server: TcpStream, fault: Option<Fault>) {
+fn handle(client: TcpStream, server: TcpStream, fault: Option<Fault>, traffic: &Arc<Traffic>) {
     let (Ok(client_reader), Ok(server_reader)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
@@ -127,12 +163,14 @@ fn handle(client: TcpStream, server: TcpStream, fault: Option<Fault>) {
                 Some(Fault::Delay(d)) => Some(d),
                 _ => None,
             };
-            let up = thread::spawn(move || pump(client_reader, server, delay));
-            pump(server_reader, client, delay);
+            let counters = traffic.clone();
+            let up = thread::spawn(move || pump(client_reader, server, delay, &counters.up));
+            pump(server_reader, client, delay, &traffic.down);
             let _ = up.join();
         }
         Some(Fault::DropResponse) => {
-            let up = thread::spawn(move || pump(client_reader, server, None));
+            let counters = traffic.clone();
+            let up = thread::spawn(move || pump(client_reader, server, None, &counters.up));
             let mut first = [0u8; 1];
             let mut server_reader = server_reader;
             // The first byte of the answer: the server has done its work.
