@@ -155,7 +155,8 @@ pub fn nik(day: u8, serial: u16) -> String {
     format!("131101{:02}0190{serial:04}", day + 40)
 }
 
-fn base_ms() -> u64 {
+/// A minute before [`NOW`], in Unix milliseconds: where test timestamps start.
+pub fn base_ms() -> u64 {
     unix_ms(NOW) - 60_000
 }
 

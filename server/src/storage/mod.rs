@@ -30,6 +30,7 @@ use crate::ingest::{DeviceScope, StoredRecord};
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 /// A failure of the storage itself (not a refusal of the request).
@@ -46,6 +47,9 @@ pub enum StorageError {
     /// PostgreSQL failed.
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
     /// No PostgreSQL connection could be had from the pool.
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
@@ -117,27 +121,84 @@ impl DatabaseUrl {
 }
 
 fn redact_password(url: &str) -> String {
-    // postgres://user:password@host/db → postgres://user:***@host/db
+    // postgres://user:password@host/db → postgres://user:***@host/db, and a
+    // `password=` query parameter (which libpq also accepts) likewise.
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
+    let mut redacted = match rest.split_once('@') {
         Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:***@{host}")
         }
-        _ => url.to_owned(),
+        _ => format!("{scheme}://{rest}"),
+    };
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&parameters.join("&"));
     }
+    redacted
 }
 
 /// Opens (creating and migrating where needed) the storage a URL names.
 pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Storage>> {
     match url {
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStorage::open(path).await?)),
-        DatabaseUrl::Postgres(_) => Err(StorageError::Pool(
-            "PostgreSQL support is not built yet".into(),
-        )),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStorage::connect(url).await?)),
     }
+}
+
+// Value mappings shared by the backends, so both store the same numbers:
+// times as Unix milliseconds, sequence numbers as signed 64-bit integers,
+// hashes as 32 bytes, bodies and record states as JSON text.
+
+/// Unix milliseconds of a time.
+pub(crate) fn ms(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The time of stored Unix milliseconds.
+pub(crate) fn from_ms(ms: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StorageError::Corrupt(format!("timestamp {ms}: {e}")))
+}
+
+/// A stored 32-byte hash.
+pub(crate) fn parse_hash(bytes: Vec<u8>) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("a stored hash is not 32 bytes".into()))
+}
+
+/// A stored sequence number (never negative; a negative one reads as 0).
+pub(crate) fn to_seq(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// A sequence number as stored.
+pub(crate) fn from_seq(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// JSON text of a value.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A value from stored JSON text.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// A field officer, created by staff.
@@ -324,4 +385,35 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Totals.
     async fn counts(&self) -> Result<Counts>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_a_backend_and_print_without_passwords() {
+        let postgres = DatabaseUrl::parse("postgres://lindung:rahasia@db.example:5432/lindung")
+            .expect("parses");
+        assert_eq!(
+            postgres.redacted(),
+            "postgres://lindung:***@db.example:5432/lindung"
+        );
+        let query = DatabaseUrl::parse("postgresql://db/lindung?user=a&password=rahasia&x=1")
+            .expect("parses");
+        assert_eq!(
+            query.redacted(),
+            "postgresql://db/lindung?user=a&password=***&x=1"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://lindung@127.0.0.1/lindung")
+                .expect("parses")
+                .redacted(),
+            "postgres://lindung@127.0.0.1/lindung"
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("mysql://x"),
+            Err(StorageError::UnsupportedUrl(_))
+        ));
+    }
 }

@@ -22,7 +22,8 @@ use uuid::Uuid;
 
 use super::{
     Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
-    PullResult, PushResult, Result, Storage, StorageError,
+    PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
+    parse_hash, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -178,39 +179,8 @@ fn migrate(connection: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn ms(time: OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_ms(ms: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StorageError::Corrupt(format!("timestamp {ms}: {e}")))
-}
-
 fn parse_uuid(text: &str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| StorageError::Corrupt(format!("id {text:?}: {e}")))
-}
-
-fn parse_hash(bytes: Vec<u8>) -> Result<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| StorageError::Corrupt("a stored hash is not 32 bytes".into()))
-}
-
-fn to_seq(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-fn from_seq(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 fn regions_of(tx: &Connection, officer: &str) -> Result<Vec<String>> {

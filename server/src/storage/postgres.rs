@@ -1,0 +1,1317 @@
+//! PostgreSQL, for many agents at once (`postgres://…`).
+//!
+//! A deadpool pool of tokio-postgres connections (no TLS yet: run the server
+//! beside its database, or on a trusted network). The tables mirror SQLite's
+//! with native types — `uuid` ids, `bytea` hashes, `bigint` sequence numbers
+//! and HLCs — and keep times as `bigint` Unix milliseconds, exactly like the
+//! SQLite backend, so both map values through the same helpers.
+//!
+//! **Migrations** are numbered in [`MIGRATIONS`], recorded in
+//! `schema_migrations`, only ever appended, and run at connect in one
+//! transaction holding an advisory lock, so two servers starting at once do
+//! not race. A schema newer than this build is refused untouched.
+//!
+//! **Push** takes a transaction-scoped advisory lock first, so pushes run one
+//! at a time and server sequence numbers are assigned in commit order (a pull
+//! cursor never skips a change that commits later). It loads the batch's
+//! context with a handful of set-based queries, plans it with
+//! [`plan_batch`], and writes the plan with one multi-row statement per table
+//! (`UNNEST` of arrays). Independent statements are pipelined on the one
+//! connection, so a push of any size costs about five round trips.
+//!
+//! **Pull** reads in one REPEATABLE READ snapshot: the page, the store's last
+//! sequence number and the duplicate notices agree with each other.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+    Transaction,
+};
+use lindung_shared::hlc::Hlc;
+use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
+use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::nik::Nik;
+use lindung_shared::protocol::{DuplicateHolder, DuplicateNotice, WireError};
+use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+use uuid::Uuid;
+
+use super::{
+    Authenticated, Counts, DatabaseUrl, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
+    Officer, PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq,
+    json, ms, parse_hash, to_seq,
+};
+use crate::ingest::{
+    BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
+    advance_acknowledged, niks_set_by, plan_batch,
+};
+
+/// Migrations, in order; `schema_migrations` holds the numbers applied.
+///
+/// Bodies and record states are `text`, not `jsonb`: the server never queries
+/// inside them, and text stores the serialised bytes as they are, where jsonb
+/// would parse them on every insert and re-serialise them on every read.
+const MIGRATIONS: &[&str] = &[
+    // 1: officers, devices, operations, records.
+    "CREATE TABLE meta (
+         singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+         store_id uuid NOT NULL,
+         last_server_seq bigint NOT NULL,
+         last_hlc bigint NOT NULL
+     );
+     CREATE TABLE officers (
+         id uuid PRIMARY KEY,
+         name text NOT NULL,
+         created_ms bigint NOT NULL
+     );
+     CREATE TABLE officer_regions (
+         officer_id uuid NOT NULL REFERENCES officers(id),
+         region_code text NOT NULL,
+         PRIMARY KEY (officer_id, region_code)
+     );
+     CREATE TABLE enrollment_codes (
+         code_hash bytea PRIMARY KEY,
+         officer_id uuid NOT NULL REFERENCES officers(id),
+         created_ms bigint NOT NULL,
+         expires_ms bigint NOT NULL,
+         used_ms bigint,
+         device_id uuid
+     );
+     CREATE TABLE devices (
+         id uuid PRIMARY KEY,
+         officer_id uuid NOT NULL REFERENCES officers(id),
+         name text NOT NULL,
+         token_hash bytea NOT NULL UNIQUE,
+         enrolled_ms bigint NOT NULL,
+         revoked_ms bigint,
+         last_seen_ms bigint,
+         acknowledged_seq bigint NOT NULL DEFAULT 0
+     );
+     CREATE TABLE operations (
+         server_seq bigint PRIMARY KEY,
+         device_id uuid NOT NULL,
+         seq bigint NOT NULL,
+         record_id uuid NOT NULL,
+         hlc bigint NOT NULL,
+         original_hlc bigint NOT NULL,
+         fingerprint bytea NOT NULL,
+         village_code text NOT NULL,
+         previous_village_code text,
+         body text NOT NULL,
+         received_ms bigint NOT NULL,
+         UNIQUE (device_id, seq)
+     );
+     CREATE TABLE rejections (
+         device_id uuid NOT NULL,
+         seq bigint NOT NULL,
+         record_id uuid NOT NULL,
+         fingerprint bytea NOT NULL,
+         error text NOT NULL,
+         received_ms bigint NOT NULL,
+         PRIMARY KEY (device_id, seq)
+     );
+     CREATE TABLE records (
+         id uuid PRIMARY KEY,
+         state text NOT NULL,
+         village_code text NOT NULL,
+         nik text,
+         active boolean NOT NULL,
+         officer_id uuid,
+         updated_seq bigint NOT NULL,
+         duplicate_seq bigint
+     );
+     CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
+     CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq)
+         WHERE duplicate_seq IS NOT NULL;
+     -- Record states (a few KB of JSON each) are compressed when stored; lz4
+     -- does that about twice as fast as the default pglz (a third less time
+     -- per pushed batch), where the server was built with it (PostgreSQL 14+).
+     DO $$ BEGIN
+         EXECUTE 'ALTER TABLE records ALTER COLUMN state SET COMPRESSION lz4';
+     EXCEPTION WHEN feature_not_supported OR syntax_error THEN NULL;
+     END $$;",
+];
+
+/// Advisory lock held while migrating ("LINDUN" and 1).
+const MIGRATION_LOCK: i64 = 0x4c49_4e44_554e_0001;
+/// Advisory lock held by every push transaction ("LINDUN" and 2).
+const PUSH_LOCK: i64 = 0x4c49_4e44_554e_0002;
+
+/// How long to wait for the server to answer a new connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections kept open. Pushes run one at a time anyway; the rest serve pulls.
+const POOL_SIZE: usize = 16;
+
+/// The PostgreSQL backend.
+#[derive(Clone)]
+pub struct PostgresStorage {
+    pool: Pool,
+    described: String,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage")
+            .field("database", &self.described)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStorage {
+    /// Connects to the database a `postgres://` URL names and migrates it.
+    /// The database itself must exist; its tables are created when missing.
+    pub async fn connect(url: &str) -> Result<PostgresStorage> {
+        let described = DatabaseUrl::Postgres(url.to_owned()).redacted();
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| {
+            StorageError::Connect(format!("{described} is not a usable URL: {}", chain(&e)))
+        })?;
+        PostgresStorage::with_config(config, described).await
+    }
+
+    /// Connects with a parsed configuration; `described` is how logs name it.
+    async fn with_config(
+        mut config: tokio_postgres::Config,
+        described: String,
+    ) -> Result<PostgresStorage> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("lindung-server");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            // Longer than the connect timeout, so its clearer error wins.
+            .create_timeout(Some(CONNECT_TIMEOUT + Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StorageError::Pool(e.to_string()))?;
+        let storage = PostgresStorage { pool, described };
+        let mut client = storage.client().await?;
+        migrate(&mut client).await?;
+        Ok(storage)
+    }
+
+    async fn client(&self) -> Result<Object> {
+        self.pool.get().await.map_err(|error| match error {
+            PoolError::Backend(e) => StorageError::Connect(chain(&e)),
+            other => StorageError::Pool(chain(&other)),
+        })
+    }
+}
+
+/// An error and all its causes (tokio-postgres puts the useful part, such as
+/// "Connection refused" or the server's message, in the source).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn migrate(client: &mut Object) -> Result<()> {
+    let tx = client.transaction().await?;
+    // Taken before anything else, so a second server starting at the same
+    // moment waits here and then finds the schema already migrated.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version bigint PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let found: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::bigint FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if found > supported {
+        // Dropping the transaction rolls it back: nothing is touched.
+        return Err(StorageError::SchemaTooNew { found, supported });
+    }
+    let applied = usize::try_from(found)
+        .map_err(|_| StorageError::Corrupt(format!("schema version {found}")))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.batch_execute(migration).await?;
+        if index == 0 {
+            tx.execute(
+                "INSERT INTO meta (store_id, last_server_seq, last_hlc) VALUES ($1, 0, 0)",
+                &[&Uuid::new_v4()],
+            )
+            .await?;
+        }
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An HLC as stored: its 64 bits reinterpreted as a signed `bigint`, so any
+/// stamp round-trips exactly (only wall times after the year 6400 would read
+/// negative in SQL, and the server bounds stored stamps near its own clock).
+fn hlc_to_db(hlc: Hlc) -> i64 {
+    hlc.to_u64() as i64
+}
+
+fn hlc_from_db(value: i64) -> Hlc {
+    Hlc::from_u64(value as u64)
+}
+
+/// A `LIKE` pattern matching every code that starts with `prefix`.
+fn prefix_pattern(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn parse_nik(text: &str) -> Result<Nik> {
+    // The NIK itself stays out of the message (personal data).
+    Nik::from_digits(text).map_err(|_| StorageError::Corrupt("a stored NIK is malformed".into()))
+}
+
+const OFFICER_COLUMNS: &str = "SELECT o.id, o.name, o.created_ms,
+        COALESCE(array_agg(r.region_code ORDER BY r.region_code COLLATE \"C\")
+                 FILTER (WHERE r.region_code IS NOT NULL), '{}')
+     FROM officers o LEFT JOIN officer_regions r ON r.officer_id = o.id";
+
+fn officer_from_row(row: &Row) -> Result<Officer> {
+    Ok(Officer {
+        id: OfficerId(row.try_get(0)?),
+        name: row.try_get(1)?,
+        created_at: from_ms(row.try_get(2)?)?,
+        regions: row.try_get(3)?,
+    })
+}
+
+async fn officer_by_id(client: &impl GenericClient, id: Uuid) -> Result<Option<Officer>> {
+    let sql = format!("{OFFICER_COLUMNS} WHERE o.id = $1 GROUP BY o.id");
+    client
+        .query_opt(sql.as_str(), &[&id])
+        .await?
+        .as_ref()
+        .map(officer_from_row)
+        .transpose()
+}
+
+fn stored_record(state: &str, officer_id: Option<Uuid>) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        state: from_json::<RecordState>(state)?,
+        officer_id: officer_id.map(OfficerId),
+    })
+}
+
+/// What a push reads before planning, beyond the [`BatchContext`].
+struct Loaded {
+    context: BatchContext,
+    /// The device's acknowledged sequence number before the batch.
+    acknowledged: u64,
+    /// Every sequence number of the device held above it.
+    held_above: Vec<u64>,
+}
+
+async fn load_context(
+    tx: &Transaction<'_>,
+    device: &DeviceScope,
+    operations: &[Operation],
+) -> Result<Loaded> {
+    let device_id = device.device_id.0;
+    let (low, high) = match (
+        operations.iter().map(|o| o.seq).min(),
+        operations.iter().map(|o| o.seq).max(),
+    ) {
+        (Some(low), Some(high)) => (from_seq(low), from_seq(high)),
+        _ => (1, 0),
+    };
+    let record_ids: Vec<Uuid> = operations
+        .iter()
+        .map(|o| o.record_id.0)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let niks = niks_set_by(operations);
+    let nik_texts: Vec<&str> = niks.iter().map(Nik::as_str).collect();
+
+    let (meta, account, known, records, holders) = tokio::try_join!(
+        tx.prepare_cached("SELECT last_server_seq FROM meta"),
+        tx.prepare_cached("SELECT acknowledged_seq FROM devices WHERE id = $1"),
+        // What the device sent before: the batch's range (duplicates,
+        // reused numbers) and everything above the acknowledged number
+        // (to advance it).
+        tx.prepare_cached(
+            "SELECT seq, fingerprint, NULL::text FROM operations
+              WHERE device_id = $1 AND ((seq >= $2 AND seq <= $3)
+                    OR seq > (SELECT acknowledged_seq FROM devices WHERE id = $1))
+             UNION ALL
+             SELECT seq, fingerprint, error FROM rejections
+              WHERE device_id = $1 AND ((seq >= $2 AND seq <= $3)
+                    OR seq > (SELECT acknowledged_seq FROM devices WHERE id = $1))"
+        ),
+        tx.prepare_cached("SELECT id, state, officer_id FROM records WHERE id = ANY($1)"),
+        // Holders of the NIKs the batch sets and of those the touched records hold now.
+        tx.prepare_cached(
+            "SELECT nik, id FROM records
+              WHERE nik IS NOT NULL AND nik = ANY($1::text[] || ARRAY(
+                    SELECT nik FROM records WHERE id = ANY($2) AND nik IS NOT NULL))"
+        ),
+    )?;
+    let account_parameters: [&(dyn ToSql + Sync); 1] = [&device_id];
+    let known_parameters: [&(dyn ToSql + Sync); 3] = [&device_id, &low, &high];
+    let record_parameters: [&(dyn ToSql + Sync); 1] = [&record_ids];
+    let holder_parameters: [&(dyn ToSql + Sync); 2] = [&nik_texts, &record_ids];
+    // Pipelined: sent together, answered in one round trip.
+    let (meta, account, known_rows, record_rows, holder_rows) = tokio::try_join!(
+        tx.query_one(&meta, &[]),
+        tx.query_opt(&account, &account_parameters),
+        tx.query(&known, &known_parameters),
+        tx.query(&records, &record_parameters),
+        tx.query(&holders, &holder_parameters),
+    )?;
+    let acknowledged = match account {
+        Some(row) => to_seq(row.try_get(0)?),
+        None => {
+            return Err(StorageError::Corrupt(format!(
+                "device {} is not enrolled",
+                device.device_id
+            )));
+        }
+    };
+    let mut context = BatchContext {
+        last_server_seq: to_seq(meta.try_get(0)?),
+        ..BatchContext::default()
+    };
+    let mut held_above = Vec::new();
+    for row in &known_rows {
+        let stored_seq: i64 = row.try_get(0)?;
+        let seq = to_seq(stored_seq);
+        if seq > acknowledged {
+            held_above.push(seq);
+        }
+        if (low..=high).contains(&stored_seq) {
+            let rejection: Option<&str> = row.try_get(2)?;
+            context.known.insert(
+                seq,
+                KnownOperation {
+                    fingerprint: parse_hash(row.try_get(1)?)?,
+                    rejection: rejection.map(from_json::<WireError>).transpose()?,
+                },
+            );
+        }
+    }
+    for row in &record_rows {
+        let id = RecordId(row.try_get(0)?);
+        context
+            .records
+            .insert(id, stored_record(row.try_get(1)?, row.try_get(2)?)?);
+    }
+    for row in &holder_rows {
+        let nik = parse_nik(row.try_get(0)?)?;
+        context
+            .nik_holders
+            .entry(nik)
+            .or_default()
+            .insert(RecordId(row.try_get(1)?));
+    }
+    Ok(Loaded {
+        context,
+        acknowledged,
+        held_above,
+    })
+}
+
+/// Writes a plan with one statement per table, pipelined; returns the
+/// device's new acknowledged sequence number.
+async fn write_plan(
+    tx: &Transaction<'_>,
+    device: &DeviceScope,
+    plan: &BatchPlan,
+    loaded_acknowledged: u64,
+    mut held_above: Vec<u64>,
+    now: OffsetDateTime,
+) -> Result<u64> {
+    let device_id = device.device_id.0;
+    let now_ms = ms(now);
+    held_above.extend(plan.accepted.iter().map(|a| a.operation.seq));
+    held_above.extend(plan.rejected.iter().map(|r| r.seq));
+    let acknowledged = from_seq(advance_acknowledged(loaded_acknowledged, held_above));
+
+    let accepted = &plan.accepted;
+    let server_seqs: Vec<i64> = accepted.iter().map(|a| from_seq(a.server_seq)).collect();
+    let seqs: Vec<i64> = accepted.iter().map(|a| from_seq(a.operation.seq)).collect();
+    let record_ids: Vec<Uuid> = accepted.iter().map(|a| a.operation.record_id.0).collect();
+    let hlcs: Vec<i64> = accepted
+        .iter()
+        .map(|a| hlc_to_db(a.operation.hlc))
+        .collect();
+    let original_hlcs: Vec<i64> = accepted.iter().map(|a| hlc_to_db(a.original_hlc)).collect();
+    let fingerprints: Vec<&[u8]> = accepted.iter().map(|a| &a.fingerprint[..]).collect();
+    let villages: Vec<&str> = accepted.iter().map(|a| a.village_code.as_str()).collect();
+    let previous: Vec<Option<&str>> = accepted
+        .iter()
+        .map(|a| a.previous_village_code.as_deref())
+        .collect();
+    let bodies: Vec<String> = accepted
+        .iter()
+        .map(|a| json(&a.operation))
+        .collect::<Result<_>>()?;
+    let max_hlc = accepted
+        .iter()
+        .map(|a| a.operation.hlc)
+        .max()
+        .map_or(0, hlc_to_db);
+
+    let rejected = &plan.rejected;
+    let rejected_seqs: Vec<i64> = rejected.iter().map(|r| from_seq(r.seq)).collect();
+    let rejected_records: Vec<Uuid> = rejected.iter().map(|r| r.record_id.0).collect();
+    let rejected_prints: Vec<&[u8]> = rejected.iter().map(|r| &r.fingerprint[..]).collect();
+    let errors: Vec<String> = rejected
+        .iter()
+        .map(|r| json(&r.error))
+        .collect::<Result<_>>()?;
+
+    let records = &plan.records;
+    let ids: Vec<Uuid> = records.iter().map(|r| r.record_id.0).collect();
+    let states: Vec<String> = records
+        .iter()
+        .map(|r| json(&r.state))
+        .collect::<Result<_>>()?;
+    let record_villages: Vec<&str> = records.iter().map(|r| r.village_code.as_str()).collect();
+    let niks: Vec<Option<&str>> = records
+        .iter()
+        .map(|r| r.nik.as_ref().map(Nik::as_str))
+        .collect();
+    let active: Vec<bool> = records.iter().map(|r| r.active).collect();
+    let officers: Vec<Option<Uuid>> = records.iter().map(|r| r.officer_id.map(|o| o.0)).collect();
+    let updated: Vec<i64> = records.iter().map(|r| from_seq(r.updated_seq)).collect();
+    let marks: Vec<Option<i64>> = records
+        .iter()
+        .map(|r| {
+            plan.duplicate_marks
+                .get(&r.record_id)
+                .copied()
+                .map(from_seq)
+        })
+        .collect();
+    // Marks on records the batch did not otherwise touch (other holders of a NIK).
+    let written: BTreeSet<RecordId> = records.iter().map(|r| r.record_id).collect();
+    let (other_marked, other_marks): (Vec<Uuid>, Vec<i64>) = plan
+        .duplicate_marks
+        .iter()
+        .filter(|(id, _)| !written.contains(id))
+        .map(|(id, seq)| (id.0, from_seq(*seq)))
+        .unzip();
+
+    let (insert_operations, insert_rejections, upsert_records, mark, meta, account) = tokio::try_join!(
+        tx.prepare_cached(
+            "INSERT INTO operations (server_seq, device_id, seq, record_id, hlc, original_hlc,
+                 fingerprint, village_code, previous_village_code, body, received_ms)
+             SELECT s, $1, q, r, h, oh, f, v, pv, b, $2
+               FROM UNNEST($3::bigint[], $4::bigint[], $5::uuid[], $6::bigint[], $7::bigint[],
+                           $8::bytea[], $9::text[], $10::text[], $11::text[])
+                    AS t(s, q, r, h, oh, f, v, pv, b)"
+        ),
+        tx.prepare_cached(
+            "INSERT INTO rejections (device_id, seq, record_id, fingerprint, error, received_ms)
+             SELECT $1, q, r, f, e, $2
+               FROM UNNEST($3::bigint[], $4::uuid[], $5::bytea[], $6::text[]) AS t(q, r, f, e)"
+        ),
+        tx.prepare_cached(
+            "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq,
+                 duplicate_seq)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                                  $6::uuid[], $7::bigint[], $8::bigint[])
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                 village_code = excluded.village_code, nik = excluded.nik,
+                 active = excluded.active, officer_id = excluded.officer_id,
+                 updated_seq = excluded.updated_seq,
+                 duplicate_seq = COALESCE(excluded.duplicate_seq, records.duplicate_seq)"
+        ),
+        tx.prepare_cached(
+            "UPDATE records AS r SET duplicate_seq = m.seq
+               FROM UNNEST($1::uuid[], $2::bigint[]) AS m(id, seq) WHERE r.id = m.id"
+        ),
+        tx.prepare_cached(
+            "UPDATE meta SET last_server_seq = $1, last_hlc = GREATEST(last_hlc, $2)"
+        ),
+        tx.prepare_cached(
+            "UPDATE devices SET acknowledged_seq = $2, last_seen_ms = $3 WHERE id = $1"
+        ),
+    )?;
+
+    let last_server_seq = from_seq(plan.last_server_seq);
+    let operation_parameters: [&(dyn ToSql + Sync); 11] = [
+        &device_id,
+        &now_ms,
+        &server_seqs,
+        &seqs,
+        &record_ids,
+        &hlcs,
+        &original_hlcs,
+        &fingerprints,
+        &villages,
+        &previous,
+        &bodies,
+    ];
+    let rejection_parameters: [&(dyn ToSql + Sync); 6] = [
+        &device_id,
+        &now_ms,
+        &rejected_seqs,
+        &rejected_records,
+        &rejected_prints,
+        &errors,
+    ];
+    let record_parameters: [&(dyn ToSql + Sync); 8] = [
+        &ids,
+        &states,
+        &record_villages,
+        &niks,
+        &active,
+        &officers,
+        &updated,
+        &marks,
+    ];
+    let mark_parameters: [&(dyn ToSql + Sync); 2] = [&other_marked, &other_marks];
+    let meta_parameters: [&(dyn ToSql + Sync); 2] = [&last_server_seq, &max_hlc];
+    let account_parameters: [&(dyn ToSql + Sync); 3] = [&device_id, &acknowledged, &now_ms];
+    // No statement depends on another's effect, so they are sent together
+    // (pipelined) and answered in one round trip; empty ones are skipped.
+    tokio::try_join!(
+        skip_if(
+            accepted.is_empty(),
+            tx.execute(&insert_operations, &operation_parameters)
+        ),
+        skip_if(
+            rejected.is_empty(),
+            tx.execute(&insert_rejections, &rejection_parameters)
+        ),
+        skip_if(
+            records.is_empty(),
+            tx.execute(&upsert_records, &record_parameters)
+        ),
+        skip_if(other_marked.is_empty(), tx.execute(&mark, &mark_parameters)),
+        tx.execute(&meta, &meta_parameters),
+        tx.execute(&account, &account_parameters),
+    )?;
+    Ok(to_seq(acknowledged))
+}
+
+/// Runs `statement` unless `skip`.
+async fn skip_if(
+    skip: bool,
+    statement: impl Future<Output = Result<u64, tokio_postgres::Error>>,
+) -> Result<u64, tokio_postgres::Error> {
+    if skip { Ok(0) } else { statement.await }
+}
+
+async fn duplicate_notices(
+    tx: &Transaction<'_>,
+    patterns: &[String],
+    after: u64,
+    upto: u64,
+) -> Result<Vec<DuplicateNotice>> {
+    if upto <= after {
+        return Ok(Vec::new());
+    }
+    let statement = tx
+        .prepare_cached(
+            "SELECT r.id, h.id, h.village_code, o.name
+               FROM records r
+               LEFT JOIN records h ON h.nik = r.nik AND h.id <> r.id
+               LEFT JOIN officers o ON o.id = h.officer_id
+              WHERE r.duplicate_seq > $1 AND r.duplicate_seq <= $2
+                AND r.village_code LIKE ANY($3)
+              ORDER BY r.duplicate_seq, r.id, h.id",
+        )
+        .await?;
+    let rows = tx
+        .query(&statement, &[&from_seq(after), &from_seq(upto), &patterns])
+        .await?;
+    let mut notices: Vec<DuplicateNotice> = Vec::new();
+    for row in &rows {
+        let record_id = RecordId(row.try_get(0)?);
+        let other: Option<Uuid> = row.try_get(1)?;
+        if notices.last().map(|n| n.record_id) != Some(record_id) {
+            notices.push(DuplicateNotice {
+                record_id,
+                others: Vec::new(),
+            });
+        }
+        if let (Some(other), Some(notice)) = (other, notices.last_mut()) {
+            notice.others.push(DuplicateHolder {
+                record_id: RecordId(other),
+                village_code: row.try_get(2)?,
+                officer_name: row.try_get(3)?,
+            });
+        }
+    }
+    Ok(notices)
+}
+
+fn device_from_row(row: &Row) -> Result<Device> {
+    let revoked: Option<i64> = row.try_get(5)?;
+    let seen: Option<i64> = row.try_get(6)?;
+    Ok(Device {
+        id: DeviceId(row.try_get(0)?),
+        name: row.try_get(1)?,
+        officer_id: OfficerId(row.try_get(2)?),
+        officer_name: row.try_get(3)?,
+        enrolled_at: from_ms(row.try_get(4)?)?,
+        revoked_at: revoked.map(from_ms).transpose()?,
+        last_seen_at: seen.map(from_ms).transpose()?,
+        acknowledged_seq: to_seq(row.try_get(7)?),
+    })
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    async fn store_id(&self) -> Result<StoreId> {
+        let client = self.client().await?;
+        let row = client.query_one("SELECT store_id FROM meta", &[]).await?;
+        Ok(StoreId(row.try_get(0)?))
+    }
+
+    async fn last_hlc(&self) -> Result<Hlc> {
+        // Kept in `meta` by every push, so no scan of the operations.
+        let client = self.client().await?;
+        let row = client.query_one("SELECT last_hlc FROM meta", &[]).await?;
+        Ok(hlc_from_db(row.try_get(0)?))
+    }
+
+    async fn add_officer(&self, officer: &Officer) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO officers (id, name, created_ms) VALUES ($1, $2, $3)",
+            &[&officer.id.0, &officer.name, &ms(officer.created_at)],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO officer_regions (officer_id, region_code)
+             SELECT $1, code FROM UNNEST($2::text[]) AS t(code)
+             ON CONFLICT DO NOTHING",
+            &[&officer.id.0, &officer.regions],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn officers(&self) -> Result<Vec<Officer>> {
+        let client = self.client().await?;
+        // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
+        let sql = format!("{OFFICER_COLUMNS} GROUP BY o.id ORDER BY o.name COLLATE \"C\", o.id");
+        client
+            .query(sql.as_str(), &[])
+            .await?
+            .iter()
+            .map(officer_from_row)
+            .collect()
+    }
+
+    async fn officer(&self, id: OfficerId) -> Result<Option<Officer>> {
+        let client = self.client().await?;
+        officer_by_id(&client, id.0).await
+    }
+
+    async fn add_enrollment_code(&self, code: &NewEnrollmentCode) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO enrollment_codes (code_hash, officer_id, created_ms, expires_ms)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &&code.code_hash[..],
+                    &code.officer_id.0,
+                    &ms(code.created_at),
+                    &ms(code.expires_at),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn enroll(&self, enrollment: &Enrollment) -> Result<Result<Officer, EnrollRefusal>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // FOR UPDATE: two devices racing with one code cannot both use it.
+        let code = tx
+            .query_opt(
+                "SELECT officer_id, expires_ms, used_ms FROM enrollment_codes
+                 WHERE code_hash = $1 FOR UPDATE",
+                &[&&enrollment.code_hash[..]],
+            )
+            .await?;
+        let Some(code) = code else {
+            return Ok(Err(EnrollRefusal::UnknownCode));
+        };
+        let officer_id: Uuid = code.try_get(0)?;
+        let expires_ms: i64 = code.try_get(1)?;
+        let used_ms: Option<i64> = code.try_get(2)?;
+        if used_ms.is_some() {
+            return Ok(Err(EnrollRefusal::AlreadyUsed));
+        }
+        let now_ms = ms(enrollment.now);
+        if expires_ms <= now_ms {
+            return Ok(Err(EnrollRefusal::Expired));
+        }
+        let device_id = enrollment.device_id.0;
+        let revoked = tx
+            .query_opt(
+                "SELECT revoked_ms FROM devices WHERE id = $1 FOR UPDATE",
+                &[&device_id],
+            )
+            .await?;
+        if let Some(row) = revoked
+            && row.try_get::<_, Option<i64>>(0)?.is_some()
+        {
+            return Ok(Err(EnrollRefusal::DeviceRevoked));
+        }
+        tx.execute(
+            "INSERT INTO devices (id, officer_id, name, token_hash, enrolled_ms)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET officer_id = excluded.officer_id,
+                 name = excluded.name, token_hash = excluded.token_hash,
+                 enrolled_ms = excluded.enrolled_ms",
+            &[
+                &device_id,
+                &officer_id,
+                &enrollment.device_name,
+                &&enrollment.token_hash[..],
+                &now_ms,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE enrollment_codes SET used_ms = $2, device_id = $3 WHERE code_hash = $1",
+            &[&&enrollment.code_hash[..], &now_ms, &device_id],
+        )
+        .await?;
+        let officer = officer_by_id(&tx, officer_id)
+            .await?
+            .ok_or_else(|| StorageError::Corrupt(format!("officer {officer_id} missing")))?;
+        tx.commit().await?;
+        Ok(Ok(officer))
+    }
+
+    async fn devices(&self) -> Result<Vec<Device>> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT d.id, d.name, d.officer_id, o.name, d.enrolled_ms, d.revoked_ms,
+                        d.last_seen_ms, d.acknowledged_seq
+                 FROM devices d JOIN officers o ON o.id = d.officer_id
+                 ORDER BY d.enrolled_ms DESC, d.id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(device_from_row)
+            .collect()
+    }
+
+    async fn revoke_device(&self, id: DeviceId, at: OffsetDateTime) -> Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE devices SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1",
+                &[&id.0, &ms(at)],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn authenticate(&self, token_hash: &[u8; 32]) -> Result<Option<Authenticated>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT d.id, d.officer_id, o.name, d.revoked_ms,
+                        COALESCE((SELECT array_agg(region_code ORDER BY region_code COLLATE \"C\")
+                                    FROM officer_regions WHERE officer_id = d.officer_id), '{}')
+                 FROM devices d JOIN officers o ON o.id = d.officer_id
+                 WHERE d.token_hash = $1",
+            )
+            .await?;
+        let Some(row) = client.query_opt(&statement, &[&&token_hash[..]]).await? else {
+            return Ok(None);
+        };
+        let revoked: Option<i64> = row.try_get(3)?;
+        Ok(Some(Authenticated {
+            scope: DeviceScope {
+                device_id: DeviceId(row.try_get(0)?),
+                officer_id: OfficerId(row.try_get(1)?),
+                officer_name: row.try_get(2)?,
+                regions: row.try_get(4)?,
+            },
+            revoked_at: revoked.map(from_ms).transpose()?,
+        }))
+    }
+
+    async fn push(
+        &self,
+        device: &DeviceScope,
+        operations: &[Operation],
+        now: OffsetDateTime,
+    ) -> Result<PushResult> {
+        let mut client = self.client().await?;
+        // READ COMMITTED (the default) on purpose: every statement after the
+        // lock sees all pushes committed before it was granted. REPEATABLE
+        // READ would take its snapshot at the lock statement, before the wait.
+        let tx = client.transaction().await?;
+        let lock = tx
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await?;
+        tx.execute(&lock, &[&PUSH_LOCK]).await?;
+        let loaded = load_context(&tx, device, operations).await?;
+        let plan = plan_batch(
+            device,
+            operations,
+            loaded.context,
+            BatchClock {
+                now,
+                regions: lindung_shared::region::regions(),
+            },
+        );
+        let acknowledged_seq = write_plan(
+            &tx,
+            device,
+            &plan,
+            loaded.acknowledged,
+            loaded.held_above,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(PushResult {
+            receipts: plan.receipts,
+            acknowledged_seq,
+        })
+    }
+
+    async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let patterns: Vec<String> = device.regions.iter().map(|r| prefix_pattern(r)).collect();
+        let (meta, page) = tokio::try_join!(
+            tx.prepare_cached("SELECT last_server_seq FROM meta"),
+            tx.prepare_cached(
+                "SELECT server_seq, body FROM operations
+                  WHERE server_seq > $1 AND device_id <> $2
+                    AND (village_code LIKE ANY($3) OR previous_village_code LIKE ANY($3))
+                  ORDER BY server_seq LIMIT $4"
+            ),
+        )?;
+        let fetch = i64::from(limit) + 1;
+        let after = from_seq(cursor);
+        let page_parameters: [&(dyn ToSql + Sync); 4] =
+            [&after, &device.device_id.0, &patterns, &fetch];
+        // One snapshot, one round trip.
+        let (meta, rows) =
+            tokio::try_join!(tx.query_one(&meta, &[]), tx.query(&page, &page_parameters),)?;
+        let last = to_seq(meta.try_get(0)?);
+        let has_more = rows.len() > limit as usize;
+        let mut operations = Vec::with_capacity(rows.len().min(limit as usize));
+        let mut last_seq = cursor;
+        for row in rows.iter().take(limit as usize) {
+            last_seq = to_seq(row.try_get(0)?);
+            operations.push(from_json::<Operation>(row.try_get(1)?)?);
+        }
+        let next_cursor = if has_more { last_seq } else { last.max(cursor) };
+        let duplicates = duplicate_notices(&tx, &patterns, cursor, next_cursor).await?;
+        tx.commit().await?;
+        Ok(PullResult {
+            operations,
+            duplicates,
+            next_cursor,
+            has_more,
+        })
+    }
+
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT state, officer_id FROM records WHERE id = $1",
+                &[&id.0],
+            )
+            .await?;
+        row.map(|row| stored_record(row.try_get(0)?, row.try_get(1)?))
+            .transpose()
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM records),
+                        (SELECT COUNT(*) FROM records WHERE active),
+                        (SELECT COUNT(*) FROM operations),
+                        (SELECT COUNT(*) FROM rejections),
+                        (SELECT COALESCE(SUM(n), 0)::bigint FROM
+                            (SELECT COUNT(*) AS n FROM records WHERE nik IS NOT NULL
+                              GROUP BY nik HAVING COUNT(*) > 1) AS groups),
+                        (SELECT COUNT(*) FROM officers),
+                        (SELECT COUNT(*) FROM devices)",
+                &[],
+            )
+            .await?;
+        let count = |index: usize| -> Result<u64> { Ok(to_seq(row.try_get(index)?)) };
+        Ok(Counts {
+            records: count(0)?,
+            active_records: count(1)?,
+            operations: count(2)?,
+            rejections: count(3)?,
+            records_in_duplicate_groups: count(4)?,
+            officers: count(5)?,
+            devices: count(6)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use lindung_shared::protocol::Outcome;
+
+    use super::*;
+    use crate::storage::conformance::{self, NOW, create, enrol, nik, registration};
+
+    const URL_VARIABLE: &str = "LINDUNG_TEST_POSTGRES_URL";
+
+    /// The server `LINDUNG_TEST_POSTGRES_URL` names, and the databases the
+    /// test made on it (`lindung_test_<random>`, one per store), dropped when
+    /// this is dropped, even after a failed assertion.
+    struct TestServer {
+        admin: tokio_postgres::Config,
+        created: Mutex<Vec<String>>,
+    }
+
+    impl TestServer {
+        /// None (after saying so) when the variable is not set.
+        fn from_env() -> Option<TestServer> {
+            let Some(url) = std::env::var(URL_VARIABLE)
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+            else {
+                println!("skipped: {URL_VARIABLE} is not set");
+                return None;
+            };
+            let admin = tokio_postgres::Config::from_str(&url)
+                .unwrap_or_else(|e| panic!("{URL_VARIABLE} is not a PostgreSQL URL: {e}"));
+            Some(TestServer {
+                admin,
+                created: Mutex::new(Vec::new()),
+            })
+        }
+
+        /// A new, empty database's connection settings.
+        async fn fresh_config(&self) -> tokio_postgres::Config {
+            let name = format!("lindung_test_{}", Uuid::new_v4().simple());
+            let client = admin_client(&self.admin).await;
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create a test database");
+            self.created
+                .lock()
+                .expect("not poisoned")
+                .push(name.clone());
+            let mut config = self.admin.clone();
+            config.dbname(&name);
+            config
+        }
+
+        async fn fresh(&self) -> PostgresStorage {
+            PostgresStorage::with_config(self.fresh_config().await, "test database".into())
+                .await
+                .expect("connects and migrates")
+        }
+    }
+
+    async fn admin_client(config: &tokio_postgres::Config) -> tokio_postgres::Client {
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {URL_VARIABLE}: {}", chain(&e)));
+        tokio::spawn(connection);
+        client
+    }
+
+    impl Drop for TestServer {
+        fn drop(&mut self) {
+            let names = std::mem::take(self.created.get_mut().unwrap_or_else(|e| e.into_inner()));
+            if names.is_empty() {
+                return;
+            }
+            let admin = self.admin.clone();
+            // Best effort, on a runtime of its own: the test's may be gone.
+            let _ = std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async {
+                    let Ok((client, connection)) = admin.connect(NoTls).await else {
+                        return;
+                    };
+                    tokio::spawn(connection);
+                    for name in names {
+                        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        if let Err(e) = client.batch_execute(&drop).await {
+                            eprintln!("could not drop the test database {name}: {}", chain(&e));
+                        }
+                    }
+                });
+            })
+            .join();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_conforms() {
+        let Some(server) = TestServer::from_env() else {
+            return;
+        };
+        conformance::run_all(|| async { Box::new(server.fresh().await) as Box<dyn Storage> }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reconnecting_keeps_the_store_and_refuses_a_newer_schema() {
+        let Some(server) = TestServer::from_env() else {
+            return;
+        };
+        let config = server.fresh_config().await;
+        // Two servers starting at once on an empty database: one migrates,
+        // the other waits for it and finds the schema in place.
+        let (first, second) = tokio::join!(
+            PostgresStorage::with_config(config.clone(), "first".into()),
+            PostgresStorage::with_config(config.clone(), "second".into()),
+        );
+        let (first, second) = (first.expect("first"), second.expect("second"));
+        let id = first.store_id().await.expect("id");
+        assert_eq!(second.store_id().await.expect("id"), id);
+        drop(second);
+        let again = PostgresStorage::with_config(config.clone(), "again".into())
+            .await
+            .expect("reconnects");
+        assert_eq!(again.store_id().await.expect("id"), id);
+        again
+            .client()
+            .await
+            .expect("client")
+            .execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
+            .await
+            .expect("bumped");
+        drop((first, again));
+        let error = PostgresStorage::with_config(config, "newer".into())
+            .await
+            .expect_err("too new");
+        assert!(
+            matches!(
+                error,
+                StorageError::SchemaTooNew { found: 99, supported } if supported == MIGRATIONS.len() as i64
+            ),
+            "{error}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_pushes_never_let_a_pull_cursor_skip_a_change() {
+        let Some(server) = TestServer::from_env() else {
+            return;
+        };
+        let storage = Arc::new(server.fresh().await);
+        let reader = enrol(storage.as_ref(), "Reader", &["13"]).await;
+        const DEVICES: u64 = 4;
+        const BATCHES: u64 = 6;
+        const PER_BATCH: u64 = 25;
+        let mut pushers = Vec::new();
+        for d in 0..DEVICES {
+            let storage = Arc::clone(&storage);
+            let officer = enrol(storage.as_ref(), &format!("Officer {d}"), &["1311"]).await;
+            pushers.push(tokio::spawn(async move {
+                for b in 0..BATCHES {
+                    let ops: Vec<Operation> = (1..=PER_BATCH)
+                        .map(|i| {
+                            let seq = b * PER_BATCH + i;
+                            let serial = u16::try_from(d * 1000 + seq).expect("small");
+                            let person = registration(
+                                &nik(1, serial),
+                                "Siti Aminah",
+                                "1311012001",
+                                &officer.scope,
+                            );
+                            create(&officer.scope, seq, conformance::base_ms() + seq, &person)
+                        })
+                        .collect();
+                    let result = storage.push(&officer.scope, &ops, NOW).await.expect("push");
+                    assert!(
+                        result
+                            .receipts
+                            .iter()
+                            .all(|r| matches!(r.outcome, Outcome::Accepted { .. }))
+                    );
+                }
+            }));
+        }
+        // A reader pulls small pages while the pushes commit.
+        let mut seen = BTreeSet::new();
+        let mut cursor = 0;
+        let mut finished = false;
+        loop {
+            let page = storage.pull(&reader.scope, cursor, 7).await.expect("pull");
+            for op in &page.operations {
+                assert!(seen.insert(op.op_id()), "received twice: {:?}", op.op_id());
+            }
+            assert!(page.next_cursor >= cursor);
+            cursor = page.next_cursor;
+            if finished && !page.has_more {
+                break;
+            }
+            if !page.has_more && pushers.iter().all(|p| p.is_finished()) {
+                finished = true;
+            }
+        }
+        for pusher in pushers {
+            pusher.await.expect("pusher");
+        }
+        let total = DEVICES * BATCHES * PER_BATCH;
+        assert_eq!(seen.len() as u64, total, "every change pulled exactly once");
+        assert_eq!(cursor, total, "server sequence numbers are dense");
+    }
+
+    /// Not a check: prints how fast one device's initial push goes
+    /// (`cargo test -p lindung-server --release push_throughput -- --ignored --nocapture`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "timing; run by hand with --ignored --nocapture"]
+    async fn push_throughput() {
+        let Some(server) = TestServer::from_env() else {
+            return;
+        };
+        let storage = server.fresh().await;
+        let rina = enrol(&storage, "Rina", &["1311"]).await;
+        const BATCH: u64 = 5_000;
+        const BATCHES: u64 = 10;
+        let batches: Vec<Vec<Operation>> = (0..BATCHES)
+            .map(|b| {
+                (1..=BATCH)
+                    .map(|i| {
+                        let seq = b * BATCH + i;
+                        let day = u8::try_from(seq % 28 + 1).expect("small");
+                        let serial = u16::try_from(seq / 28 + 1).expect("small");
+                        let person = registration(
+                            &nik(day, serial),
+                            "Siti Aminah",
+                            "1311012001",
+                            &rina.scope,
+                        );
+                        create(&rina.scope, seq, conformance::base_ms() + seq, &person)
+                    })
+                    .collect()
+            })
+            .collect();
+        let planning = std::time::Instant::now();
+        for batch in &batches {
+            let _ = plan_batch(
+                &rina.scope,
+                batch,
+                BatchContext::default(),
+                BatchClock {
+                    now: NOW,
+                    regions: lindung_shared::region::regions(),
+                },
+            );
+        }
+        let planning = planning.elapsed();
+        let started = std::time::Instant::now();
+        for batch in &batches {
+            let result = storage.push(&rina.scope, batch, NOW).await.expect("push");
+            assert_eq!(result.acknowledged_seq, batch.last().map_or(0, |o| o.seq));
+        }
+        let elapsed = started.elapsed();
+        let total = (BATCH * BATCHES) as f64;
+        println!(
+            "pushed {total} registrations in batches of {BATCH}: {:.2} s, {:.0} registrations/s \
+             (planning alone: {:.2} s, {:.0}/s)",
+            elapsed.as_secs_f64(),
+            total / elapsed.as_secs_f64(),
+            planning.as_secs_f64(),
+            total / planning.as_secs_f64(),
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_clear_error() {
+        // Port 1 on loopback: nothing listens there.
+        let url = "postgres://lindung:secret@127.0.0.1:1/lindung";
+        let error = PostgresStorage::connect(url)
+            .await
+            .expect_err("unreachable");
+        let message = error.to_string();
+        assert!(matches!(error, StorageError::Connect(_)), "{message}");
+        assert!(
+            message.contains("cannot connect to PostgreSQL"),
+            "{message}"
+        );
+        assert!(message.contains("refused"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let through_open = crate::storage::open(&DatabaseUrl::parse(url).expect("parses"))
+            .await
+            .expect_err("unreachable");
+        assert!(matches!(through_open, StorageError::Connect(_)));
+        let unusable = PostgresStorage::connect("postgres://lindung:secret@127.0.0.1:notaport/x")
+            .await
+            .expect_err("bad port");
+        assert!(!unusable.to_string().contains("secret"), "{unusable}");
+    }
+
+    #[test]
+    fn like_patterns_match_prefixes_only() {
+        assert_eq!(prefix_pattern("1311"), "1311%");
+        assert_eq!(prefix_pattern("a_b%c\\"), "a\\_b\\%c\\\\%");
+        let hlc = Hlc::from_u64(u64::MAX - 5);
+        assert_eq!(hlc_from_db(hlc_to_db(hlc)), hlc);
+    }
+}
