@@ -213,16 +213,15 @@ pub fn plan_batch(
         let seq = operation.seq;
         let print = fingerprint(operation);
         let outcome = if operation.device_id != device.device_id {
-            reject(
-                WireError::new(
+            // Not remembered: its sequence number is another device's and
+            // must not occupy one of the sender's.
+            Outcome::Rejected {
+                error: WireError::new(
                     ErrorCode::InvalidOperation,
                     "operation belongs to another device",
                     "perubahan ini milik perangkat lain",
                 ),
-                operation,
-                print,
-                &mut plan,
-            )
+            }
         } else if let Some(known) = context.known.get(&seq) {
             if known.fingerprint != print {
                 sequence_reused(seq)

@@ -190,10 +190,77 @@ pub struct Version {
 }
 
 /// Every version of every field of one record.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised compactly, as the list of stamps that wrote it, each with the
+/// changes it made (the shape of an [`Operation`] without the record id): a
+/// record created by one operation stores each stamp once, not once per field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordState {
     /// Per field, all versions in ascending order; the last one is current.
     fields: BTreeMap<Field, Vec<Version>>,
+}
+
+/// One stamp and what it wrote, as a [`RecordState`] is serialised.
+#[derive(Serialize)]
+struct StampedChangesRef<'a> {
+    hlc: Hlc,
+    device_id: DeviceId,
+    seq: u64,
+    changes: Vec<&'a Change>,
+}
+
+#[derive(Deserialize)]
+struct StampedChanges {
+    hlc: Hlc,
+    device_id: DeviceId,
+    seq: u64,
+    changes: Vec<Change>,
+}
+
+impl Serialize for RecordState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut groups: BTreeMap<Stamp, Vec<&Change>> = BTreeMap::new();
+        for versions in self.fields.values() {
+            for version in versions {
+                groups
+                    .entry(version.stamp)
+                    .or_default()
+                    .push(&version.change);
+            }
+        }
+        serializer.collect_seq(
+            groups
+                .into_iter()
+                .map(|(stamp, changes)| StampedChangesRef {
+                    hlc: stamp.hlc,
+                    device_id: stamp.device_id,
+                    seq: stamp.seq,
+                    changes,
+                }),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let groups = Vec::<StampedChanges>::deserialize(deserializer)?;
+        let mut state = RecordState::default();
+        for group in groups {
+            let stamp = Stamp {
+                hlc: group.hlc,
+                device_id: group.device_id,
+                seq: group.seq,
+            };
+            for change in group.changes {
+                let versions = state.fields.entry(change.field()).or_default();
+                let version = Version { stamp, change };
+                if let Err(position) = versions.binary_search(&version) {
+                    versions.insert(position, version);
+                }
+            }
+        }
+        Ok(state)
+    }
 }
 
 /// What applying an operation did.

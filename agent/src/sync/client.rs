@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use lindung_shared::ids::StoreId;
 use lindung_shared::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, PROTOCOL_VERSION, PullPage, PushRequest,
-    PushResponse, WireError,
+    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, MAX_PULL_LIMIT, PROTOCOL_VERSION,
+    PullPage, PushRequest, PushResponse, WireError,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -118,10 +118,11 @@ impl Client {
         limit: u32,
         store: Option<StoreId>,
     ) -> Result<Option<PullPage>, SyncError> {
-        let mut url = format!(
-            "{}/api/v1/sync/pull?cursor={cursor}&limit={limit}",
-            self.base
-        );
+        // The server's default page is the largest; say so only when asking for less.
+        let mut url = format!("{}/api/v1/sync/pull?cursor={cursor}", self.base);
+        if limit != MAX_PULL_LIMIT {
+            url.push_str(&format!("&limit={limit}"));
+        }
         if PROTOCOL_VERSION != 1 {
             url.push_str(&format!("&protocol={PROTOCOL_VERSION}"));
         }

@@ -92,10 +92,44 @@ pub fn sync_once(
     progress: &mut dyn FnMut(Progress),
     now: impl Fn() -> OffsetDateTime,
 ) -> Result<SyncSummary, SyncError> {
-    let enrollment = store.enrollment()?.ok_or(SyncError::NotEnrolled)?;
-    let client = Client::new(&enrollment.server_url, Some(enrollment.token.clone()));
+    let client = client_for(store)?;
     let mut summary = SyncSummary::default();
+    push_all(store, &client, &mut summary, progress, &now)?;
+    pull_all(store, &client, &mut summary, progress, &now)?;
+    store.mark_synced(now())?;
+    summary.pending_after = store.pending_count()?;
+    Ok(summary)
+}
 
+/// Only the push half of a run (what a laptop sends; used by the benchmark
+/// to compare with push-only replication).
+pub fn push_once(
+    store: &mut Store,
+    now: impl Fn() -> OffsetDateTime,
+) -> Result<SyncSummary, SyncError> {
+    let client = client_for(store)?;
+    let mut summary = SyncSummary::default();
+    push_all(store, &client, &mut summary, &mut |_| {}, &now)?;
+    summary.pending_after = store.pending_count()?;
+    Ok(summary)
+}
+
+fn client_for(store: &Store) -> Result<Client, SyncError> {
+    let enrollment = store.enrollment()?.ok_or(SyncError::NotEnrolled)?;
+    Ok(Client::new(
+        &enrollment.server_url,
+        Some(enrollment.token.clone()),
+    ))
+}
+
+/// Pushes the outbox in batches until nothing is pending.
+fn push_all(
+    store: &mut Store,
+    client: &Client,
+    summary: &mut SyncSummary,
+    progress: &mut dyn FnMut(Progress),
+    now: &dyn Fn() -> OffsetDateTime,
+) -> Result<(), SyncError> {
     let mut total = store.pending_count()?;
     let mut last_first_seq = None;
     loop {
@@ -144,7 +178,17 @@ pub fn sync_once(
         done: summary.sent,
         total: total.max(summary.sent),
     });
+    Ok(())
+}
 
+/// Pulls pages until the server has nothing more.
+fn pull_all(
+    store: &mut Store,
+    client: &Client,
+    summary: &mut SyncSummary,
+    progress: &mut dyn FnMut(Progress),
+    now: &dyn Fn() -> OffsetDateTime,
+) -> Result<(), SyncError> {
     loop {
         let (cursor, store_id) = store.pull_position()?;
         summary.requests += 1;
@@ -161,9 +205,7 @@ pub fn sync_once(
             break;
         }
     }
-    store.mark_synced(now())?;
-    summary.pending_after = store.pending_count()?;
-    Ok(summary)
+    Ok(())
 }
 
 /// What the loop reports after each round: the result, and the wait before

@@ -365,6 +365,26 @@ async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {
     assert_eq!(retry.receipts[1].outcome, Outcome::Duplicate);
     let counts = storage.counts().await.expect("counts");
     assert_eq!((counts.records, counts.rejections), (1, 3));
+
+    // An operation of another device smuggled into the batch is refused
+    // without taking the sender's sequence number 5.
+    let budi = enrol(storage, "Budi", &["131101"]).await;
+    let dewi = registration(&nik(3, 1), "Dewi Sartika", "1311012001", &rina.scope);
+    let foreign = create(&budi.scope, 5, base_ms() + 5, &dewi);
+    let own = create(&rina.scope, 5, base_ms() + 6, &dewi);
+    let result = storage
+        .push(&rina.scope, &[foreign, own], NOW)
+        .await
+        .expect("push");
+    assert!(matches!(
+        &result.receipts[0].outcome,
+        Outcome::Rejected { error } if error.code == ErrorCode::InvalidOperation
+    ));
+    assert_eq!(
+        result.receipts[1].outcome,
+        Outcome::Accepted { bounded_hlc: None }
+    );
+    assert_eq!(result.acknowledged_seq, 5);
 }
 
 async fn a_reused_sequence_number_is_refused(storage: &dyn Storage) {

@@ -314,4 +314,32 @@ proptest! {
         let held: usize = replica.records().map(|(_, s)| s.version_count()).sum();
         prop_assert_eq!(held, written);
     }
+
+    #[test]
+    fn a_record_state_survives_its_compact_serialised_form(ops in arb_ops()) {
+        let replica = replay(&ops);
+        for (_, state) in replica.records() {
+            let json = serde_json::to_string(state).expect("serialises");
+            let back: RecordState = serde_json::from_str(&json).expect("parses");
+            prop_assert_eq!(&back, state);
+        }
+    }
+}
+
+#[test]
+fn a_created_record_stores_its_stamp_once() {
+    let changes = vec![
+        Change::FullName("Siti Aminah".into()),
+        Change::Rt(Some(3)),
+        Change::VillageCode("1311012001".into()),
+    ];
+    let mut state = RecordState::default();
+    state.apply(&op(1, 1, 1, 1_000, changes));
+    let json = serde_json::to_value(&state).expect("serialises");
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(
+        json[0]["changes"].as_array().map(Vec::len),
+        Some(3),
+        "{json}"
+    );
 }
