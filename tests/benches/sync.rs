@@ -335,6 +335,9 @@ fn run(backend: &str, central: Central) {
     );
     drop(store);
 
+    if clients == 0 {
+        return;
+    }
     // concurrent: many laptops push at once.
     let mut stores = Vec::with_capacity(clients);
     let mut total = 0;

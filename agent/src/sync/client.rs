@@ -91,7 +91,7 @@ impl Client {
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_global(Some(Duration::from_secs(300)))
-            .user_agent(concat!("lindung-agent/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("lindung/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         Client {
