@@ -371,3 +371,41 @@ fn a_server_reset_to_empty_gets_everything_again() {
     assert_eq!(summary["accepted"], 25, "{summary}");
     assert_eq!(count(&central.stats(), "records"), 25);
 }
+
+#[test]
+fn the_background_loop_waits_for_the_server_and_then_delivers() {
+    use std::io::BufRead;
+    let mut central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    central.kill();
+    laptop.register(&nik(1), &name(1), "1311012001");
+    let mut watch = laptop
+        .command()
+        .args(["sync", "--watch", "--interval", "1", "--json"])
+        .spawn()
+        .expect("the loop starts");
+    let mut lines = std::io::BufReader::new(watch.stdout.take().expect("stdout")).lines();
+    // First round: no server. The loop says so and backs off instead of giving up.
+    let first: Value =
+        serde_json::from_str(&lines.next().expect("a line").expect("utf-8")).expect("json");
+    assert_eq!(first["transient"], true, "{first}");
+    assert!(first["next_in_s"].as_u64().is_some(), "{first}");
+    central.restart();
+    let mut delivered = false;
+    for line in lines.by_ref().take(10) {
+        let round: Value = serde_json::from_str(&line.expect("utf-8")).expect("json");
+        if round["summary"]["accepted"] == 1 {
+            delivered = true;
+            break;
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        delivered,
+        "the registration reached the server once it was back"
+    );
+    assert_eq!(count(&central.stats(), "records"), 1);
+}
