@@ -244,3 +244,51 @@ fn village_progress_counts_categories_against_recorded_positions() {
     let text = laptop.agent(["progress", "--village", "1311012001"]);
     assert!(text.stdout.contains("1 / 12 (11 belum)"), "{}", text.stdout);
 }
+
+#[test]
+fn on_a_terminal_register_asks_for_what_is_missing_including_optional_fields() {
+    // `script` (util-linux) gives the agent a real terminal and types the answers.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let laptop = Laptop::init("Rina Marlina");
+    let answers = "1311014101900001\nSiti Aminah\nlubuk gadang\n3\n\n081234567890\nnelayan\ncsr\nPT Semen Padang\nsigned_form\n";
+    let agent = lindung_tests::binary("lindung-agent");
+    let mut script = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} register", agent.display()),
+            "/dev/null",
+        ])
+        .env("LINDUNG_DATA_DIR", laptop.dir())
+        .env("LINDUNG_PASSPHRASE", lindung_tests::TEST_PASSPHRASE)
+        .env_remove("LINDUNG_LANG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    use std::io::Write as _;
+    script
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answers.as_bytes())
+        .expect("answers typed");
+    let output = script.wait_with_output().expect("script ends");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("RT (boleh kosong)"), "{printed}");
+    assert!(printed.contains("nama perusahaan/lembaga"), "{printed}");
+    assert!(printed.contains("Tersimpan"), "{printed}");
+    let shown = laptop.agent(["show", "1311014101900001", "--json"]).json();
+    let registration = &shown["registration"];
+    assert_eq!(registration["village_code"], "1311012001");
+    assert_eq!(registration["rt"], 3);
+    assert_eq!(registration["rw"], serde_json::Value::Null);
+    assert_eq!(registration["payer"]["name"], "PT Semen Padang");
+    assert_eq!(registration["phone"], "+6281234567890");
+}

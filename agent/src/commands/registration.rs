@@ -6,7 +6,9 @@ use anyhow::bail;
 use clap::Args;
 use lindung_shared::lang::{Lang, Message, format_date, format_rupiah};
 use lindung_shared::region::{Level, SearchOptions, fold_name, normalize_code, regions};
-use lindung_shared::registration::{Category, Field, Registration, Status};
+use lindung_shared::registration::{
+    Category, ConsentMethod, Field, PayerKind, Registration, Status,
+};
 use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
 use serde::Serialize;
 use serde_json::json;
@@ -277,11 +279,28 @@ fn prompt_missing(input: &mut RegistrationInput, lang: Lang) -> anyhow::Result<(
     if !io::stdin().is_terminal() {
         return Ok(());
     }
+    let required_missing = [
+        &input.nik,
+        &input.full_name,
+        &input.village_code,
+        &input.category,
+        &input.payer,
+        &input.consent_method,
+    ]
+    .iter()
+    .any(|value| value.trim().is_empty());
+    if !required_missing {
+        return Ok(());
+    }
     let stdin = io::stdin();
     let mut lines = stdin.lock().lines();
-    let mut ask = |field: Field, slot: &mut String| -> anyhow::Result<()> {
+    let mut ask = |field: Field, hint: String, slot: &mut String| -> anyhow::Result<()> {
         if slot.trim().is_empty() {
-            print!("{}: ", field.label(lang));
+            if hint.is_empty() {
+                print!("{}: ", field.label(lang));
+            } else {
+                print!("{} ({hint}): ", field.label(lang));
+            }
             io::stdout().flush()?;
             if let Some(line) = lines.next() {
                 *slot = line?;
@@ -289,13 +308,53 @@ fn prompt_missing(input: &mut RegistrationInput, lang: Lang) -> anyhow::Result<(
         }
         Ok(())
     };
-    ask(Field::Nik, &mut input.nik)?;
-    ask(Field::FullName, &mut input.full_name)?;
-    ask(Field::VillageCode, &mut input.village_code)?;
-    ask(Field::Category, &mut input.category)?;
-    ask(Field::Payer, &mut input.payer)?;
-    ask(Field::Consent, &mut input.consent_method)?;
+    let optional = match lang {
+        Lang::Id => "boleh kosong",
+        Lang::En => "may be empty",
+    };
+    ask(Field::Nik, String::new(), &mut input.nik)?;
+    ask(Field::FullName, String::new(), &mut input.full_name)?;
+    ask(
+        Field::VillageCode,
+        match lang {
+            Lang::Id => "kode atau nama".into(),
+            Lang::En => "code or name".into(),
+        },
+        &mut input.village_code,
+    )?;
+    ask(Field::Rt, optional.into(), &mut input.rt)?;
+    ask(Field::Rw, optional.into(), &mut input.rw)?;
+    ask(Field::Phone, optional.into(), &mut input.phone)?;
+    ask(
+        Field::Category,
+        choices(Category::ALL.iter().map(|c| c.label(lang))),
+        &mut input.category,
+    )?;
+    ask(
+        Field::Payer,
+        choices(PayerKind::ALL.iter().map(|p| p.code())),
+        &mut input.payer,
+    )?;
+    if PayerKind::parse_loose(&input.payer).is_some_and(PayerKind::requires_name) {
+        ask(Field::Payer, payer_name_hint(lang), &mut input.payer_name)?;
+    }
+    ask(
+        Field::Consent,
+        choices(ConsentMethod::ALL.iter().map(|c| c.code())),
+        &mut input.consent_method,
+    )?;
     Ok(())
+}
+
+fn choices<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    words.collect::<Vec<_>>().join(", ")
+}
+
+fn payer_name_hint(lang: Lang) -> String {
+    match lang {
+        Lang::Id => "nama perusahaan/lembaga".into(),
+        Lang::En => "name of the company or office".into(),
+    }
 }
 
 /// A registration as shown in lists and refusals: the NIK masked.
