@@ -18,8 +18,10 @@
 //! - [`validation`]: from typed or imported text to registration fields, every problem at once.
 //! - [`hlc`]: hybrid logical clock timestamps that order every change.
 //! - [`merge`]: operations and the last-writer-wins merge rule that keeps every overwritten value.
+//! - [`coverage`]: contribution rates, coverage against a denominator, gap, cost and pace.
 //! - [`protocol`]: the versioned sync messages between agent and server.
 
+pub mod coverage;
 pub mod hlc;
 pub mod ids;
 pub mod lang;
