@@ -6,12 +6,14 @@
 //! - [`api`]: the HTTP API agents call (enrol, push, pull), body limits and compression.
 //! - [`ingest`]: what a push batch does (dedup, validation, scope, clock bound, merge), without I/O.
 //! - [`storage`]: the [`storage::Storage`] trait and its SQLite and PostgreSQL backends.
+//! - [`reference`]: reference data per region and year (denominators, baselines, targets) from CSV.
 //! - [`secrets`]: enrolment codes and device tokens (random, stored hashed).
 //! - [`region_summary`]: what the embedded region data holds, per level and kind.
 
 pub mod api;
 pub mod cli;
 pub mod ingest;
+pub mod reference;
 pub mod region_summary;
 pub mod secrets;
 pub mod serve;
