@@ -235,8 +235,11 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
                 format!("peserta existing {baseline} melebihi penduduk bekerja {population}"),
             );
         }
-        if problems.is_empty() && !row.region_code.is_empty() {
-            if let Some(first) = seen.insert((row.year, row.region_code.clone()), line) {
+        if problems.is_empty()
+            && !row.region_code.is_empty()
+            && let Some(first) = seen.insert((row.year, row.region_code.clone()), line)
+        {
+            {
                 problems.push(ReferenceProblem {
                     line,
                     column: "kode_wilayah".into(),
