@@ -239,20 +239,18 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
             && !row.region_code.is_empty()
             && let Some(first) = seen.insert((row.year, row.region_code.clone()), line)
         {
-            {
-                problems.push(ReferenceProblem {
-                    line,
-                    column: "kode_wilayah".into(),
-                    message: format!(
-                        "region {} for {} is already on line {first}",
-                        row.region_code, row.year
-                    ),
-                    message_id: format!(
-                        "wilayah {} tahun {} sudah ada di baris {first}",
-                        row.region_code, row.year
-                    ),
-                });
-            }
+            problems.push(ReferenceProblem {
+                line,
+                column: "kode_wilayah".into(),
+                message: format!(
+                    "region {} for {} is already on line {first}",
+                    row.region_code, row.year
+                ),
+                message_id: format!(
+                    "wilayah {} tahun {} sudah ada di baris {first}",
+                    row.region_code, row.year
+                ),
+            });
         }
         if problems.is_empty() {
             parsed.rows.push(row);
