@@ -12,6 +12,7 @@
 //! (this device's operations and their sync state), `registrations` (the
 //! current state, materialised for queries) and `village_positions`.
 
+mod body;
 mod error;
 pub mod key;
 mod records;
@@ -322,8 +323,7 @@ impl LocalWriter {
 
 /// Stores an operation (idempotent: an operation already known is ignored).
 fn insert_operation(tx: &Transaction<'_>, operation: &Operation) -> Result<bool, StoreError> {
-    let body = serde_json::to_string(&operation.changes)
-        .map_err(|e| StoreError::Damaged(e.to_string()))?;
+    let body = body::encode(&operation.changes)?;
     let inserted = tx.prepare_cached(
         "INSERT OR IGNORE INTO operations (device_id, seq, record_id, hlc, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -347,9 +347,7 @@ fn replay(conn: &Connection, record_id: RecordId) -> Result<RecordState, StoreEr
         let device: Vec<u8> = row.get(0)?;
         let seq: i64 = row.get(1)?;
         let hlc: i64 = row.get(2)?;
-        let body: String = row.get(3)?;
-        let changes: Vec<Change> = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Damaged(format!("operation body: {e}")))?;
+        let changes = body::decode(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
         let device_id = Uuid::from_slice(&device)
             .map_err(|e| StoreError::Damaged(format!("device id: {e}")))?;
         state.apply(&Operation {

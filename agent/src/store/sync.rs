@@ -21,7 +21,6 @@ use lindung_shared::merge::Operation;
 use lindung_shared::protocol::{
     DuplicateHolder, EnrollResponse, OfficerInfo, Outcome, PullPage, PushResponse,
 };
-use lindung_shared::registration::Change;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -190,9 +189,9 @@ impl Store {
             let seq: i64 = row.get(0)?;
             let record: Vec<u8> = row.get(1)?;
             let hlc: i64 = row.get(2)?;
-            let body: String = row.get(3)?;
-            let changes: Vec<Change> = serde_json::from_str(&body)
-                .map_err(|e| StoreError::Damaged(format!("operation body: {e}")))?;
+            // The exact changes of the operation, whichever form the body has.
+            let changes =
+                super::body::decode(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
             operations.push(Operation {
                 device_id: self.device_id,
                 seq: u64::try_from(seq).unwrap_or(0),
