@@ -5,7 +5,10 @@
 //! sequence number, ticks the hybrid logical clock, appends the operation to
 //! `operations` and `outbox`, replays the record's operations through the
 //! merge rule from `lindung-shared` and rewrites the record's row in
-//! `registrations`. A crash leaves either all of that or none of it.
+//! `registrations`. A crash leaves either all of that or none of it. (The
+//! stored operations are replayed and the new one is applied to that state in
+//! memory, rather than read back after its insert: the same state, as the
+//! rule is order-independent.)
 //!
 //! Tables (see `schema.rs`): `meta` (device identity, clock), `operations`
 //! (every operation this replica knows: the merge rule's input), `outbox`
@@ -299,6 +302,12 @@ impl LocalWriter {
             changes,
         };
         operation.check_shape().map_err(StoreError::BadOperation)?;
+        // The record's stored operations, then this one: the same state as
+        // replaying after the insert (the merge rule is order-independent),
+        // without reading back and decoding what was just written. A new
+        // record has no stored operation, so this is one index probe.
+        let mut state = replay(tx, record_id)?;
+        state.apply(&operation);
         insert_operation(tx, &operation)?;
         tx.prepare_cached(
             "INSERT INTO outbox (seq, record_id, state, created_at) VALUES (?1, ?2, 'pending', ?3)",
@@ -309,7 +318,7 @@ impl LocalWriter {
             rfc3339(now)
         ])?;
         self.next_seq += 1;
-        records::materialise(tx, record_id)?;
+        records::materialise(tx, record_id, &state)?;
         Ok(operation)
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use lindung_shared::ids::RecordId;
-use lindung_shared::merge::Operation;
+use lindung_shared::merge::{Operation, RecordState};
 use lindung_shared::nik::Nik;
 use lindung_shared::person_name::NameKey;
 use lindung_shared::registration::{Category, Change, Registration, Status};
@@ -209,9 +209,20 @@ impl RowColumns {
 const ROW_COLUMNS: &str =
     "complete, nik, full_name, birth_date, village_code, category, status, registered_at";
 
-/// Rewrites the `registrations` row of a record from its merge state.
-pub(super) fn materialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(), StoreError> {
+/// Rewrites the `registrations` row of a record by replaying every stored
+/// operation on it (after pulled operations were inserted).
+pub(super) fn rematerialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(), StoreError> {
     let state = replay(tx, record_id)?;
+    materialise(tx, record_id, &state)
+}
+
+/// Rewrites the `registrations` row of a record from its merge state (all of
+/// its stored operations, replayed).
+pub(super) fn materialise(
+    tx: &Transaction<'_>,
+    record_id: RecordId,
+    state: &RecordState,
+) -> Result<(), StoreError> {
     let registration = state.to_registration(record_id).ok();
     let c = RowColumns::of(registration.as_ref());
     tx.prepare_cached(

@@ -10,7 +10,7 @@
 //!   restored: every acknowledged entry becomes `pending` again (the server
 //!   drops what it already has) and the pull cursor starts over;
 //! - pulled operations go through the same merge as local ones
-//!   ([`super::insert_operation`] then [`super::records::materialise`]), and
+//!   ([`super::insert_operation`] then [`super::records::rematerialise`]), and
 //!   every timestamp seen moves the local clock forward.
 
 use std::collections::BTreeSet;
@@ -294,7 +294,7 @@ impl Store {
             [i64::try_from(response.acknowledged_seq).unwrap_or(0)],
         )?;
         for record in rematerialise {
-            records::materialise(&tx, record)?;
+            records::rematerialise(&tx, record)?;
         }
         observe(&tx, response.server_hlc)?;
         tx.commit()?;
@@ -334,7 +334,7 @@ impl Store {
             latest = latest.max(operation.hlc);
         }
         for record in touched {
-            records::materialise(&tx, record)?;
+            records::rematerialise(&tx, record)?;
         }
         for notice in &page.duplicates {
             tally.duplicate_notices += 1;
