@@ -53,6 +53,8 @@ pub const MIN_PASSPHRASE_CHARS: usize = 8;
 pub struct Store {
     conn: Connection,
     dir: PathBuf,
+    /// SQLCipher page size of the database (recorded in its key file).
+    page_size: u32,
     device_id: DeviceId,
     officer_id: OfficerId,
     officer_name: String,
@@ -87,7 +89,7 @@ impl Store {
         key_file.save(&dir.join(KEY_FILE))?;
         let key = key_file.derive(passphrase)?;
         let mut conn = Connection::open(&database).map_err(StoreError::Sqlite)?;
-        conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_literal()))?;
+        conn.execute_batch(&key_file.unlock_sql(&key))?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let device_id = DeviceId(Uuid::now_v7());
@@ -109,6 +111,7 @@ impl Store {
         Ok(Store {
             conn,
             dir: dir.to_owned(),
+            page_size: key_file.cipher_page_size,
             device_id,
             officer_id,
             officer_name,
@@ -128,7 +131,7 @@ impl Store {
             let conn = Connection::open(&database).map_err(StoreError::Sqlite)?;
             // A wrong key is expected here; SQLCipher would log it to stderr.
             conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-            conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_literal()))?;
+            conn.execute_batch(&key_file.unlock_sql(&key))?;
             // The first read tells whether the key is right; nothing is written before it.
             match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
                 row.get::<_, i64>(0)
@@ -139,14 +142,14 @@ impl Store {
                         std::fs::rename(&pending, dir.join(KEY_FILE))
                             .map_err(|e| StoreError::io(&pending, e))?;
                     }
-                    unlocked = Some(conn);
+                    unlocked = Some((conn, key_file.cipher_page_size));
                     break;
                 }
                 Err(e) if is_not_a_database(&e) => continue,
                 Err(e) => return Err(StoreError::Sqlite(e)),
             }
         }
-        let mut conn = unlocked.ok_or(StoreError::WrongPassphrase)?;
+        let (mut conn, page_size) = unlocked.ok_or(StoreError::WrongPassphrase)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let meta = |name: &str| -> Result<String, StoreError> {
@@ -162,6 +165,7 @@ impl Store {
         Ok(Store {
             conn,
             dir: dir.to_owned(),
+            page_size,
             device_id,
             officer_id,
             officer_name,
@@ -177,7 +181,8 @@ impl Store {
         if new_passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(StoreError::PassphraseTooShort);
         }
-        let key_file = KeyFile::generate(cost)?;
+        // Re-keying keeps the page size, so the new key file must name it.
+        let key_file = KeyFile::generate(cost)?.with_page_size(self.page_size);
         let key = key_file.derive(new_passphrase)?;
         let pending = pending_path(&self.dir);
         key_file.save(&pending)?;

@@ -340,7 +340,11 @@ fn a_store_from_a_newer_agent_is_refused_untouched() {
 /// A store as schema version 2 wrote it: operation bodies in the wire form
 /// (a JSON array of changes) and the registration's JSON in `registrations.data`.
 fn version_2_store(dir: &Path, registration: &Registration) -> (DeviceId, Vec<Change>) {
-    let key_file = KeyFile::generate(KdfCost::InsecureFast).unwrap();
+    // Version 2 stores have 4,096-byte pages and a format 1 key file.
+    let key_file = KeyFile::generate(KdfCost::InsecureFast)
+        .unwrap()
+        .with_page_size(key::LEGACY_PAGE_SIZE);
+    assert_eq!(key_file.format, 1);
     key_file.save(&dir.join(KEY_FILE)).unwrap();
     let key = key_file.derive(PASSPHRASE).unwrap();
     let mut conn = Connection::open(dir.join(DATABASE_FILE)).unwrap();
@@ -451,4 +455,54 @@ fn a_store_from_schema_version_2_opens_with_every_registration_and_operation() {
     assert_eq!(now_listed[0].registration.full_name, "Siti Aminah Lubis");
     assert_eq!(now_listed[0].registration.rt, Some(4));
     assert_eq!(store.check().unwrap().problems, Vec::<String>::new());
+
+    // It keeps its 4,096-byte pages, also across a passphrase change.
+    store
+        .change_passphrase("sandi-baru-2026", KdfCost::InsecureFast)
+        .unwrap();
+    drop(store);
+    let key_file = KeyFile::load(&dir.path().join(KEY_FILE)).unwrap();
+    assert_eq!(
+        (key_file.format, key_file.cipher_page_size),
+        (1, key::LEGACY_PAGE_SIZE)
+    );
+    let reopened = Store::open(dir.path(), "sandi-baru-2026").unwrap();
+    assert_eq!(reopened.check().unwrap().problems, Vec::<String>::new());
+    assert_eq!(reopened.find_by_nik(&original.nik).unwrap().len(), 1);
+}
+
+#[test]
+fn a_new_store_has_16_kib_pages_recorded_in_its_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    saved(&mut store, "1311014101900001", "Siti Aminah");
+    // SQLCipher answers `page_size` as `cipher_page_size`, in text.
+    let size: String = store
+        .conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(size, key::NEW_STORE_PAGE_SIZE.to_string());
+    store
+        .change_passphrase("sandi-baru-2026", KdfCost::InsecureFast)
+        .unwrap();
+    drop(store);
+    let key_file = KeyFile::load(&dir.path().join(KEY_FILE)).unwrap();
+    assert_eq!(
+        (key_file.format, key_file.cipher_page_size),
+        (2, key::NEW_STORE_PAGE_SIZE)
+    );
+    // The pages really are 16 KiB: read as 4 KiB pages, the file is noise.
+    let wrong_size = key_file.clone().with_page_size(key::LEGACY_PAGE_SIZE);
+    let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&wrong_size.unlock_sql(&key_file.derive("sandi-baru-2026").unwrap()))
+        .unwrap();
+    assert!(
+        conn.query_row("SELECT count(*) FROM registrations", [], |row| row
+            .get::<_, i64>(0))
+            .is_err()
+    );
+    drop(conn);
+    let reopened = Store::open(dir.path(), "sandi-baru-2026").unwrap();
+    assert_eq!(reopened.status().unwrap().registrations, 1);
+    assert_eq!(reopened.check().unwrap().problems, Vec::<String>::new());
 }
