@@ -494,6 +494,8 @@ fn a_new_store_has_16_kib_pages_recorded_in_its_key_file() {
     // The pages really are 16 KiB: read as 4 KiB pages, the file is noise.
     let wrong_size = key_file.clone().with_page_size(key::LEGACY_PAGE_SIZE);
     let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+        .unwrap();
     conn.execute_batch(&wrong_size.unlock_sql(&key_file.derive("sandi-baru-2026").unwrap()))
         .unwrap();
     assert!(
