@@ -22,7 +22,7 @@ use super::StoreError;
 /// Name of the key parameter file in the data directory.
 pub const KEY_FILE: &str = "agent.key.json";
 
-/// SQLCipher's page size, and that of every store made before schema version 3.
+/// SQLCipher's page size, and that of every store made before schema version 4.
 pub const LEGACY_PAGE_SIZE: u32 = 4096;
 
 /// The page size of new stores. Each page written costs a random IV, an AES
