@@ -26,8 +26,10 @@
 //! # Formats
 //!
 //! Chosen by extension, ignoring case: `.csv` and `.tsv` (streamed: a file of
-//! any length is read in constant memory); `.xlsx`, `.xlsm`, `.xlsb`, `.xls`
-//! and `.ods` (the first worksheet, loaded whole). Anything else is
+//! any length is read in constant memory); `.xlsx` and `.xlsm` (the first
+//! worksheet, streamed cell by cell: memory grows only with the workbook's
+//! table of distinct texts); `.xlsb`, `.xls` and `.ods` (the first worksheet,
+//! loaded whole). Anything else is
 //! [`SheetError::UnsupportedFormat`]. Exports write `.csv` or `.xlsx`.
 //!
 //! In a CSV file the delimiter is the most frequent of `,`, `;` and tab on the

@@ -1,4 +1,6 @@
-//! Reading rows: CSV streamed record by record, workbooks through calamine.
+//! Reading rows: CSV streamed record by record, `.xlsx` streamed cell by cell
+//! (calamine's cell reader, on a thread of its own), other workbooks loaded
+//! whole through calamine.
 //!
 //! Both end in the same [`RowBuilder`], so a value means the same whether it
 //! came from a CSV cell or an Excel cell; only what Excel does to numbers
@@ -8,8 +10,9 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Sheets};
+use calamine::{Data, ExcelDateTime, ExcelDateTimeType, Range, Reader, Sheets, Xlsx};
 use lindung_shared::ids::RecordId;
 use lindung_shared::lang::Message;
 use lindung_shared::validation::RegistrationInput;
@@ -24,6 +27,9 @@ const HEADER_SEARCH_ROWS: usize = 20;
 /// Buffer for CSV files: large enough to hold any header line, so the
 /// delimiter can be chosen before the CSV parser starts.
 const CSV_BUFFER: usize = 64 * 1024;
+
+/// Rows an `.xlsx` reader thread may read ahead of the import.
+const STREAM_AHEAD_ROWS: usize = 256;
 
 /// One data row of a spreadsheet, as text, ready for validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +68,8 @@ impl SourceRow {
 }
 
 /// The rows of a spreadsheet, read lazily: CSV files one record at a time,
-/// workbooks from the worksheet loaded by [`read_rows`]. Rows whose cells are
+/// `.xlsx` files one row at a time from a reader thread, other workbooks from
+/// the worksheet loaded by [`read_rows`]. Rows whose cells are
 /// all empty are skipped (Excel's CSV export often ends with `;;;;` lines).
 ///
 /// An `Err` item is a failure of the file itself (an I/O error mid-file); the
@@ -80,7 +87,16 @@ pub struct SheetRows {
 enum Source {
     Csv(CsvSource),
     Cells(CellSource),
+    Stream(Receiver<Streamed>),
     Finished,
+}
+
+/// What the `.xlsx` reader thread sends, in order: rows, then `End` or `Failed`.
+#[derive(Debug)]
+enum Streamed {
+    Row(Box<SourceRow>),
+    Failed(SheetError),
+    End,
 }
 
 #[derive(Debug)]
@@ -128,7 +144,8 @@ pub fn read_rows(path: &Path, defaults: &ImportDefaults) -> Result<SheetRows, Sh
     let format = SheetFormat::of_path(path)?;
     let (columns, source) = match format {
         SheetFormat::Csv => open_csv(path, defaults)?,
-        SheetFormat::Xlsx | SheetFormat::Xlsb | SheetFormat::Xls | SheetFormat::Ods => {
+        SheetFormat::Xlsx => open_xlsx_stream(path, defaults)?,
+        SheetFormat::Xlsb | SheetFormat::Xls | SheetFormat::Ods => {
             open_workbook(path, format, defaults)?
         }
     };
@@ -222,6 +239,18 @@ impl Iterator for SheetRows {
                         }
                     }
                     return Some(Ok(row.finish(defaults)));
+                }
+                Source::Stream(rows) => {
+                    let item = match rows.recv() {
+                        Ok(Streamed::Row(row)) => return Some(Ok(*row)),
+                        Ok(Streamed::End) => None,
+                        Ok(Streamed::Failed(error)) => Some(Err(error)),
+                        // The reader thread ended without saying why (it panicked):
+                        // never let that pass for the end of the file.
+                        Err(_) => Some(Err(reader_stopped(path))),
+                    };
+                    *source = Source::Finished;
+                    return item;
                 }
             }
         }
@@ -381,17 +410,7 @@ fn open_workbook(
             .map_err(calamine::Error::Ods),
         SheetFormat::Csv => return open_csv(path, defaults),
     }
-    .map_err(|error| match error {
-        calamine::Error::Xlsx(calamine::XlsxError::Io(source))
-        | calamine::Error::Xls(calamine::XlsError::Io(source))
-        | calamine::Error::Xlsb(calamine::XlsbError::Io(source))
-        | calamine::Error::Ods(calamine::OdsError::Io(source))
-        | calamine::Error::Io(source) => SheetError::Read {
-            path: path.to_owned(),
-            source,
-        },
-        other => workbook_error(other),
-    })?;
+    .map_err(|error| open_error(path, error))?;
     let range = workbook
         .worksheet_range_at(0)
         .ok_or_else(|| SheetError::NoWorksheet {
@@ -439,6 +458,252 @@ fn open_workbook(
             first_row,
         }),
     ))
+}
+
+/// A workbook that could not be opened: an I/O failure, or not a workbook.
+fn open_error(path: &Path, error: calamine::Error) -> SheetError {
+    match error {
+        calamine::Error::Xlsx(calamine::XlsxError::Io(source))
+        | calamine::Error::Xls(calamine::XlsError::Io(source))
+        | calamine::Error::Xlsb(calamine::XlsbError::Io(source))
+        | calamine::Error::Ods(calamine::OdsError::Io(source))
+        | calamine::Error::Io(source) => SheetError::Read {
+            path: path.to_owned(),
+            source,
+        },
+        other => SheetError::Workbook {
+            path: path.to_owned(),
+            source: other,
+        },
+    }
+}
+
+/// The `.xlsx` reader thread stopped without finishing (it panicked).
+fn reader_stopped(path: &Path) -> SheetError {
+    SheetError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::other("the worksheet reader stopped unexpectedly"),
+    }
+}
+
+/// Opens an `.xlsx` file for streaming: a thread reads the first worksheet
+/// cell by cell (calamine's `XlsxCellReader`, which borrows the workbook and
+/// so lives with it on that thread), finds the header row as
+/// [`open_workbook`] does, and sends the rows ahead through a bounded channel.
+/// Memory stays bounded by the workbook's shared strings, not its size.
+fn open_xlsx_stream(
+    path: &Path,
+    defaults: &ImportDefaults,
+) -> Result<(SheetColumns, Source), SheetError> {
+    let (header_sender, header) = sync_channel(1);
+    let (row_sender, rows) = sync_channel(STREAM_AHEAD_ROWS);
+    let thread_path = path.to_owned();
+    let thread_defaults = defaults.clone();
+    std::thread::Builder::new()
+        .name("xlsx-reader".into())
+        .spawn(move || {
+            stream_xlsx(&thread_path, &thread_defaults, &header_sender, &row_sender);
+        })
+        .map_err(|source| SheetError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    match header.recv() {
+        Ok(Ok(columns)) => Ok((columns, Source::Stream(rows))),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(reader_stopped(path)),
+    }
+}
+
+/// One worksheet row being gathered from the cell stream: its 0-based row
+/// index and its non-empty cells with their 0-based column.
+struct StreamRow {
+    index: u32,
+    cells: Vec<(usize, Data)>,
+}
+
+impl StreamRow {
+    /// The row as header texts, by column (gaps are empty).
+    fn header_texts(&self) -> Vec<String> {
+        let width = self.cells.iter().map(|(c, _)| c + 1).max().unwrap_or(0);
+        let mut texts = vec![String::new(); width];
+        for (column, data) in &self.cells {
+            texts[*column] = header_text(data);
+        }
+        texts
+    }
+
+    fn is_blank(&self) -> bool {
+        self.cells.iter().all(|(_, data)| is_blank(data))
+    }
+
+    /// The data row, or `None` when it is blank.
+    fn source_row(&self, columns: &SheetColumns, defaults: &ImportDefaults) -> Option<SourceRow> {
+        if self.is_blank() {
+            return None;
+        }
+        let mut row = RowBuilder::new(self.index as usize + 1);
+        for mapped in columns.mapped() {
+            if let Some((_, data)) = self.cells.iter().find(|(c, _)| *c == mapped.index) {
+                row.set_data(mapped, data);
+            }
+        }
+        Some(row.finish(defaults))
+    }
+}
+
+/// The body of the `.xlsx` reader thread. Sends the header mapping (or why
+/// there is none) on `header`, then every data row on `rows`, then `End`;
+/// stops early when the importer hangs up.
+fn stream_xlsx(
+    path: &Path,
+    defaults: &ImportDefaults,
+    header: &SyncSender<Result<SheetColumns, SheetError>>,
+    rows: &SyncSender<Streamed>,
+) {
+    let mut workbook: Xlsx<_> = match calamine::open_workbook(path) {
+        Ok(workbook) => workbook,
+        Err(error) => {
+            let _ = header.send(Err(open_error(path, calamine::Error::Xlsx(error))));
+            return;
+        }
+    };
+    let Some(name) = workbook.sheet_names().first().cloned() else {
+        let _ = header.send(Err(SheetError::NoWorksheet {
+            path: path.to_owned(),
+        }));
+        return;
+    };
+    let workbook_error = |error| SheetError::Workbook {
+        path: path.to_owned(),
+        source: calamine::Error::Xlsx(error),
+    };
+    let mut cells = match workbook.worksheet_cells_reader(&name) {
+        Ok(cells) => cells,
+        // A chart sheet first: like an empty worksheet.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => {
+            let _ = header.send(Err(SheetError::NoHeader {
+                path: path.to_owned(),
+            }));
+            return;
+        }
+        Err(error) => {
+            let _ = header.send(Err(workbook_error(error)));
+            return;
+        }
+    };
+    // Gathers cells into rows; a row is complete when a cell of a later row
+    // arrives, or the sheet ends (the reader must not be asked again after that).
+    let mut sheet_ended = false;
+    let mut next_row = |pending: &mut Option<StreamRow>| -> Result<Option<StreamRow>, SheetError> {
+        loop {
+            if sheet_ended {
+                return Ok(pending.take());
+            }
+            let Some(cell) = cells.next_cell().map_err(workbook_error)? else {
+                sheet_ended = true;
+                return Ok(pending.take());
+            };
+            let value = cell.get_value();
+            if *value == calamine::DataRef::Empty {
+                continue;
+            }
+            let (row, column) = cell.get_position();
+            let data = Data::from(value.clone());
+            match pending {
+                Some(current) if current.index == row => {
+                    current.cells.push((column as usize, data))
+                }
+                _ => {
+                    let done = pending.replace(StreamRow {
+                        index: row,
+                        cells: vec![(column as usize, data)],
+                    });
+                    if done.is_some() {
+                        return Ok(done);
+                    }
+                }
+            }
+        }
+    };
+    let mut pending = None;
+
+    // The header row, chosen exactly as `open_workbook` does: among the rows
+    // within HEADER_SEARCH_ROWS of the first non-empty one. Rows read past the
+    // chosen header are kept: they are data.
+    let mut window: Vec<StreamRow> = Vec::new();
+    let mut first_index = None;
+    let mut chosen = None;
+    let mut first_filled = None;
+    loop {
+        let row = match next_row(&mut pending) {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(error) => {
+                let _ = header.send(Err(error));
+                return;
+            }
+        };
+        let first = *first_index.get_or_insert(row.index);
+        if row.index as usize >= first as usize + HEADER_SEARCH_ROWS {
+            window.push(row);
+            break;
+        }
+        let texts = row.header_texts();
+        window.push(row);
+        if texts.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if SheetColumns::count_known(&texts) >= 2 {
+            chosen = Some((window.len() - 1, texts));
+            break;
+        }
+        if first_filled.is_none() {
+            first_filled = Some((window.len() - 1, texts));
+        }
+    }
+    let Some((position, texts)) = chosen.or(first_filled) else {
+        let _ = header.send(Err(SheetError::NoHeader {
+            path: path.to_owned(),
+        }));
+        return;
+    };
+    let columns = match SheetColumns::map(&texts, window[position].index as usize + 1, defaults) {
+        Ok(columns) => columns,
+        Err(error) => {
+            let _ = header.send(Err(error));
+            return;
+        }
+    };
+    if header.send(Ok(columns.clone())).is_err() {
+        return;
+    }
+    for row in window.drain(position + 1..) {
+        if let Some(source_row) = row.source_row(&columns, defaults)
+            && rows.send(Streamed::Row(Box::new(source_row))).is_err()
+        {
+            return;
+        }
+    }
+    loop {
+        match next_row(&mut pending) {
+            Ok(Some(row)) => {
+                if let Some(source_row) = row.source_row(&columns, defaults)
+                    && rows.send(Streamed::Row(Box::new(source_row))).is_err()
+                {
+                    return;
+                }
+            }
+            Ok(None) => {
+                let _ = rows.send(Streamed::End);
+                return;
+            }
+            Err(error) => {
+                let _ = rows.send(Streamed::Failed(error));
+                return;
+            }
+        }
+    }
 }
 
 /// A header cell as text.

@@ -878,3 +878,94 @@ fn delimiters_numbers_and_dates_are_recognised() {
     let mac = calamine::ExcelDateTime::new(31_412.0, calamine::ExcelDateTimeType::DateTime, true);
     assert_eq!(iso_date(mac).as_deref(), Some("1990-01-01"));
 }
+
+#[test]
+fn a_large_workbook_streams_every_row_in_order_from_where_the_table_starts() {
+    use rust_xlsxwriter::Workbook;
+    let dir = TempDir::new("xlsx-stream");
+    let path = dir.file("besar.xlsx");
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    // The table starts in column C, under a title and a blank row.
+    sheet.write_string(0, 2, "DAFTAR PEKERJA").unwrap();
+    for (col, header) in ["NIK", "Nama", "Kode Desa", "Catatan"].iter().enumerate() {
+        sheet.write_string(2, 2 + col as u16, *header).unwrap();
+    }
+    let people = 1_000u32;
+    for i in 0..people {
+        let row = 3 + i;
+        if i == 500 {
+            sheet.write_string(row, 3, "  ").unwrap();
+            continue;
+        }
+        sheet
+            .write_string(row, 2, format!("13110141019{:05}", i + 1))
+            .unwrap();
+        sheet.write_string(row, 3, format!("Orang {i}")).unwrap();
+        sheet.write_string(row, 4, "1311012001").unwrap();
+    }
+    workbook.save(&path).unwrap();
+    let defaults = ImportDefaults {
+        category: Some("nelayan".into()),
+        payer: Some("apbd".into()),
+        consent_method: Some("verbal".into()),
+        ..ImportDefaults::default()
+    };
+
+    let (columns, rows) = read_all(&path, &defaults);
+
+    assert_eq!(columns.header_line(), 3);
+    assert_eq!(
+        columns
+            .unknown()
+            .iter()
+            .map(|u| column_letter(u.index))
+            .collect::<Vec<_>>(),
+        ["F"],
+        "columns are named as Excel names them"
+    );
+    assert_eq!(rows.len(), people as usize - 1, "the blank row is skipped");
+    for row in &rows {
+        let i = row.line - 4;
+        assert_eq!(row.input.nik, format!("13110141019{:05}", i + 1));
+        assert_eq!(row.input.full_name, format!("Orang {i}"));
+        assert_eq!(row.input.village_code, "1311012001");
+    }
+    assert_eq!(rows.last().map(|r| r.line), Some(people as usize + 3));
+
+    // An import that stops early (an error) leaves the reader thread behind, not stuck.
+    let mut partial = read_rows(&path, &defaults).unwrap();
+    assert!(partial.next().is_some());
+    drop(partial);
+}
+
+#[test]
+fn a_workbook_without_two_known_headers_takes_its_first_filled_row_as_header() {
+    use rust_xlsxwriter::Workbook;
+    let dir = TempDir::new("xlsx-fallback");
+    let path = dir.file("satu.xlsx");
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.write_string(1, 0, "NIK").unwrap();
+    sheet.write_string(1, 1, "Sesuatu").unwrap();
+    sheet.write_string(2, 0, "1311014101900001").unwrap();
+    for row in 3..30 {
+        sheet.write_string(row, 1, format!("x{row}")).unwrap();
+    }
+    sheet.write_string(30, 0, "1311014101900002").unwrap();
+    workbook.save(&path).unwrap();
+
+    let defaults = ImportDefaults {
+        village_code: Some("1311012001".into()),
+        category: Some("nelayan".into()),
+        payer: Some("apbd".into()),
+        consent_method: Some("verbal".into()),
+        ..ImportDefaults::default()
+    };
+    // "Nama" is required and missing: the error names it, as for CSV.
+    let error = read_rows(&path, &defaults).unwrap_err();
+    assert!(
+        matches!(&error, SheetError::MissingColumns { missing } if missing == &[Column::FullName]),
+        "{error:?}"
+    );
+}

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// Stored data does not parse: a bug or a damaged file.
     #[error("the store holds data this agent cannot read: {0}")]
     Damaged(String),
+    /// An operation body that does not parse (or, a bug, does not encode).
+    #[error("the store holds data this agent cannot read: {0}")]
+    Body(#[from] super::body::BodyError),
     /// An operation with a malformed shape (a bug in the caller).
     #[error("invalid operation: {0}")]
     BadOperation(OperationError),
@@ -80,7 +83,7 @@ impl Problem for StoreError {
             StoreError::OfficerNameRequired => "officer_name_required",
             StoreError::KeyFileDamaged(_) => "key_file_damaged",
             StoreError::SchemaTooNew { .. } => "store_schema_too_new",
-            StoreError::Damaged(_) => "store_damaged",
+            StoreError::Damaged(_) | StoreError::Body(_) => "store_damaged",
             StoreError::BadOperation(_) => "bad_operation",
             StoreError::Random(_) => "no_randomness",
             StoreError::Io { .. } => "io_error",
@@ -122,6 +125,9 @@ impl Problem for StoreError {
             ),
             StoreError::Damaged(detail) => {
                 format!("Data berisi isian yang tidak dapat dibaca: {detail}.")
+            }
+            StoreError::Body(error) => {
+                format!("Data berisi isian yang tidak dapat dibaca: {error}.")
             }
             StoreError::BadOperation(error) => error.message(Lang::Id),
             StoreError::Random(detail) => format!("Sistem tidak memberi angka acak: {detail}."),

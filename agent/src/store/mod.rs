@@ -5,13 +5,17 @@
 //! sequence number, ticks the hybrid logical clock, appends the operation to
 //! `operations` and `outbox`, replays the record's operations through the
 //! merge rule from `lindung-shared` and rewrites the record's row in
-//! `registrations`. A crash leaves either all of that or none of it.
+//! `registrations`. A crash leaves either all of that or none of it. (The
+//! stored operations are replayed and the new one is applied to that state in
+//! memory, rather than read back after its insert: the same state, as the
+//! rule is order-independent.)
 //!
 //! Tables (see `schema.rs`): `meta` (device identity, clock), `operations`
 //! (every operation this replica knows: the merge rule's input), `outbox`
 //! (this device's operations and their sync state), `registrations` (the
 //! current state, materialised for queries) and `village_positions`.
 
+mod body;
 mod error;
 pub mod key;
 mod records;
@@ -49,6 +53,8 @@ pub const MIN_PASSPHRASE_CHARS: usize = 8;
 pub struct Store {
     conn: Connection,
     dir: PathBuf,
+    /// SQLCipher page size of the database (recorded in its key file).
+    page_size: u32,
     device_id: DeviceId,
     officer_id: OfficerId,
     officer_name: String,
@@ -83,7 +89,7 @@ impl Store {
         key_file.save(&dir.join(KEY_FILE))?;
         let key = key_file.derive(passphrase)?;
         let mut conn = Connection::open(&database).map_err(StoreError::Sqlite)?;
-        conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_literal()))?;
+        conn.execute_batch(&key_file.unlock_sql(&key))?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let device_id = DeviceId(Uuid::now_v7());
@@ -105,6 +111,7 @@ impl Store {
         Ok(Store {
             conn,
             dir: dir.to_owned(),
+            page_size: key_file.cipher_page_size,
             device_id,
             officer_id,
             officer_name,
@@ -124,7 +131,7 @@ impl Store {
             let conn = Connection::open(&database).map_err(StoreError::Sqlite)?;
             // A wrong key is expected here; SQLCipher would log it to stderr.
             conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-            conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_literal()))?;
+            conn.execute_batch(&key_file.unlock_sql(&key))?;
             // The first read tells whether the key is right; nothing is written before it.
             match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
                 row.get::<_, i64>(0)
@@ -135,14 +142,14 @@ impl Store {
                         std::fs::rename(&pending, dir.join(KEY_FILE))
                             .map_err(|e| StoreError::io(&pending, e))?;
                     }
-                    unlocked = Some(conn);
+                    unlocked = Some((conn, key_file.cipher_page_size));
                     break;
                 }
                 Err(e) if is_not_a_database(&e) => continue,
                 Err(e) => return Err(StoreError::Sqlite(e)),
             }
         }
-        let mut conn = unlocked.ok_or(StoreError::WrongPassphrase)?;
+        let (mut conn, page_size) = unlocked.ok_or(StoreError::WrongPassphrase)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let meta = |name: &str| -> Result<String, StoreError> {
@@ -158,6 +165,7 @@ impl Store {
         Ok(Store {
             conn,
             dir: dir.to_owned(),
+            page_size,
             device_id,
             officer_id,
             officer_name,
@@ -173,7 +181,8 @@ impl Store {
         if new_passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(StoreError::PassphraseTooShort);
         }
-        let key_file = KeyFile::generate(cost)?;
+        // Re-keying keeps the page size, so the new key file must name it.
+        let key_file = KeyFile::generate(cost)?.with_page_size(self.page_size);
         let key = key_file.derive(new_passphrase)?;
         let pending = pending_path(&self.dir);
         key_file.save(&pending)?;
@@ -298,6 +307,12 @@ impl LocalWriter {
             changes,
         };
         operation.check_shape().map_err(StoreError::BadOperation)?;
+        // The record's stored operations, then this one: the same state as
+        // replaying after the insert (the merge rule is order-independent),
+        // without reading back and decoding what was just written. A new
+        // record has no stored operation, so this is one index probe.
+        let mut state = replay(tx, record_id)?;
+        state.apply(&operation);
         insert_operation(tx, &operation)?;
         tx.prepare_cached(
             "INSERT INTO outbox (seq, record_id, state, created_at) VALUES (?1, ?2, 'pending', ?3)",
@@ -308,7 +323,7 @@ impl LocalWriter {
             rfc3339(now)
         ])?;
         self.next_seq += 1;
-        records::materialise(tx, record_id)?;
+        records::materialise(tx, record_id, &state)?;
         Ok(operation)
     }
 
@@ -322,8 +337,7 @@ impl LocalWriter {
 
 /// Stores an operation (idempotent: an operation already known is ignored).
 fn insert_operation(tx: &Transaction<'_>, operation: &Operation) -> Result<bool, StoreError> {
-    let body = serde_json::to_string(&operation.changes)
-        .map_err(|e| StoreError::Damaged(e.to_string()))?;
+    let body = body::encode(&operation.changes)?;
     let inserted = tx.prepare_cached(
         "INSERT OR IGNORE INTO operations (device_id, seq, record_id, hlc, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -347,9 +361,7 @@ fn replay(conn: &Connection, record_id: RecordId) -> Result<RecordState, StoreEr
         let device: Vec<u8> = row.get(0)?;
         let seq: i64 = row.get(1)?;
         let hlc: i64 = row.get(2)?;
-        let body: String = row.get(3)?;
-        let changes: Vec<Change> = serde_json::from_str(&body)
-            .map_err(|e| StoreError::Damaged(format!("operation body: {e}")))?;
+        let changes = body::decode(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
         let device_id = Uuid::from_slice(&device)
             .map_err(|e| StoreError::Damaged(format!("device id: {e}")))?;
         state.apply(&Operation {

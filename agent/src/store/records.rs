@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use lindung_shared::ids::RecordId;
-use lindung_shared::merge::Operation;
+use lindung_shared::merge::{Operation, RecordState};
 use lindung_shared::nik::Nik;
-use lindung_shared::person_name::is_probable_match;
+use lindung_shared::person_name::NameKey;
 use lindung_shared::registration::{Category, Change, Registration, Status};
 use lindung_shared::validation::ValidRegistration;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
@@ -141,60 +141,131 @@ pub struct VillageProgress {
     pub provisional: bool,
 }
 
-/// Rewrites the `registrations` row of a record from its merge state.
-pub(super) fn materialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(), StoreError> {
-    let state = replay(tx, record_id)?;
-    let id = record_id.0.as_bytes().as_slice();
-    match state.to_registration(record_id) {
-        Ok(registration) => {
-            let data = serde_json::to_string(&registration)
-                .map_err(|e| StoreError::Damaged(e.to_string()))?;
-            tx.prepare_cached(
-                "INSERT INTO registrations
-                     (id, complete, nik, full_name, birth_date, village_code, category, status, registered_at, data)
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (id) DO UPDATE SET complete = 1, nik = ?2, full_name = ?3, birth_date = ?4,
-                     village_code = ?5, category = ?6, status = ?7, registered_at = ?8, data = ?9",
-            )?
-            .execute(params![
-                    id,
-                    registration.nik.as_str(),
-                    registration.full_name,
-                    registration.birth_date.to_string(),
-                    registration.village_code,
-                    registration.category.code(),
-                    if registration.is_active() { "active" } else { "withdrawn" },
-                    rfc3339(registration.origin.registered_at),
-                    data
-                ])?;
-        }
-        Err(_) => {
-            // Edits that arrived before the record's creation: kept, not listed.
-            tx.execute(
-                "INSERT INTO registrations (id, complete) VALUES (?1, 0) ON CONFLICT (id) DO UPDATE SET complete = 0",
-                [id],
-            )?;
+/// The columns of a record's `registrations` row: what lists, filters and
+/// duplicate checks read. All `None` while the record is incomplete (edits
+/// that arrived before its creation: kept, not listed).
+#[derive(Debug, PartialEq, Eq)]
+struct RowColumns {
+    complete: bool,
+    nik: Option<String>,
+    full_name: Option<String>,
+    birth_date: Option<String>,
+    village_code: Option<String>,
+    category: Option<String>,
+    status: Option<String>,
+    registered_at: Option<String>,
+}
+
+impl RowColumns {
+    /// The columns for a record whose merge state gives `registration`.
+    fn of(registration: Option<&Registration>) -> RowColumns {
+        match registration {
+            Some(registration) => RowColumns {
+                complete: true,
+                nik: Some(registration.nik.as_str().to_owned()),
+                full_name: Some(registration.full_name.clone()),
+                birth_date: Some(registration.birth_date.to_string()),
+                village_code: Some(registration.village_code.clone()),
+                category: Some(registration.category.code().to_owned()),
+                status: Some(
+                    if registration.is_active() {
+                        "active"
+                    } else {
+                        "withdrawn"
+                    }
+                    .to_owned(),
+                ),
+                registered_at: Some(rfc3339(registration.origin.registered_at)),
+            },
+            None => RowColumns {
+                complete: false,
+                nik: None,
+                full_name: None,
+                birth_date: None,
+                village_code: None,
+                category: None,
+                status: None,
+                registered_at: None,
+            },
         }
     }
+
+    /// The columns as stored, from `complete` onwards in the order of [`ROW_COLUMNS`].
+    fn read(row: &Row<'_>, first: usize) -> rusqlite::Result<RowColumns> {
+        Ok(RowColumns {
+            complete: row.get::<_, i64>(first)? == 1,
+            nik: row.get(first + 1)?,
+            full_name: row.get(first + 2)?,
+            birth_date: row.get(first + 3)?,
+            village_code: row.get(first + 4)?,
+            category: row.get(first + 5)?,
+            status: row.get(first + 6)?,
+            registered_at: row.get(first + 7)?,
+        })
+    }
+}
+
+/// The stored columns [`RowColumns::read`] expects, in its order.
+const ROW_COLUMNS: &str =
+    "complete, nik, full_name, birth_date, village_code, category, status, registered_at";
+
+/// Rewrites the `registrations` row of a record by replaying every stored
+/// operation on it (after pulled operations were inserted).
+pub(super) fn rematerialise(tx: &Transaction<'_>, record_id: RecordId) -> Result<(), StoreError> {
+    let state = replay(tx, record_id)?;
+    materialise(tx, record_id, &state)
+}
+
+/// Rewrites the `registrations` row of a record from its merge state (all of
+/// its stored operations, replayed).
+pub(super) fn materialise(
+    tx: &Transaction<'_>,
+    record_id: RecordId,
+    state: &RecordState,
+) -> Result<(), StoreError> {
+    let registration = state.to_registration(record_id).ok();
+    let c = RowColumns::of(registration.as_ref());
+    tx.prepare_cached(
+        "INSERT INTO registrations
+             (id, complete, nik, full_name, birth_date, village_code, category, status, registered_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET complete = ?2, nik = ?3, full_name = ?4, birth_date = ?5,
+             village_code = ?6, category = ?7, status = ?8, registered_at = ?9",
+    )?
+    .execute(params![
+        record_id.0.as_bytes().as_slice(),
+        c.complete,
+        c.nik,
+        c.full_name,
+        c.birth_date,
+        c.village_code,
+        c.category,
+        c.status,
+        c.registered_at
+    ])?;
     Ok(())
 }
 
-const LISTED_COLUMNS: &str = "r.data, CASE
+/// The full registration of a record listed as complete, rebuilt from its operations.
+fn rebuild(conn: &Connection, record_id: RecordId) -> Result<Registration, StoreError> {
+    replay(conn, record_id)?
+        .to_registration(record_id)
+        .map_err(|e| StoreError::Damaged(format!("listed as complete, but {e}")))
+}
+
+const LISTED_COLUMNS: &str = "r.id, CASE
         WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'rejected') THEN 'rejected'
         WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'pending') THEN 'pending'
         ELSE 'synced' END";
 
-fn listed(row: &Row<'_>) -> rusqlite::Result<(String, String)> {
+fn listed(row: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String)> {
     Ok((row.get(0)?, row.get(1)?))
 }
 
-fn decode_listed((data, sync): (String, String)) -> Result<ListedRegistration, StoreError> {
-    let registration: Registration = serde_json::from_str(&data)
-        .map_err(|e| StoreError::Damaged(format!("registration: {e}")))?;
-    Ok(ListedRegistration {
-        registration,
-        sync: SyncState::from_code(&sync),
-    })
+fn record_id_of(bytes: &[u8]) -> Result<RecordId, StoreError> {
+    Uuid::from_slice(bytes)
+        .map(RecordId)
+        .map_err(|e| StoreError::Damaged(format!("record id: {e}")))
 }
 
 fn query_listed(
@@ -209,7 +280,11 @@ fn query_listed(
     let rows = statement.query_map(params, listed)?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(decode_listed(row?)?);
+        let (id, sync) = row?;
+        out.push(ListedRegistration {
+            registration: rebuild(conn, record_id_of(&id)?)?,
+            sync: SyncState::from_code(&sync),
+        });
     }
     Ok(out)
 }
@@ -293,19 +368,38 @@ impl Store {
         &self,
         valid: &ValidRegistration,
     ) -> Result<Vec<ListedRegistration>, StoreError> {
-        let birth_date = valid.birth_date.to_string();
-        let same_place_and_birth = query_listed(
-            &self.conn,
-            "r.village_code = ?1 AND r.birth_date = ?2 AND r.status = 'active'",
-            &[&valid.village_code, &birth_date],
-        )?;
-        Ok(same_place_and_birth
-            .into_iter()
-            .filter(|c| {
-                c.registration.nik != valid.nik
-                    && is_probable_match(&c.registration.full_name, &valid.full_name)
-            })
-            .collect())
+        // Compared on the stored columns; only the (rare) matches are rebuilt
+        // in full. An import runs this for every new row.
+        let key = NameKey::new(&valid.full_name);
+        let mut similar = Vec::new();
+        {
+            let mut statement = self.conn.prepare_cached(
+                "SELECT id, nik, full_name FROM registrations
+                 WHERE complete = 1 AND village_code = ?1 AND birth_date = ?2 AND status = 'active'",
+            )?;
+            let mut rows =
+                statement.query(params![valid.village_code, valid.birth_date.to_string()])?;
+            while let Some(row) = rows.next()? {
+                let (Some(nik), Some(name)) = (
+                    row.get_ref(1)?
+                        .as_str_or_null()
+                        .map_err(rusqlite::Error::from)?,
+                    row.get_ref(2)?
+                        .as_str_or_null()
+                        .map_err(rusqlite::Error::from)?,
+                ) else {
+                    continue;
+                };
+                if nik != valid.nik.as_str() && NameKey::new(name).is_probable_match(&key) {
+                    similar.push(row.get::<_, Vec<u8>>(0)?);
+                }
+            }
+        }
+        let mut candidates = Vec::with_capacity(similar.len());
+        for id in similar {
+            candidates.extend(query_listed(&self.conn, "r.id = ?1", &[&id])?);
+        }
+        Ok(candidates)
     }
 
     /// A registration by its id, or by an unambiguous prefix of its id (at least 8 characters).
@@ -640,31 +734,20 @@ impl Store {
         }
         let mut statement = self
             .conn
-            .prepare("SELECT id, complete, data FROM registrations")?;
+            .prepare(&format!("SELECT id, {ROW_COLUMNS} FROM registrations"))?;
         let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, Vec<u8>>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, Option<String>>(2)?,
-            ))
+            Ok((row.get::<_, Vec<u8>>(0)?, RowColumns::read(row, 1)?))
         })?;
         for row in rows {
-            let (id, complete, data) = row?;
-            let record_id =
-                RecordId(Uuid::from_slice(&id).map_err(|e| StoreError::Damaged(e.to_string()))?);
+            let (id, stored) = row?;
+            let record_id = record_id_of(&id)?;
             let computed = replay(&self.conn, record_id)?
                 .to_registration(record_id)
                 .ok();
-            let stored: Option<Registration> = match data {
-                Some(text) => Some(
-                    serde_json::from_str(&text).map_err(|e| StoreError::Damaged(e.to_string()))?,
-                ),
-                None => None,
-            };
-            if complete == 1 {
+            if stored.complete {
                 report.registrations += 1;
             }
-            if computed != stored {
+            if RowColumns::of(computed.as_ref()) != stored {
                 report.problems.push(format!(
                     "registration {record_id} differs from its operations"
                 ));

@@ -10,7 +10,7 @@
 //!   restored: every acknowledged entry becomes `pending` again (the server
 //!   drops what it already has) and the pull cursor starts over;
 //! - pulled operations go through the same merge as local ones
-//!   ([`super::insert_operation`] then [`super::records::materialise`]), and
+//!   ([`super::insert_operation`] then [`super::records::rematerialise`]), and
 //!   every timestamp seen moves the local clock forward.
 
 use std::collections::BTreeSet;
@@ -21,7 +21,6 @@ use lindung_shared::merge::Operation;
 use lindung_shared::protocol::{
     DuplicateHolder, EnrollResponse, OfficerInfo, Outcome, PullPage, PushResponse,
 };
-use lindung_shared::registration::Change;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -190,9 +189,9 @@ impl Store {
             let seq: i64 = row.get(0)?;
             let record: Vec<u8> = row.get(1)?;
             let hlc: i64 = row.get(2)?;
-            let body: String = row.get(3)?;
-            let changes: Vec<Change> = serde_json::from_str(&body)
-                .map_err(|e| StoreError::Damaged(format!("operation body: {e}")))?;
+            // The exact changes of the operation, whichever form the body has.
+            let changes =
+                super::body::decode(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
             operations.push(Operation {
                 device_id: self.device_id,
                 seq: u64::try_from(seq).unwrap_or(0),
@@ -295,7 +294,7 @@ impl Store {
             [i64::try_from(response.acknowledged_seq).unwrap_or(0)],
         )?;
         for record in rematerialise {
-            records::materialise(&tx, record)?;
+            records::rematerialise(&tx, record)?;
         }
         observe(&tx, response.server_hlc)?;
         tx.commit()?;
@@ -335,7 +334,7 @@ impl Store {
             latest = latest.max(operation.hlc);
         }
         for record in touched {
-            records::materialise(&tx, record)?;
+            records::rematerialise(&tx, record)?;
         }
         for notice in &page.duplicates {
             tally.duplicate_notices += 1;

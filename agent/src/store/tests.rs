@@ -336,3 +336,175 @@ fn a_store_from_a_newer_agent_is_refused_untouched() {
         "{error}"
     );
 }
+
+/// A store as schema version 2 wrote it: operation bodies in the wire form
+/// (a JSON array of changes) and the registration's JSON in `registrations.data`.
+fn version_2_store(dir: &Path, registration: &Registration) -> (DeviceId, Vec<Change>) {
+    // Version 2 stores have 4,096-byte pages and a format 1 key file.
+    let key_file = KeyFile::generate(KdfCost::InsecureFast)
+        .unwrap()
+        .with_page_size(key::LEGACY_PAGE_SIZE);
+    assert_eq!(key_file.format, 1);
+    key_file.save(&dir.join(KEY_FILE)).unwrap();
+    let key = key_file.derive(PASSPHRASE).unwrap();
+    let mut conn = Connection::open(dir.join(DATABASE_FILE)).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_literal()))
+        .unwrap();
+    configure(&conn).unwrap();
+    schema::migrate_to(&mut conn, 2).unwrap();
+    let device_id = registration.origin.device_id;
+    let changes = registration.to_changes();
+    let hlc = Hlc::from_u64(1 << 20);
+    for (name, value) in [
+        ("device_id", device_id.to_string()),
+        ("officer_id", registration.origin.officer_id.to_string()),
+        ("officer_name", "Rina Marlina".to_owned()),
+        ("created_at", rfc3339(now())),
+        ("hlc_last", hlc.to_string()),
+    ] {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![name, value],
+        )
+        .unwrap();
+    }
+    let id = registration.id.0.as_bytes().as_slice();
+    conn.execute(
+        "INSERT INTO operations (device_id, seq, record_id, hlc, body) VALUES (?1, 1, ?2, ?3, ?4)",
+        params![
+            device_id.0.as_bytes().as_slice(),
+            id,
+            hlc.to_u64() as i64,
+            serde_json::to_string(&changes).unwrap()
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO outbox (seq, record_id, state, created_at) VALUES (1, ?1, 'pending', ?2)",
+        params![id, rfc3339(now())],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO registrations
+             (id, complete, nik, full_name, birth_date, village_code, category, status, registered_at, data)
+         VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8)",
+        params![
+            id,
+            registration.nik.as_str(),
+            registration.full_name,
+            registration.birth_date.to_string(),
+            registration.village_code,
+            registration.category.code(),
+            rfc3339(registration.origin.registered_at),
+            serde_json::to_string(registration).unwrap()
+        ],
+    )
+    .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    (device_id, changes)
+}
+
+#[test]
+fn a_store_from_schema_version_2_opens_with_every_registration_and_operation() {
+    let template_dir = tempfile::tempdir().unwrap();
+    let template = new_store(template_dir.path());
+    let original =
+        template.new_registration(valid("1311014101900001", "Siti Aminah"), false, now());
+    drop(template);
+    let dir = tempfile::tempdir().unwrap();
+    let (device_id, changes) = version_2_store(dir.path(), &original);
+
+    let mut store = Store::open(dir.path(), PASSPHRASE).expect("migrates");
+    let version: i64 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, schema::SCHEMA_VERSION);
+    assert_eq!(store.device_id(), device_id);
+    let found = store.find_by_nik(&original.nik).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].registration, original);
+    assert_eq!(found[0].sync, SyncState::Pending);
+    assert_eq!(store.check().unwrap().problems, Vec::<String>::new());
+
+    // New operations are stored in the compact form; old and new replay together.
+    let mut edited = valid("1311014101900001", "Siti Aminah Lubis");
+    edited.rt = Some(4);
+    let operation = store
+        .edit(&original, &edited, now())
+        .unwrap()
+        .expect("not a duplicate")
+        .expect("something changed");
+    assert_eq!(operation.seq, 2);
+    let bodies: Vec<String> = store
+        .conn
+        .prepare("SELECT body FROM operations ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(bodies[0].starts_with('['));
+    assert!(bodies[1].starts_with('{'));
+    assert_eq!(body::decode(&bodies[0]).unwrap(), changes);
+    assert_eq!(body::decode(&bodies[1]).unwrap(), operation.changes);
+    let now_listed = store.find_by_nik(&original.nik).unwrap();
+    assert_eq!(now_listed[0].registration.full_name, "Siti Aminah Lubis");
+    assert_eq!(now_listed[0].registration.rt, Some(4));
+    assert_eq!(store.check().unwrap().problems, Vec::<String>::new());
+
+    // It keeps its 4,096-byte pages, also across a passphrase change.
+    store
+        .change_passphrase("sandi-baru-2026", KdfCost::InsecureFast)
+        .unwrap();
+    drop(store);
+    let key_file = KeyFile::load(&dir.path().join(KEY_FILE)).unwrap();
+    assert_eq!(
+        (key_file.format, key_file.cipher_page_size),
+        (1, key::LEGACY_PAGE_SIZE)
+    );
+    let reopened = Store::open(dir.path(), "sandi-baru-2026").unwrap();
+    assert_eq!(reopened.check().unwrap().problems, Vec::<String>::new());
+    assert_eq!(reopened.find_by_nik(&original.nik).unwrap().len(), 1);
+}
+
+#[test]
+fn a_new_store_has_16_kib_pages_recorded_in_its_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    saved(&mut store, "1311014101900001", "Siti Aminah");
+    // SQLCipher answers `page_size` as `cipher_page_size`, in text.
+    let size: String = store
+        .conn
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(size, key::NEW_STORE_PAGE_SIZE.to_string());
+    store
+        .change_passphrase("sandi-baru-2026", KdfCost::InsecureFast)
+        .unwrap();
+    drop(store);
+    let key_file = KeyFile::load(&dir.path().join(KEY_FILE)).unwrap();
+    assert_eq!(
+        (key_file.format, key_file.cipher_page_size),
+        (2, key::NEW_STORE_PAGE_SIZE)
+    );
+    // The pages really are 16 KiB: read as 4 KiB pages, the file is noise.
+    let wrong_size = key_file.clone().with_page_size(key::LEGACY_PAGE_SIZE);
+    let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+        .unwrap();
+    conn.execute_batch(&wrong_size.unlock_sql(&key_file.derive("sandi-baru-2026").unwrap()))
+        .unwrap();
+    assert!(
+        conn.query_row("SELECT count(*) FROM registrations", [], |row| row
+            .get::<_, i64>(0))
+            .is_err()
+    );
+    drop(conn);
+    let reopened = Store::open(dir.path(), "sandi-baru-2026").unwrap();
+    assert_eq!(reopened.status().unwrap().registrations, 1);
+    assert_eq!(reopened.check().unwrap().problems, Vec::<String>::new());
+}
