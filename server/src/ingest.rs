@@ -155,6 +155,11 @@ pub struct RecordUpdate {
     pub created: bool,
     /// The server sequence of the last accepted operation on it.
     pub updated_seq: u64,
+    /// Whether the state is exactly one operation: the record is new to the
+    /// server and this batch accepted one operation on it, the one at
+    /// `updated_seq`. A backend may then store no copy of the state, since
+    /// applying that stored operation to an empty state rebuilds it.
+    pub single_operation: bool,
 }
 
 /// Everything a batch changes.
@@ -207,7 +212,9 @@ pub fn plan_batch(
         ..BatchPlan::default()
     };
     let mut seen_in_batch: HashMap<u64, usize> = HashMap::new();
-    let mut touched: BTreeMap<RecordId, (bool, u64)> = BTreeMap::new();
+    // Per record: whether it was new, its last server sequence, how many
+    // operations on it were accepted.
+    let mut touched: BTreeMap<RecordId, (bool, u64, u32)> = BTreeMap::new();
 
     for operation in operations {
         let seq = operation.seq;
@@ -264,8 +271,11 @@ pub fn plan_batch(
                         record.officer_id = Some(device.officer_id);
                     }
                     let nik_after = current_nik(&record.state);
-                    let entry = touched.entry(operation.record_id).or_insert((was_new, 0));
+                    let entry = touched
+                        .entry(operation.record_id)
+                        .or_insert((was_new, 0, 0));
                     entry.1 = server_seq;
+                    entry.2 += 1;
                     if nik_before != nik_after {
                         regroup(
                             operation.record_id,
@@ -291,7 +301,7 @@ pub fn plan_batch(
         plan.receipts.push(Receipt { seq, outcome });
     }
 
-    for (record_id, (created, updated_seq)) in touched {
+    for (record_id, (created, updated_seq, n_accepted)) in touched {
         let Some(record) = context.records.remove(&record_id) else {
             continue;
         };
@@ -312,6 +322,7 @@ pub fn plan_batch(
             officer_id: record.officer_id,
             created,
             updated_seq,
+            single_operation: created && n_accepted == 1,
         });
     }
     plan

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::Operation;
+use lindung_shared::merge::{Operation, RecordState};
 use lindung_shared::protocol::{DuplicateNotice, Receipt};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -199,6 +199,26 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String> {
 /// A value from stored JSON text.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A stored record's state: its own JSON, or — when that is absent — the
+/// one operation that created it (`single_operation` in
+/// [`crate::ingest::RecordUpdate`]), replayed onto an empty state.
+pub(crate) fn record_state(
+    state: Option<&str>,
+    creating_body: Option<&str>,
+) -> Result<RecordState> {
+    match (state, creating_body) {
+        (Some(state), _) => from_json(state),
+        (None, Some(body)) => {
+            let mut state = RecordState::default();
+            state.apply(&from_json::<Operation>(body)?);
+            Ok(state)
+        }
+        (None, None) => Err(StorageError::Corrupt(
+            "a record without a state has no creating operation".into(),
+        )),
+    }
 }
 
 /// A field officer, created by staff.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::merge::Operation;
 use lindung_shared::nik::Nik;
 use lindung_shared::protocol::{DuplicateHolder, DuplicateNotice, WireError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{
     Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
     PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
-    parse_hash, to_seq,
+    parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -95,6 +95,27 @@ const MIGRATIONS: &[&str] = &[
          updated_seq INTEGER NOT NULL,
          duplicate_seq INTEGER
      ) STRICT;
+     CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
+     CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
+    // 2: a record created by one operation stores no copy of its state
+    // (`state` NULL: replay the operation at `updated_seq`). SQLite cannot
+    // drop a NOT NULL constraint in place, so the table is rebuilt.
+    "CREATE TABLE records_v2 (
+         id TEXT PRIMARY KEY,
+         state TEXT,
+         village_code TEXT NOT NULL,
+         nik TEXT,
+         active INTEGER NOT NULL,
+         officer_id TEXT,
+         updated_seq INTEGER NOT NULL,
+         duplicate_seq INTEGER
+     ) STRICT;
+     INSERT INTO records_v2 (id, state, village_code, nik, active, officer_id, updated_seq,
+             duplicate_seq)
+         SELECT id, state, village_code, nik, active, officer_id, updated_seq, duplicate_seq
+         FROM records;
+     DROP TABLE records;
+     ALTER TABLE records_v2 RENAME TO records;
      CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
      CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
 ];
@@ -223,15 +244,22 @@ fn last_server_seq(tx: &Connection) -> Result<u64> {
 }
 
 fn load_record(tx: &Connection, id: &str) -> Result<Option<StoredRecord>> {
-    let mut statement = tx.prepare_cached("SELECT state, officer_id FROM records WHERE id = ?1")?;
-    let row: Option<(String, Option<String>)> = statement
-        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+    let mut statement = tx.prepare_cached(
+        "SELECT r.state, r.officer_id, o.body FROM records r
+         LEFT JOIN operations o ON r.state IS NULL AND o.server_seq = r.updated_seq
+         WHERE r.id = ?1",
+    )?;
+    type Row = (Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = statement
+        .query_row(params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
-    let Some((state, officer)) = row else {
+    let Some((state, officer, creating_body)) = row else {
         return Ok(None);
     };
     Ok(Some(StoredRecord {
-        state: from_json::<RecordState>(&state)?,
+        state: record_state(state.as_deref(), creating_body.as_deref())?,
         officer_id: officer
             .as_deref()
             .map(parse_uuid)
@@ -358,9 +386,14 @@ fn write_plan(
                  updated_seq = excluded.updated_seq",
         )?;
         for record in &plan.records {
+            let state = if record.single_operation {
+                None
+            } else {
+                Some(json(&record.state)?)
+            };
             upsert.execute(params![
                 record.record_id.to_string(),
-                json(&record.state)?,
+                state,
                 record.village_code,
                 record.nik.as_ref().map(Nik::as_str),
                 record.active,
