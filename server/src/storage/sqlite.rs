@@ -4,11 +4,15 @@
 //! allows one writer at a time anyway, and holding the mutex for a whole push
 //! is what serialises pushes (server sequence numbers in commit order). WAL
 //! mode with `synchronous = FULL`: an acknowledged push survives a power cut.
+//! A second connection on a thread of its own checkpoints the WAL after
+//! pushes ([`Checkpointer`]), so a push does not checkpoint inside its commit.
 //! Migrations are numbered by `PRAGMA user_version` and only ever added.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use lindung_shared::hlc::Hlc;
@@ -120,11 +124,77 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
 ];
 
+/// WAL frames after which the writer checkpoints by itself (about 64 MB
+/// with 4 KiB pages): a backstop that bounds the WAL should the background
+/// checkpointer fall behind. Normally it keeps the WAL far smaller.
+const WAL_BACKSTOP_PAGES: i64 = 16_384;
+
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     path: PathBuf,
     connection: Arc<Mutex<Connection>>,
+    checkpointer: Arc<Checkpointer>,
+}
+
+/// Copies the WAL back into the database file from a connection and thread
+/// of its own, after pushes, so a push does not pay for the checkpoint that
+/// SQLite would otherwise run inside its commit. PASSIVE checkpoints never
+/// block the writer; a commit's durability comes from the WAL (`synchronous
+/// = FULL`), not from the checkpoint. The thread ends when the storage (its
+/// last clone) is dropped.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let connection = Connection::open(path)?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Capacity 1: wake-ups while a checkpoint runs collapse into one.
+        let (wake, woken) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    let checkpoint =
+                        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(error) = checkpoint {
+                        tracing::warn!(%error, "background WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|source| StorageError::Io {
+                context: "cannot start the WAL checkpoint thread".into(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint soon (returns at once).
+    fn nudge(&self) {
+        if let Some(wake) = &self.wake {
+            // Full means one is already due; disconnected cannot happen
+            // before drop. Either way there is nothing to do.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop after any running checkpoint.
+        self.wake = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteStorage {
@@ -132,12 +202,16 @@ impl SqliteStorage {
     pub async fn open(path: &Path) -> Result<SqliteStorage> {
         let path = path.to_owned();
         let opened = path.clone();
-        let connection = tokio::task::spawn_blocking(move || open_blocking(&opened))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))??;
+        let (connection, checkpointer) = tokio::task::spawn_blocking(move || {
+            let connection = open_blocking(&opened)?;
+            Ok::<_, StorageError>((connection, Checkpointer::start(&opened)?))
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))??;
         Ok(SqliteStorage {
             path,
             connection: Arc::new(Mutex::new(connection)),
+            checkpointer: Arc::new(checkpointer),
         })
     }
 
@@ -170,6 +244,7 @@ fn open_blocking(path: &Path) -> Result<Connection> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     connection.pragma_update(None, "cache_size", -16_000)?;
+    connection.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     migrate(&mut connection)?;
     Ok(connection)
@@ -787,27 +862,30 @@ impl Storage for SqliteStorage {
     ) -> Result<PushResult> {
         let device = device.clone();
         let operations = operations.to_vec();
-        self.run(move |connection| {
-            let tx =
-                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let context = load_context(&tx, &device, &operations)?;
-            let plan = plan_batch(
-                &device,
-                &operations,
-                context,
-                BatchClock {
-                    now,
-                    regions: lindung_shared::region::regions(),
-                },
-            );
-            let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
-            tx.commit()?;
-            Ok(PushResult {
-                receipts: plan.receipts,
-                acknowledged_seq,
+        let result = self
+            .run(move |connection| {
+                let tx = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let context = load_context(&tx, &device, &operations)?;
+                let plan = plan_batch(
+                    &device,
+                    &operations,
+                    context,
+                    BatchClock {
+                        now,
+                        regions: lindung_shared::region::regions(),
+                    },
+                );
+                let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
+                tx.commit()?;
+                Ok(PushResult {
+                    receipts: plan.receipts,
+                    acknowledged_seq,
+                })
             })
-        })
-        .await
+            .await;
+        self.checkpointer.nudge();
+        result
     }
 
     async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
@@ -860,6 +938,42 @@ mod tests {
             }
         })
         .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushes_are_checkpointed_in_the_background_until_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("server.sqlite");
+        let storage = SqliteStorage::open(&path).await.expect("opens");
+        let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        let operations: Vec<Operation> = (1..=50)
+            .map(|i| {
+                let person = conformance::registration(
+                    &conformance::nik(1, i),
+                    "Siti Aminah",
+                    "1311012001",
+                    &rina.scope,
+                );
+                conformance::create(&rina.scope, u64::from(i), conformance::base_ms(), &person)
+            })
+            .collect();
+        storage
+            .push(&rina.scope, &operations, conformance::NOW)
+            .await
+            .expect("push");
+        // Far below the writer's own threshold: only the background
+        // checkpointer copies the pages into the database file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size() <= before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(size() > before, "the database file grew by a checkpoint");
+        // Dropping the storage stops the thread (drop joins it).
+        drop(storage);
+        let again = SqliteStorage::open(&path).await.expect("reopens");
+        assert_eq!(again.counts().await.expect("counts").records, 50);
     }
 
     #[tokio::test]
