@@ -117,6 +117,10 @@ pub struct AcceptedOperation {
     pub original_hlc: Hlc,
     /// [`fingerprint`] of the operation as received.
     pub fingerprint: [u8; 32],
+    /// The JSON of its changes, encoded once for the fingerprint and reused
+    /// for the stored body ([`crate::storage`]'s `operation_body`); empty if
+    /// they could not be encoded.
+    pub changes_json: String,
     /// The record's village after this operation (what pulls filter on).
     pub village_code: String,
     /// The record's village before, when this operation moved it.
@@ -183,13 +187,24 @@ pub struct BatchPlan {
 /// A stable digest of an operation's content, to tell a retry from a reuse
 /// of the same (device, sequence) for something else.
 pub fn fingerprint(operation: &Operation) -> [u8; 32] {
+    fingerprint_with(operation, &changes_json(operation))
+}
+
+/// The JSON of an operation's changes (empty if they cannot be encoded).
+/// Their form is pinned by a test in `protocol`, so it is stable.
+fn changes_json(operation: &Operation) -> String {
+    serde_json::to_string(&operation.changes).unwrap_or_default()
+}
+
+/// [`fingerprint`], given the changes' JSON from [`changes_json`].
+fn fingerprint_with(operation: &Operation, changes_json: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(operation.record_id.as_uuid().as_bytes());
     hasher.update(operation.hlc.to_u64().to_be_bytes());
-    // The changes' JSON form is pinned by a test in `protocol`, so it is stable.
-    match serde_json::to_vec(&operation.changes) {
-        Ok(bytes) => hasher.update(&bytes),
-        Err(_) => hasher.update(b"unserialisable"),
+    if changes_json.is_empty() {
+        hasher.update(b"unserialisable");
+    } else {
+        hasher.update(changes_json.as_bytes());
     }
     hasher.finalize().into()
 }
@@ -218,7 +233,8 @@ pub fn plan_batch(
 
     for operation in operations {
         let seq = operation.seq;
-        let print = fingerprint(operation);
+        let changes = changes_json(operation);
+        let print = fingerprint_with(operation, &changes);
         let outcome = if operation.device_id != device.device_id {
             // Not remembered: its sequence number is another device's and
             // must not occupy one of the sender's.
@@ -291,6 +307,7 @@ pub fn plan_batch(
                         operation: accepted,
                         original_hlc: operation.hlc,
                         fingerprint: print,
+                        changes_json: changes,
                         village_code: checked.village_after,
                         previous_village_code: checked.village_before,
                     });

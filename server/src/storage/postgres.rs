@@ -44,7 +44,7 @@ use uuid::Uuid;
 use super::{
     Authenticated, Counts, DatabaseUrl, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
     Officer, PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq,
-    json, ms, parse_hash, record_state, to_seq,
+    json, ms, operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -489,10 +489,7 @@ async fn write_plan(
         .iter()
         .map(|a| a.previous_village_code.as_deref())
         .collect();
-    let bodies: Vec<String> = accepted
-        .iter()
-        .map(|a| json(&a.operation))
-        .collect::<Result<_>>()?;
+    let bodies: Vec<String> = accepted.iter().map(operation_body).collect::<Result<_>>()?;
     let max_hlc = accepted
         .iter()
         .map(|a| a.operation.hlc)

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::{
     Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
     PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
-    parse_hash, record_state, to_seq,
+    operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -430,7 +430,7 @@ fn write_plan(
                 &accepted.fingerprint[..],
                 accepted.village_code,
                 accepted.previous_village_code,
-                json(op)?,
+                operation_body(accepted)?,
                 now_ms,
             ])?;
         }
