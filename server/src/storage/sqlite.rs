@@ -963,6 +963,18 @@ mod tests {
             .push(&rina.scope, &operations, conformance::NOW)
             .await
             .expect("push");
+        // Each record is its one creating operation: no copy of the state.
+        let without_state: i64 = storage
+            .run(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM records WHERE state IS NULL",
+                    [],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .expect("reads");
+        assert_eq!(without_state, 50);
         // Far below the writer's own threshold: only the background
         // checkpointer copies the pages into the database file.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -974,6 +986,61 @@ mod tests {
         drop(storage);
         let again = SqliteStorage::open(&path).await.expect("reopens");
         assert_eq!(again.counts().await.expect("counts").records, 50);
+    }
+
+    #[tokio::test]
+    async fn records_of_the_first_schema_survive_the_migration() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("server.sqlite");
+        let scope = DeviceScope {
+            device_id: DeviceId(Uuid::from_u128(1)),
+            officer_id: OfficerId(Uuid::from_u128(2)),
+            officer_name: "Rina".into(),
+            regions: vec!["1311".into()],
+        };
+        let person =
+            conformance::registration(&conformance::nik(1, 1), "Siti Aminah", "1311012001", &scope);
+        let creation = conformance::create(&scope, 1, conformance::base_ms(), &person);
+        let mut state = lindung_shared::merge::RecordState::default();
+        state.apply(&creation);
+        {
+            let connection = Connection::open(&path).expect("creates");
+            connection.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            connection
+                .execute(
+                    "INSERT INTO records (id, state, village_code, nik, active, officer_id,
+                         updated_seq, duplicate_seq) VALUES (?1, ?2, '1311012001', ?3, 1, ?4, 1, 7)",
+                    params![
+                        person.id.to_string(),
+                        json(&state).expect("encodes"),
+                        conformance::nik(1, 1),
+                        scope.officer_id.to_string()
+                    ],
+                )
+                .expect("a record");
+            connection
+                .pragma_update(None, "user_version", 1)
+                .expect("version 1");
+        }
+        let storage = SqliteStorage::open(&path).await.expect("migrates");
+        let stored = storage
+            .record(person.id)
+            .await
+            .expect("works")
+            .expect("kept");
+        assert_eq!(stored.state, state);
+        assert_eq!(stored.officer_id, Some(scope.officer_id));
+        let marked: Option<i64> = storage
+            .run(move |c| {
+                Ok(c.query_row(
+                    "SELECT duplicate_seq FROM records WHERE id = ?1",
+                    params![person.id.to_string()],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .expect("reads");
+        assert_eq!(marked, Some(7));
     }
 
     #[tokio::test]
