@@ -117,6 +117,10 @@ pub struct AcceptedOperation {
     pub original_hlc: Hlc,
     /// [`fingerprint`] of the operation as received.
     pub fingerprint: [u8; 32],
+    /// The JSON of its changes, encoded once for the fingerprint and reused
+    /// for the stored body ([`crate::storage`]'s `operation_body`); empty if
+    /// they could not be encoded.
+    pub changes_json: String,
     /// The record's village after this operation (what pulls filter on).
     pub village_code: String,
     /// The record's village before, when this operation moved it.
@@ -155,6 +159,11 @@ pub struct RecordUpdate {
     pub created: bool,
     /// The server sequence of the last accepted operation on it.
     pub updated_seq: u64,
+    /// Whether the state is exactly one operation: the record is new to the
+    /// server and this batch accepted one operation on it, the one at
+    /// `updated_seq`. A backend may then store no copy of the state, since
+    /// applying that stored operation to an empty state rebuilds it.
+    pub single_operation: bool,
 }
 
 /// Everything a batch changes.
@@ -178,13 +187,24 @@ pub struct BatchPlan {
 /// A stable digest of an operation's content, to tell a retry from a reuse
 /// of the same (device, sequence) for something else.
 pub fn fingerprint(operation: &Operation) -> [u8; 32] {
+    fingerprint_with(operation, &changes_json(operation))
+}
+
+/// The JSON of an operation's changes (empty if they cannot be encoded).
+/// Their form is pinned by a test in `protocol`, so it is stable.
+fn changes_json(operation: &Operation) -> String {
+    serde_json::to_string(&operation.changes).unwrap_or_default()
+}
+
+/// [`fingerprint`], given the changes' JSON from [`changes_json`].
+fn fingerprint_with(operation: &Operation, changes_json: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(operation.record_id.as_uuid().as_bytes());
     hasher.update(operation.hlc.to_u64().to_be_bytes());
-    // The changes' JSON form is pinned by a test in `protocol`, so it is stable.
-    match serde_json::to_vec(&operation.changes) {
-        Ok(bytes) => hasher.update(&bytes),
-        Err(_) => hasher.update(b"unserialisable"),
+    if changes_json.is_empty() {
+        hasher.update(b"unserialisable");
+    } else {
+        hasher.update(changes_json.as_bytes());
     }
     hasher.finalize().into()
 }
@@ -207,11 +227,14 @@ pub fn plan_batch(
         ..BatchPlan::default()
     };
     let mut seen_in_batch: HashMap<u64, usize> = HashMap::new();
-    let mut touched: BTreeMap<RecordId, (bool, u64)> = BTreeMap::new();
+    // Per record: whether it was new, its last server sequence, how many
+    // operations on it were accepted.
+    let mut touched: BTreeMap<RecordId, (bool, u64, u32)> = BTreeMap::new();
 
     for operation in operations {
         let seq = operation.seq;
-        let print = fingerprint(operation);
+        let changes = changes_json(operation);
+        let print = fingerprint_with(operation, &changes);
         let outcome = if operation.device_id != device.device_id {
             // Not remembered: its sequence number is another device's and
             // must not occupy one of the sender's.
@@ -264,8 +287,11 @@ pub fn plan_batch(
                         record.officer_id = Some(device.officer_id);
                     }
                     let nik_after = current_nik(&record.state);
-                    let entry = touched.entry(operation.record_id).or_insert((was_new, 0));
+                    let entry = touched
+                        .entry(operation.record_id)
+                        .or_insert((was_new, 0, 0));
                     entry.1 = server_seq;
+                    entry.2 += 1;
                     if nik_before != nik_after {
                         regroup(
                             operation.record_id,
@@ -281,6 +307,7 @@ pub fn plan_batch(
                         operation: accepted,
                         original_hlc: operation.hlc,
                         fingerprint: print,
+                        changes_json: changes,
                         village_code: checked.village_after,
                         previous_village_code: checked.village_before,
                     });
@@ -291,7 +318,7 @@ pub fn plan_batch(
         plan.receipts.push(Receipt { seq, outcome });
     }
 
-    for (record_id, (created, updated_seq)) in touched {
+    for (record_id, (created, updated_seq, n_accepted)) in touched {
         let Some(record) = context.records.remove(&record_id) else {
             continue;
         };
@@ -312,6 +339,7 @@ pub fn plan_batch(
             officer_id: record.officer_id,
             created,
             updated_seq,
+            single_operation: created && n_accepted == 1,
         });
     }
     plan

@@ -239,12 +239,9 @@ impl Store {
             set_meta(&tx, "pull_cursor", "0")?;
         }
         let mut rematerialise = BTreeSet::new();
+        // Sequence numbers the receipts mark acknowledged (accepted or duplicate).
+        let mut acked_seqs: Vec<i64> = Vec::with_capacity(response.receipts.len());
         {
-            let mut acked = tx.prepare_cached(
-                "UPDATE outbox SET state = 'acked', error_code = NULL, error_message = NULL,
-                     error_message_id = NULL, error_field = NULL
-                 WHERE seq = ?1 AND state = 'pending'",
-            )?;
             let mut rejected = tx.prepare_cached(
                 "UPDATE outbox SET state = 'rejected', error_code = ?2, error_message = ?3,
                      error_message_id = ?4, error_field = ?5
@@ -258,7 +255,7 @@ impl Store {
                 match &receipt.outcome {
                     Outcome::Accepted { bounded_hlc } => {
                         tally.accepted += 1;
-                        acked.execute([seq])?;
+                        acked_seqs.push(seq);
                         if let Some(bounded) = bounded_hlc {
                             tally.bounded += 1;
                             bound.execute(params![
@@ -273,7 +270,7 @@ impl Store {
                     }
                     Outcome::Duplicate => {
                         tally.duplicates += 1;
-                        acked.execute([seq])?;
+                        acked_seqs.push(seq);
                     }
                     Outcome::Rejected { error } => {
                         tally.rejected += 1;
@@ -288,6 +285,7 @@ impl Store {
                 }
             }
         }
+        mark_acked(&tx, &response.receipts, acked_seqs)?;
         // Everything the server holds is acknowledged, receipts or not.
         tx.execute(
             "UPDATE outbox SET state = 'acked' WHERE state = 'pending' AND seq <= ?1",
@@ -379,6 +377,43 @@ impl Store {
             })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+/// Marks the receipts' accepted and duplicate entries `acked`. When the
+/// receipts cover one unbroken run of sequence numbers (the usual answer to
+/// a push of the outbox in order), one range statement does it: every
+/// number in the run has a receipt, and the rejected ones are no longer
+/// `pending`. Otherwise, one statement per entry.
+fn mark_acked(
+    tx: &Transaction<'_>,
+    receipts: &[lindung_shared::protocol::Receipt],
+    acked_seqs: Vec<i64>,
+) -> Result<(), StoreError> {
+    const ACKED: &str =
+        "UPDATE outbox SET state = 'acked', error_code = NULL, error_message = NULL,
+             error_message_id = NULL, error_field = NULL
+         WHERE state = 'pending' AND seq BETWEEN ?1 AND ?2";
+    let mut all: Vec<u64> = receipts.iter().map(|r| r.seq).collect();
+    all.sort_unstable();
+    all.dedup();
+    let unbroken = match (all.first(), all.last()) {
+        (Some(&low), Some(&high)) => high - low + 1 == all.len() as u64,
+        _ => false,
+    };
+    let mut acked = tx.prepare_cached(ACKED)?;
+    if unbroken && let (Some(&low), Some(&high)) = (all.first(), all.last()) {
+        if !acked_seqs.is_empty() {
+            acked.execute(params![
+                i64::try_from(low).unwrap_or(i64::MAX),
+                i64::try_from(high).unwrap_or(i64::MAX)
+            ])?;
+        }
+        return Ok(());
+    }
+    for seq in acked_seqs {
+        acked.execute(params![seq, seq])?;
+    }
+    Ok(())
 }
 
 fn save_notice(

@@ -3,7 +3,7 @@
 
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId};
-use lindung_shared::merge::Operation;
+use lindung_shared::merge::{Operation, RecordState};
 use lindung_shared::protocol::{ErrorCode, Outcome};
 use lindung_shared::region::regions;
 use lindung_shared::registration::{Change, Field, Origin, Registration, Status};
@@ -32,6 +32,7 @@ where
     the_same_nik_twice_forms_a_duplicate_group(fresh().await.as_ref()).await;
     concurrent_edits_keep_the_loser_in_history(fresh().await.as_ref()).await;
     a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
+    a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
 }
 
 /// An officer, enrolled with one device.
@@ -707,4 +708,60 @@ async fn a_clock_far_ahead_is_bounded(storage: &dyn Storage) {
     // Pulled by others with the bounded stamp.
     let page = storage.pull(&budi.scope, 0, 100).await.expect("pull");
     assert_eq!(page.operations[0].hlc, bounded);
+}
+
+async fn a_stored_record_is_the_merge_of_its_operations(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let alone = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let edited = registration(&nik(2, 1), "Dewi Lestari", "1311012001", &rina.scope);
+    // Created a year ahead (bounded when stored), created and edited in one
+    // batch, and created then edited in a later batch.
+    let year_ahead = unix_ms(NOW) + 365 * 86_400_000;
+    let later = registration(&nik(3, 1), "Rahmawati", "1311012001", &rina.scope);
+    let batch = vec![
+        create(&rina.scope, 1, year_ahead, &alone),
+        create(&rina.scope, 2, base_ms(), &edited),
+        edit(
+            &rina.scope,
+            3,
+            base_ms() + 1,
+            edited.id,
+            vec![Change::FullName("Dewi Lestari Putri".into())],
+        ),
+        create(&rina.scope, 4, base_ms() + 2, &later),
+    ];
+    let first = storage.push(&rina.scope, &batch, NOW).await.expect("push");
+    let Outcome::Accepted {
+        bounded_hlc: Some(bounded),
+    } = first.receipts[0].outcome
+    else {
+        panic!("expected a bounded timestamp, got {:?}", first.receipts[0]);
+    };
+    let edit_later = edit(
+        &rina.scope,
+        5,
+        base_ms() + 3,
+        later.id,
+        vec![Change::FullName("Rahmawati Saragih".into())],
+    );
+    storage
+        .push(&rina.scope, std::slice::from_ref(&edit_later), NOW)
+        .await
+        .expect("push");
+    let mut bounded_creation = batch[0].clone();
+    bounded_creation.hlc = bounded;
+    let expected = [
+        (alone.id, vec![bounded_creation]),
+        (edited.id, vec![batch[1].clone(), batch[2].clone()]),
+        (later.id, vec![batch[3].clone(), edit_later]),
+    ];
+    for (id, operations) in expected {
+        let mut state = RecordState::default();
+        for operation in &operations {
+            state.apply(operation);
+        }
+        let stored = storage.record(id).await.expect("works").expect("stored");
+        assert_eq!(stored.state, state, "record {id}");
+        assert_eq!(stored.officer_id, Some(rina.officer.id));
+    }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::Operation;
+use lindung_shared::merge::{Operation, RecordState};
 use lindung_shared::protocol::{DuplicateNotice, Receipt};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -199,6 +199,58 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String> {
 /// A value from stored JSON text.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// The stored JSON body of an accepted operation: the same text
+/// `serde_json` writes for the operation (fields in declaration order,
+/// `changes` last), with the changes' JSON reused from the fingerprint
+/// rather than encoded a second time.
+pub(crate) fn operation_body(accepted: &crate::ingest::AcceptedOperation) -> Result<String> {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        device_id: &'a lindung_shared::ids::DeviceId,
+        seq: u64,
+        record_id: &'a RecordId,
+        hlc: &'a Hlc,
+    }
+    let operation = &accepted.operation;
+    if accepted.changes_json.is_empty() {
+        return json(operation);
+    }
+    let mut body = json(&Head {
+        device_id: &operation.device_id,
+        seq: operation.seq,
+        record_id: &operation.record_id,
+        hlc: &operation.hlc,
+    })?;
+    if body.pop() != Some('}') {
+        return json(operation);
+    }
+    body.reserve(accepted.changes_json.len() + 13);
+    body.push_str(",\"changes\":");
+    body.push_str(&accepted.changes_json);
+    body.push('}');
+    Ok(body)
+}
+
+/// A stored record's state: its own JSON, or — when that is absent — the
+/// one operation that created it (`single_operation` in
+/// [`crate::ingest::RecordUpdate`]), replayed onto an empty state.
+pub(crate) fn record_state(
+    state: Option<&str>,
+    creating_body: Option<&str>,
+) -> Result<RecordState> {
+    match (state, creating_body) {
+        (Some(state), _) => from_json(state),
+        (None, Some(body)) => {
+            let mut state = RecordState::default();
+            state.apply(&from_json::<Operation>(body)?);
+            Ok(state)
+        }
+        (None, None) => Err(StorageError::Corrupt(
+            "a record without a state has no creating operation".into(),
+        )),
+    }
 }
 
 /// A field officer, created by staff.
@@ -390,6 +442,35 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operation_body_is_what_serde_writes() {
+        use crate::ingest::{AcceptedOperation, fingerprint};
+        use lindung_shared::registration::Change;
+        let operation = Operation {
+            device_id: DeviceId(uuid::Uuid::from_u128(7)),
+            seq: 42,
+            record_id: RecordId(uuid::Uuid::from_u128(9)),
+            hlc: Hlc::new(1_700_000_000_000, 3).expect("small"),
+            changes: vec![
+                Change::FullName("Siti \"Aminah\" Lubis".into()),
+                Change::Rt(Some(4)),
+                Change::Phone(None),
+            ],
+        };
+        let accepted = AcceptedOperation {
+            server_seq: 1,
+            fingerprint: fingerprint(&operation),
+            changes_json: serde_json::to_string(&operation.changes).expect("encodes"),
+            operation: operation.clone(),
+            original_hlc: operation.hlc,
+            village_code: "1311012001".into(),
+            previous_village_code: None,
+        };
+        let body = operation_body(&accepted).expect("encodes");
+        assert_eq!(body, serde_json::to_string(&operation).expect("encodes"));
+        assert_eq!(from_json::<Operation>(&body).expect("decodes"), operation);
+    }
 
     #[test]
     fn urls_select_a_backend_and_print_without_passwords() {

@@ -33,7 +33,7 @@ use deadpool_postgres::{
 };
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::merge::Operation;
 use lindung_shared::nik::Nik;
 use lindung_shared::protocol::{DuplicateHolder, DuplicateNotice, WireError};
 use time::OffsetDateTime;
@@ -44,7 +44,7 @@ use uuid::Uuid;
 use super::{
     Authenticated, Counts, DatabaseUrl, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
     Officer, PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq,
-    json, ms, parse_hash, to_seq,
+    json, ms, operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -135,6 +135,9 @@ const MIGRATIONS: &[&str] = &[
          EXECUTE 'ALTER TABLE records ALTER COLUMN state SET COMPRESSION lz4';
      EXCEPTION WHEN feature_not_supported OR syntax_error THEN NULL;
      END $$;",
+    // 2: a record created by one operation stores no copy of its state
+    // (`state` NULL: replay the operation at `updated_seq`).
+    "ALTER TABLE records ALTER COLUMN state DROP NOT NULL;",
 ];
 
 /// Advisory lock held while migrating ("LINDUN" and 1).
@@ -325,9 +328,15 @@ async fn officer_by_id(client: &impl GenericClient, id: Uuid) -> Result<Option<O
         .transpose()
 }
 
-fn stored_record(state: &str, officer_id: Option<Uuid>) -> Result<StoredRecord> {
+/// Columns to select for [`stored_record`], from `records r`.
+const RECORD_COLUMNS: &str = "SELECT r.id, r.state, r.officer_id, o.body FROM records r
+     LEFT JOIN operations o ON r.state IS NULL AND o.server_seq = r.updated_seq";
+
+/// A record from a row of [`RECORD_COLUMNS`].
+fn stored_record(row: &Row) -> Result<StoredRecord> {
+    let officer_id: Option<Uuid> = row.try_get(2)?;
     Ok(StoredRecord {
-        state: from_json::<RecordState>(state)?,
+        state: record_state(row.try_get(1)?, row.try_get(3)?)?,
         officer_id: officer_id.map(OfficerId),
     })
 }
@@ -363,6 +372,7 @@ async fn load_context(
     let niks = niks_set_by(operations);
     let nik_texts: Vec<&str> = niks.iter().map(Nik::as_str).collect();
 
+    let records_sql = format!("{RECORD_COLUMNS} WHERE r.id = ANY($1)");
     let (meta, account, known, records, holders) = tokio::try_join!(
         tx.prepare_cached("SELECT last_server_seq FROM meta"),
         tx.prepare_cached("SELECT acknowledged_seq FROM devices WHERE id = $1"),
@@ -378,7 +388,7 @@ async fn load_context(
               WHERE device_id = $1 AND ((seq >= $2 AND seq <= $3)
                     OR seq > (SELECT acknowledged_seq FROM devices WHERE id = $1))"
         ),
-        tx.prepare_cached("SELECT id, state, officer_id FROM records WHERE id = ANY($1)"),
+        tx.prepare_cached(&records_sql),
         // Holders of the NIKs the batch sets and of those the touched records hold now.
         tx.prepare_cached(
             "SELECT nik, id FROM records
@@ -431,9 +441,7 @@ async fn load_context(
     }
     for row in &record_rows {
         let id = RecordId(row.try_get(0)?);
-        context
-            .records
-            .insert(id, stored_record(row.try_get(1)?, row.try_get(2)?)?);
+        context.records.insert(id, stored_record(row)?);
     }
     for row in &holder_rows {
         let nik = parse_nik(row.try_get(0)?)?;
@@ -481,10 +489,7 @@ async fn write_plan(
         .iter()
         .map(|a| a.previous_village_code.as_deref())
         .collect();
-    let bodies: Vec<String> = accepted
-        .iter()
-        .map(|a| json(&a.operation))
-        .collect::<Result<_>>()?;
+    let bodies: Vec<String> = accepted.iter().map(operation_body).collect::<Result<_>>()?;
     let max_hlc = accepted
         .iter()
         .map(|a| a.operation.hlc)
@@ -502,9 +507,15 @@ async fn write_plan(
 
     let records = &plan.records;
     let ids: Vec<Uuid> = records.iter().map(|r| r.record_id.0).collect();
-    let states: Vec<String> = records
+    let states: Vec<Option<String>> = records
         .iter()
-        .map(|r| json(&r.state))
+        .map(|r| {
+            if r.single_operation {
+                Ok(None)
+            } else {
+                json(&r.state).map(Some)
+            }
+        })
         .collect::<Result<_>>()?;
     let record_villages: Vec<&str> = records.iter().map(|r| r.village_code.as_str()).collect();
     let niks: Vec<Option<&str>> = records
@@ -968,14 +979,9 @@ impl Storage for PostgresStorage {
 
     async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT state, officer_id FROM records WHERE id = $1",
-                &[&id.0],
-            )
-            .await?;
-        row.map(|row| stored_record(row.try_get(0)?, row.try_get(1)?))
-            .transpose()
+        let sql = format!("{RECORD_COLUMNS} WHERE r.id = $1");
+        let row = client.query_opt(sql.as_str(), &[&id.0]).await?;
+        row.as_ref().map(stored_record).transpose()
     }
 
     async fn counts(&self) -> Result<Counts> {

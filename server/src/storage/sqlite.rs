@@ -4,16 +4,20 @@
 //! allows one writer at a time anyway, and holding the mutex for a whole push
 //! is what serialises pushes (server sequence numbers in commit order). WAL
 //! mode with `synchronous = FULL`: an acknowledged push survives a power cut.
+//! A second connection on a thread of its own checkpoints the WAL after
+//! pushes ([`Checkpointer`]), so a push does not checkpoint inside its commit.
 //! Migrations are numbered by `PRAGMA user_version` and only ever added.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::merge::Operation;
 use lindung_shared::nik::Nik;
 use lindung_shared::protocol::{DuplicateHolder, DuplicateNotice, WireError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -23,7 +27,7 @@ use uuid::Uuid;
 use super::{
     Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
     PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
-    parse_hash, to_seq,
+    operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -97,13 +101,100 @@ const MIGRATIONS: &[&str] = &[
      ) STRICT;
      CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
      CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
+    // 2: a record created by one operation stores no copy of its state
+    // (`state` NULL: replay the operation at `updated_seq`). SQLite cannot
+    // drop a NOT NULL constraint in place, so the table is rebuilt.
+    "CREATE TABLE records_v2 (
+         id TEXT PRIMARY KEY,
+         state TEXT,
+         village_code TEXT NOT NULL,
+         nik TEXT,
+         active INTEGER NOT NULL,
+         officer_id TEXT,
+         updated_seq INTEGER NOT NULL,
+         duplicate_seq INTEGER
+     ) STRICT;
+     INSERT INTO records_v2 (id, state, village_code, nik, active, officer_id, updated_seq,
+             duplicate_seq)
+         SELECT id, state, village_code, nik, active, officer_id, updated_seq, duplicate_seq
+         FROM records;
+     DROP TABLE records;
+     ALTER TABLE records_v2 RENAME TO records;
+     CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
+     CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
 ];
+
+/// WAL frames after which the writer checkpoints by itself (about 64 MB
+/// with 4 KiB pages): a backstop that bounds the WAL should the background
+/// checkpointer fall behind. Normally it keeps the WAL far smaller.
+const WAL_BACKSTOP_PAGES: i64 = 16_384;
 
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     path: PathBuf,
     connection: Arc<Mutex<Connection>>,
+    checkpointer: Arc<Checkpointer>,
+}
+
+/// Copies the WAL back into the database file from a connection and thread
+/// of its own, after pushes, so a push does not pay for the checkpoint that
+/// SQLite would otherwise run inside its commit. PASSIVE checkpoints never
+/// block the writer; a commit's durability comes from the WAL (`synchronous
+/// = FULL`), not from the checkpoint. The thread ends when the storage (its
+/// last clone) is dropped.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let connection = Connection::open(path)?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Capacity 1: wake-ups while a checkpoint runs collapse into one.
+        let (wake, woken) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    let checkpoint =
+                        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(error) = checkpoint {
+                        tracing::warn!(%error, "background WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|source| StorageError::Io {
+                context: "cannot start the WAL checkpoint thread".into(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for a checkpoint soon (returns at once).
+    fn nudge(&self) {
+        if let Some(wake) = &self.wake {
+            // Full means one is already due; disconnected cannot happen
+            // before drop. Either way there is nothing to do.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop after any running checkpoint.
+        self.wake = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl SqliteStorage {
@@ -111,12 +202,16 @@ impl SqliteStorage {
     pub async fn open(path: &Path) -> Result<SqliteStorage> {
         let path = path.to_owned();
         let opened = path.clone();
-        let connection = tokio::task::spawn_blocking(move || open_blocking(&opened))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))??;
+        let (connection, checkpointer) = tokio::task::spawn_blocking(move || {
+            let connection = open_blocking(&opened)?;
+            Ok::<_, StorageError>((connection, Checkpointer::start(&opened)?))
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))??;
         Ok(SqliteStorage {
             path,
             connection: Arc::new(Mutex::new(connection)),
+            checkpointer: Arc::new(checkpointer),
         })
     }
 
@@ -149,6 +244,7 @@ fn open_blocking(path: &Path) -> Result<Connection> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     connection.pragma_update(None, "cache_size", -16_000)?;
+    connection.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     migrate(&mut connection)?;
     Ok(connection)
@@ -223,15 +319,22 @@ fn last_server_seq(tx: &Connection) -> Result<u64> {
 }
 
 fn load_record(tx: &Connection, id: &str) -> Result<Option<StoredRecord>> {
-    let mut statement = tx.prepare_cached("SELECT state, officer_id FROM records WHERE id = ?1")?;
-    let row: Option<(String, Option<String>)> = statement
-        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+    let mut statement = tx.prepare_cached(
+        "SELECT r.state, r.officer_id, o.body FROM records r
+         LEFT JOIN operations o ON r.state IS NULL AND o.server_seq = r.updated_seq
+         WHERE r.id = ?1",
+    )?;
+    type Row = (Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = statement
+        .query_row(params![id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
-    let Some((state, officer)) = row else {
+    let Some((state, officer, creating_body)) = row else {
         return Ok(None);
     };
     Ok(Some(StoredRecord {
-        state: from_json::<RecordState>(&state)?,
+        state: record_state(state.as_deref(), creating_body.as_deref())?,
         officer_id: officer
             .as_deref()
             .map(parse_uuid)
@@ -327,7 +430,7 @@ fn write_plan(
                 &accepted.fingerprint[..],
                 accepted.village_code,
                 accepted.previous_village_code,
-                json(op)?,
+                operation_body(accepted)?,
                 now_ms,
             ])?;
         }
@@ -358,9 +461,14 @@ fn write_plan(
                  updated_seq = excluded.updated_seq",
         )?;
         for record in &plan.records {
+            let state = if record.single_operation {
+                None
+            } else {
+                Some(json(&record.state)?)
+            };
             upsert.execute(params![
                 record.record_id.to_string(),
-                json(&record.state)?,
+                state,
                 record.village_code,
                 record.nik.as_ref().map(Nik::as_str),
                 record.active,
@@ -754,27 +862,30 @@ impl Storage for SqliteStorage {
     ) -> Result<PushResult> {
         let device = device.clone();
         let operations = operations.to_vec();
-        self.run(move |connection| {
-            let tx =
-                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let context = load_context(&tx, &device, &operations)?;
-            let plan = plan_batch(
-                &device,
-                &operations,
-                context,
-                BatchClock {
-                    now,
-                    regions: lindung_shared::region::regions(),
-                },
-            );
-            let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
-            tx.commit()?;
-            Ok(PushResult {
-                receipts: plan.receipts,
-                acknowledged_seq,
+        let result = self
+            .run(move |connection| {
+                let tx = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let context = load_context(&tx, &device, &operations)?;
+                let plan = plan_batch(
+                    &device,
+                    &operations,
+                    context,
+                    BatchClock {
+                        now,
+                        regions: lindung_shared::region::regions(),
+                    },
+                );
+                let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
+                tx.commit()?;
+                Ok(PushResult {
+                    receipts: plan.receipts,
+                    acknowledged_seq,
+                })
             })
-        })
-        .await
+            .await;
+        self.checkpointer.nudge();
+        result
     }
 
     async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
@@ -827,6 +938,109 @@ mod tests {
             }
         })
         .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushes_are_checkpointed_in_the_background_until_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("server.sqlite");
+        let storage = SqliteStorage::open(&path).await.expect("opens");
+        let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        let operations: Vec<Operation> = (1..=50)
+            .map(|i| {
+                let person = conformance::registration(
+                    &conformance::nik(1, i),
+                    "Siti Aminah",
+                    "1311012001",
+                    &rina.scope,
+                );
+                conformance::create(&rina.scope, u64::from(i), conformance::base_ms(), &person)
+            })
+            .collect();
+        storage
+            .push(&rina.scope, &operations, conformance::NOW)
+            .await
+            .expect("push");
+        // Each record is its one creating operation: no copy of the state.
+        let without_state: i64 = storage
+            .run(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM records WHERE state IS NULL",
+                    [],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .expect("reads");
+        assert_eq!(without_state, 50);
+        // Far below the writer's own threshold: only the background
+        // checkpointer copies the pages into the database file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size() <= before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(size() > before, "the database file grew by a checkpoint");
+        // Dropping the storage stops the thread (drop joins it).
+        drop(storage);
+        let again = SqliteStorage::open(&path).await.expect("reopens");
+        assert_eq!(again.counts().await.expect("counts").records, 50);
+    }
+
+    #[tokio::test]
+    async fn records_of_the_first_schema_survive_the_migration() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("server.sqlite");
+        let scope = DeviceScope {
+            device_id: DeviceId(Uuid::from_u128(1)),
+            officer_id: OfficerId(Uuid::from_u128(2)),
+            officer_name: "Rina".into(),
+            regions: vec!["1311".into()],
+        };
+        let person =
+            conformance::registration(&conformance::nik(1, 1), "Siti Aminah", "1311012001", &scope);
+        let creation = conformance::create(&scope, 1, conformance::base_ms(), &person);
+        let mut state = lindung_shared::merge::RecordState::default();
+        state.apply(&creation);
+        {
+            let connection = Connection::open(&path).expect("creates");
+            connection.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            connection
+                .execute(
+                    "INSERT INTO records (id, state, village_code, nik, active, officer_id,
+                         updated_seq, duplicate_seq) VALUES (?1, ?2, '1311012001', ?3, 1, ?4, 1, 7)",
+                    params![
+                        person.id.to_string(),
+                        json(&state).expect("encodes"),
+                        conformance::nik(1, 1),
+                        scope.officer_id.to_string()
+                    ],
+                )
+                .expect("a record");
+            connection
+                .pragma_update(None, "user_version", 1)
+                .expect("version 1");
+        }
+        let storage = SqliteStorage::open(&path).await.expect("migrates");
+        let stored = storage
+            .record(person.id)
+            .await
+            .expect("works")
+            .expect("kept");
+        assert_eq!(stored.state, state);
+        assert_eq!(stored.officer_id, Some(scope.officer_id));
+        let marked: Option<i64> = storage
+            .run(move |c| {
+                Ok(c.query_row(
+                    "SELECT duplicate_seq FROM records WHERE id = ?1",
+                    params![person.id.to_string()],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .expect("reads");
+        assert_eq!(marked, Some(7));
     }
 
     #[tokio::test]
