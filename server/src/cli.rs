@@ -105,6 +105,13 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Reference data per region and year: working population, baseline, target (see docs/reference.md).
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCommand,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Totals: records, operations, duplicates, officers, devices.
     Stats {
         /// Print as JSON.
@@ -137,6 +144,29 @@ pub enum OfficerCommand {
     },
     /// List officers.
     List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `reference …`
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCommand {
+    /// Load a CSV of reference values; each year in the file replaces that
+    /// year's values. A file with any refused row changes nothing.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a year's reference values.
+    Show {
+        /// The year.
+        #[arg(long)]
+        year: i32,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -228,6 +258,41 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     } else {
                         bail!("no device {id} (see `lindung-server device list`)")
                     }
+                }
+            }
+        }
+        Command::Reference { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                ReferenceCommand::Import { file, json } => {
+                    import_reference(storage.as_ref(), &file, json).await
+                }
+                ReferenceCommand::Show { year, json } => {
+                    let rows = storage.reference(year).await?;
+                    if json {
+                        say!("{}", serde_json::to_string_pretty(&rows)?);
+                    } else if rows.is_empty() {
+                        say!(
+                            "Belum ada data acuan untuk {year}. / No reference values for {year}."
+                        );
+                    } else {
+                        for row in rows {
+                            say!(
+                                "{year} {:<10} bekerja/working {:>10} existing/baseline {:>9} target {}",
+                                row.region_code,
+                                row.working_population
+                                    .map(|n| n.to_string())
+                                    .unwrap_or_else(|| "-".into()),
+                                row.baseline
+                                    .map(|n| n.to_string())
+                                    .unwrap_or_else(|| "-".into()),
+                                row.target_bp
+                                    .map(|bp| format!("{}.{:02} %", bp / 100, bp % 100))
+                                    .unwrap_or_else(|| "-".into()),
+                            );
+                        }
+                    }
+                    Ok(())
                 }
             }
         }
@@ -406,6 +471,57 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
             device.name,
             state,
             device.acknowledged_seq
+        );
+    }
+    Ok(())
+}
+
+async fn import_reference(
+    storage: &dyn Storage,
+    file: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {} (a UTF-8 CSV file)", file.display()))?;
+    let parsed = crate::reference::parse(&text, regions())
+        .with_context(|| format!("{} cannot be used", file.display()))?;
+    if !parsed.problems.is_empty() {
+        if json {
+            say!(
+                "{}",
+                serde_json::json!({ "imported": false, "problems": parsed.problems })
+            );
+        } else {
+            for problem in &parsed.problems {
+                say!(
+                    "baris/line {} [{}]: {} / {}",
+                    problem.line,
+                    problem.column,
+                    problem.message_id,
+                    problem.message
+                );
+            }
+        }
+        bail!(
+            "{} row problem(s): nothing was imported; fix the file and import it again",
+            parsed.problems.len()
+        );
+    }
+    let replaced = storage.replace_reference(&parsed.rows).await?;
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({ "imported": true, "result": replaced })
+        );
+    } else {
+        say!(
+            "Data acuan tahun {:?} diganti: {} baris (sebelumnya {}). / Reference values for {:?} replaced: {} rows (before: {}).",
+            replaced.years,
+            replaced.stored,
+            replaced.removed,
+            replaced.years,
+            replaced.stored,
+            replaced.removed
         );
     }
     Ok(())

@@ -22,10 +22,10 @@ use std::collections::BTreeMap;
 use lindung_shared::coverage::parse_percent_bp;
 use lindung_shared::region::{Regions, normalize_code};
 use lindung_shared::registration::Category;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One region's reference values for one year.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferenceRow {
     /// The year.
     pub year: i32,

@@ -32,6 +32,7 @@ where
     the_same_nik_twice_forms_a_duplicate_group(fresh().await.as_ref()).await;
     concurrent_edits_keep_the_loser_in_history(fresh().await.as_ref()).await;
     a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
+    reference_data_is_replaced_a_year_at_a_time(fresh().await.as_ref()).await;
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
 }
 
@@ -764,4 +765,62 @@ async fn a_stored_record_is_the_merge_of_its_operations(storage: &dyn Storage) {
         assert_eq!(stored.state, state, "record {id}");
         assert_eq!(stored.officer_id, Some(rina.officer.id));
     }
+}
+
+async fn reference_data_is_replaced_a_year_at_a_time(storage: &dyn Storage) {
+    use crate::reference::ReferenceRow;
+    use lindung_shared::registration::Category;
+    let row = |year: i32, region: &str, population: u64| ReferenceRow {
+        year,
+        region_code: region.into(),
+        working_population: Some(population),
+        baseline: Some(population / 10),
+        target_bp: Some(2_830),
+        category_denominators: [(Category::RtHead, 12), (Category::Fisherman, 300)]
+            .into_iter()
+            .collect(),
+    };
+    let first = storage
+        .replace_reference(&[
+            row(2024, "1311", 90_000),
+            row(2025, "1311", 100_000),
+            row(2025, "1503", 112_000),
+        ])
+        .await
+        .expect("stored");
+    assert_eq!(
+        (first.years.clone(), first.removed, first.stored),
+        (vec![2024, 2025], 0, 3)
+    );
+    assert_eq!(
+        storage.reference(2025).await.expect("read"),
+        vec![row(2025, "1311", 100_000), row(2025, "1503", 112_000)]
+    );
+    // Importing 2025 again replaces 2025 only; doing it twice changes nothing more.
+    for _ in 0..2 {
+        storage
+            .replace_reference(&[row(2025, "1311", 101_000)])
+            .await
+            .expect("replaced");
+    }
+    assert_eq!(
+        storage.reference(2025).await.expect("read"),
+        vec![row(2025, "1311", 101_000)]
+    );
+    assert_eq!(
+        storage.reference(2024).await.expect("read"),
+        vec![row(2024, "1311", 90_000)]
+    );
+    let empty = ReferenceRow {
+        working_population: None,
+        baseline: None,
+        target_bp: None,
+        category_denominators: Default::default(),
+        ..row(2026, "13", 0)
+    };
+    storage
+        .replace_reference(std::slice::from_ref(&empty))
+        .await
+        .expect("stored");
+    assert_eq!(storage.reference(2026).await.expect("read"), vec![empty]);
 }

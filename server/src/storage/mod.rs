@@ -27,6 +27,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::ingest::{DeviceScope, StoredRecord};
+use crate::reference::ReferenceRow;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -363,6 +364,17 @@ pub struct PullResult {
     pub has_more: bool,
 }
 
+/// What replacing reference data did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReferenceReplaced {
+    /// The years whose values were replaced.
+    pub years: Vec<i32>,
+    /// Rows that were there before, in those years.
+    pub removed: u64,
+    /// Rows stored now.
+    pub stored: u64,
+}
+
 /// Totals for the operator.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -437,6 +449,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Totals.
     async fn counts(&self) -> Result<Counts>;
+
+    /// Replaces, for every year that occurs in `rows`, all of that year's
+    /// reference values with `rows` (one transaction; other years untouched).
+    async fn replace_reference(&self, rows: &[ReferenceRow]) -> Result<ReferenceReplaced>;
+
+    /// The reference values of a year, by region code.
+    async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>>;
 }
 
 #[cfg(test)]

@@ -43,13 +43,14 @@ use uuid::Uuid;
 
 use super::{
     Authenticated, Counts, DatabaseUrl, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
-    Officer, PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq,
-    json, ms, operation_body, parse_hash, record_state, to_seq,
+    Officer, PullResult, PushResult, ReferenceReplaced, Result, Storage, StorageError, from_json,
+    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
     advance_acknowledged, niks_set_by, plan_batch,
 };
+use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `schema_migrations` holds the numbers applied.
 ///
@@ -138,6 +139,16 @@ const MIGRATIONS: &[&str] = &[
     // 2: a record created by one operation stores no copy of its state
     // (`state` NULL: replay the operation at `updated_seq`).
     "ALTER TABLE records ALTER COLUMN state DROP NOT NULL;",
+    // 3: reference data per region and year (denominators, baselines, targets).
+    "CREATE TABLE reference_values (
+         year integer NOT NULL,
+         region_code text NOT NULL,
+         working_population bigint,
+         baseline bigint,
+         target_bp integer,
+         category_denominators text NOT NULL,
+         PRIMARY KEY (year, region_code)
+     );",
 ];
 
 /// Advisory lock held while migrating ("LINDUN" and 1).
@@ -1010,6 +1021,78 @@ impl Storage for PostgresStorage {
             officers: count(5)?,
             devices: count(6)?,
         })
+    }
+
+    async fn replace_reference(&self, rows: &[ReferenceRow]) -> Result<ReferenceReplaced> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let years: std::collections::BTreeSet<i32> = rows.iter().map(|r| r.year).collect();
+        let years: Vec<i32> = years.into_iter().collect();
+        let removed = tx
+            .execute(
+                "DELETE FROM reference_values WHERE year = ANY($1)",
+                &[&years],
+            )
+            .await?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO reference_values (year, region_code, working_population, baseline,
+                     target_bp, category_denominators)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .await?;
+        let mut stored = 0;
+        for row in rows {
+            let target_bp = row
+                .target_bp
+                .map(|bp| i32::try_from(bp).unwrap_or(i32::MAX));
+            tx.execute(
+                &insert,
+                &[
+                    &row.year,
+                    &row.region_code,
+                    &row.working_population.map(from_seq),
+                    &row.baseline.map(from_seq),
+                    &target_bp,
+                    &json(&row.category_denominators)?,
+                ],
+            )
+            .await?;
+            stored += 1;
+        }
+        tx.commit().await?;
+        Ok(ReferenceReplaced {
+            years,
+            removed,
+            stored,
+        })
+    }
+
+    async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT region_code, working_population, baseline, target_bp, category_denominators
+                 FROM reference_values WHERE year = $1 ORDER BY region_code",
+                &[&year],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let working_population: Option<i64> = row.try_get(1)?;
+                let baseline: Option<i64> = row.try_get(2)?;
+                let target_bp: Option<i32> = row.try_get(3)?;
+                let denominators: String = row.try_get(4)?;
+                Ok(ReferenceRow {
+                    year,
+                    region_code: row.try_get(0)?,
+                    working_population: working_population.map(to_seq),
+                    baseline: baseline.map(to_seq),
+                    target_bp: target_bp.and_then(|bp| u32::try_from(bp).ok()),
+                    category_denominators: from_json(&denominators)?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -26,13 +26,14 @@ use uuid::Uuid;
 
 use super::{
     Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
-    PullResult, PushResult, Result, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
-    operation_body, parse_hash, record_state, to_seq,
+    PullResult, PushResult, ReferenceReplaced, Result, Storage, StorageError, from_json, from_ms,
+    from_seq, json, ms, operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
     advance_acknowledged, covers, niks_set_by, plan_batch,
 };
+use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -122,6 +123,16 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE records_v2 RENAME TO records;
      CREATE INDEX records_by_nik ON records (nik) WHERE nik IS NOT NULL;
      CREATE INDEX records_by_duplicate_seq ON records (duplicate_seq) WHERE duplicate_seq IS NOT NULL;",
+    // 3: reference data per region and year (denominators, baselines, targets).
+    "CREATE TABLE reference_values (
+         year INTEGER NOT NULL,
+         region_code TEXT NOT NULL,
+         working_population INTEGER,
+         baseline INTEGER,
+         target_bp INTEGER,
+         category_denominators TEXT NOT NULL,
+         PRIMARY KEY (year, region_code)
+     ) STRICT;",
 ];
 
 /// WAL frames after which the writer checkpoints by itself (about 64 MB
@@ -916,6 +927,80 @@ impl Storage for SqliteStorage {
                 officers: count("SELECT COUNT(*) FROM officers")?,
                 devices: count("SELECT COUNT(*) FROM devices")?,
             })
+        })
+        .await
+    }
+
+    async fn replace_reference(&self, rows: &[ReferenceRow]) -> Result<ReferenceReplaced> {
+        let rows = rows.to_vec();
+        self.run(move |connection| {
+            let tx = connection.transaction()?;
+            let years: std::collections::BTreeSet<i32> = rows.iter().map(|r| r.year).collect();
+            let mut replaced = ReferenceReplaced {
+                years: years.iter().copied().collect(),
+                ..ReferenceReplaced::default()
+            };
+            for year in &years {
+                replaced.removed += tx.execute(
+                    "DELETE FROM reference_values WHERE year = ?1",
+                    params![year],
+                )? as u64;
+            }
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO reference_values (year, region_code, working_population, baseline,
+                         target_bp, category_denominators)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for row in &rows {
+                    insert.execute(params![
+                        row.year,
+                        row.region_code,
+                        row.working_population.map(from_seq),
+                        row.baseline.map(from_seq),
+                        row.target_bp,
+                        json(&row.category_denominators)?,
+                    ])?;
+                    replaced.stored += 1;
+                }
+            }
+            tx.commit()?;
+            Ok(replaced)
+        })
+        .await
+    }
+
+    async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>> {
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT region_code, working_population, baseline, target_bp, category_denominators
+                 FROM reference_values WHERE year = ?1 ORDER BY region_code",
+            )?;
+            let rows = statement
+                .query_map(params![year], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, Option<i64>>(2)?,
+                        row.get::<_, Option<u32>>(3)?,
+                        row.get::<_, String>(4)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(
+                    |(region_code, working_population, baseline, target_bp, denominators)| {
+                        Ok(ReferenceRow {
+                            year,
+                            region_code,
+                            working_population: working_population.map(to_seq),
+                            baseline: baseline.map(to_seq),
+                            target_bp,
+                            category_denominators: from_json(&denominators)?,
+                        })
+                    },
+                )
+                .collect()
         })
         .await
     }
