@@ -116,7 +116,18 @@ impl ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
-        ApiError::internal(&error)
+        match error {
+            // No connection free in time: busy, not broken; the agent retries later.
+            StorageError::Pool(_) => {
+                tracing::warn!(%error, "no database connection free");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the server is busy; try again shortly",
+                    "server sedang sibuk; coba lagi sebentar lagi",
+                )
+            }
+            error => ApiError::internal(&error),
+        }
     }
 }
 

@@ -151,6 +151,9 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
+/// Longest wait for a pooled connection before a request is refused as busy.
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Advisory lock held while migrating ("LINDUN" and 1).
 const MIGRATION_LOCK: i64 = 0x4c49_4e44_554e_0001;
 /// Advisory lock held by every push transaction ("LINDUN" and 2).
@@ -210,6 +213,10 @@ impl PostgresStorage {
             .runtime(Runtime::Tokio1)
             // Longer than the connect timeout, so its clearer error wins.
             .create_timeout(Some(CONNECT_TIMEOUT + Duration::from_secs(5)))
+            // A request that waits this long for a connection (pushes queue on
+            // the push lock while holding theirs) is answered "busy, retry"
+            // instead of hanging; agents retry with backoff.
+            .wait_timeout(Some(POOL_WAIT_TIMEOUT))
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         let storage = PostgresStorage { pool, described };
