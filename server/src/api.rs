@@ -184,7 +184,9 @@ fn decode<T: DeserializeOwned>(
                     "isi permintaan terkompresi rusak",
                 )
             })?;
-            let mut out = Vec::with_capacity(body.len().saturating_mul(8).min(MAX_DECODED_BYTES));
+            // Grow as the data comes: a small body that claims to inflate a lot
+            // must not make the server reserve that memory up front.
+            let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(8 * 1024 * 1024));
             decoder
                 .take(MAX_DECODED_BYTES as u64 + 1)
                 .read_to_end(&mut out)

@@ -80,3 +80,70 @@ fn reference_data_is_imported_a_year_at_a_time_and_a_bad_file_changes_nothing() 
     assert_eq!(rows[0]["target_bp"], 2_830);
     assert_eq!(rows[1]["baseline"], 48_160);
 }
+
+/// Sends one raw HTTP/1.1 request and returns the status code and body.
+fn raw_request(address: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    let request = format!(
+        "{head}\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("head sent");
+    stream.write_all(body).expect("body sent");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_api_refuses_bad_bodies_with_a_stable_code_and_survives() {
+    let central = lindung_tests::central::Central::start();
+    let address = central.address();
+    // 200 MB of zeros compressed to a few kilobytes: refused before it inflates.
+    let bomb = zstd::bulk::compress(&vec![b' '; 200 * 1024 * 1024], 19).expect("compressed");
+    assert!(bomb.len() < 100_000);
+    let (status, body) = raw_request(
+        address,
+        "POST /api/v1/enroll HTTP/1.1\r\nContent-Type: application/json\r\nContent-Encoding: zstd",
+        &bomb,
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("payload_too_large"), "{body}");
+    let (status, body) = raw_request(
+        address,
+        "POST /api/v1/enroll HTTP/1.1\r\nContent-Type: application/json",
+        b"{\"protocol\":1,",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("bad_request") && body.contains("message_id"),
+        "{body}"
+    );
+    let (status, body) = raw_request(
+        address,
+        "POST /api/v1/sync/push HTTP/1.1\r\nAuthorization: Bearer nope",
+        b"{}",
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("unauthorized"), "{body}");
+    let (status, body) = raw_request(
+        address,
+        "POST /api/v1/enroll HTTP/1.1\r\nContent-Type: application/json",
+        b"{\"protocol\":99,\"code\":\"x\",\"device_id\":\"00000000-0000-0000-0000-000000000001\"}",
+    );
+    assert_eq!(status, 426, "{body}");
+    assert!(body.contains("perbarui lindung-agent"), "{body}");
+    let (status, _) = raw_request(address, "GET /health HTTP/1.1", b"");
+    assert_eq!(status, 200, "the server is still up");
+}
