@@ -112,6 +112,24 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Coverage of a region: persons registered (a duplicate NIK counts once)
+    /// plus the baseline, against the working population and the year's target.
+    Coverage {
+        /// Province, regency, district or village code (dots allowed); omit for the whole country.
+        #[arg(long)]
+        region: Option<String>,
+        /// The year of the reference values (default: this year).
+        #[arg(long)]
+        year: Option<i32>,
+        /// Leave out the participants covered outside Lindung (Lindung's own share).
+        #[arg(long)]
+        no_baseline: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Totals: records, operations, duplicates, officers, devices.
     Stats {
         /// Print as JSON.
@@ -296,6 +314,23 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Coverage {
+            region,
+            year,
+            no_baseline,
+            json,
+            database,
+        } => {
+            let storage = database.open().await?;
+            show_coverage(
+                storage.as_ref(),
+                region.as_deref(),
+                year,
+                !no_baseline,
+                json,
+            )
+            .await
+        }
         Command::Stats { json, database } => {
             let storage = database.open().await?;
             let counts = storage.counts().await?;
@@ -472,6 +507,114 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
             state,
             device.acknowledged_seq
         );
+    }
+    Ok(())
+}
+
+async fn show_coverage(
+    storage: &dyn Storage,
+    region: Option<&str>,
+    year: Option<i32>,
+    include_baseline: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use lindung_shared::coverage::{ContributionRates, Coverage, CoverageInput, coverage};
+    use lindung_shared::lang::format_rupiah;
+    let code = match region {
+        Some(region) => scope_codes(&[region.to_owned()])?
+            .pop()
+            .context("a region code")?,
+        None => String::new(),
+    };
+    let now = OffsetDateTime::now_utc();
+    let year = year.unwrap_or(now.year());
+    let reference = storage
+        .reference(year)
+        .await?
+        .into_iter()
+        .find(|row| row.region_code == code);
+    let counts = storage
+        .coverage_counts(&code, crate::storage::ms(now - Duration::days(30)))
+        .await?;
+    // The default rates until the rate table is editable (PP 44/2015, see shared::coverage).
+    let rates = ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01));
+    let figures = coverage(&CoverageInput {
+        working_population: reference.as_ref().and_then(|r| r.working_population),
+        baseline: reference.as_ref().and_then(|r| r.baseline).unwrap_or(0),
+        include_baseline,
+        persons: counts.persons,
+        target_bp: reference.as_ref().and_then(|r| r.target_bp),
+        registered_last_30_days: counts.persons_since,
+        yearly_cost_per_person: 12 * rates.minimum_monthly(),
+        today: now.date(),
+    });
+    let name = if code.is_empty() {
+        "Indonesia".to_owned()
+    } else {
+        regions().full_name(&code).unwrap_or_else(|| code.clone())
+    };
+    if json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "region_code": code,
+                "region": name,
+                "year": year,
+                "baseline_included": include_baseline,
+                "coverage": figures,
+                "persons_by_category": counts.by_category,
+                "persons_by_payer": counts.by_payer,
+                "monthly_contribution_per_person": rates.minimum_monthly(),
+            }))?
+        );
+        return Ok(());
+    }
+    say!(
+        "{name} ({}), {year}",
+        if code.is_empty() { "-" } else { &code }
+    );
+    match figures {
+        Coverage::NoDenominator { persons } => {
+            say!("  terdaftar lewat Lindung / registered through Lindung: {persons} orang/persons");
+            say!(
+                "  cakupan: belum ada data penduduk bekerja / coverage: no working-population figure for {year} (lindung-server reference import)"
+            );
+        }
+        Coverage::Measured(f) => {
+            say!(
+                "  cakupan / coverage {:.2} %: {} dari/of {} ({} lewat/through Lindung)",
+                f.coverage_percent,
+                f.covered,
+                f.working_population,
+                f.persons
+            );
+            if let (Some(target), Some(gap), Some(cost)) =
+                (f.target_bp, f.gap_persons, f.gap_cost_per_year)
+            {
+                say!(
+                    "  target {}.{:02} %: kurang / gap {} orang/persons, biaya / cost {} per tahun/year",
+                    target / 100,
+                    target % 100,
+                    gap,
+                    format_rupiah(cost)
+                );
+            } else {
+                say!("  target: belum ditetapkan / not set");
+            }
+            match f.target_reached_on {
+                Some(date) => say!(
+                    "  laju / pace {} per 30 hari/days: target tercapai / reached on {date}",
+                    f.pace_per_30_days
+                ),
+                None => say!(
+                    "  laju / pace {} per 30 hari/days: target belum terjangkau / not reached at this pace",
+                    f.pace_per_30_days
+                ),
+            }
+        }
+    }
+    for (category, persons) in &counts.by_category {
+        say!("    {category:<18} {persons}");
     }
     Ok(())
 }

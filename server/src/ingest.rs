@@ -153,6 +153,10 @@ pub struct RecordUpdate {
     pub nik: Option<Nik>,
     /// Whether it is active (counts in coverage).
     pub active: bool,
+    /// Its current worker category (code), once known.
+    pub category: Option<&'static str>,
+    /// Its current payer kind (code), once known.
+    pub payer: Option<&'static str>,
     /// The officer whose device created it.
     pub officer_id: Option<OfficerId>,
     /// Whether the record is new to the server.
@@ -330,8 +334,18 @@ pub fn plan_batch(
             Some(Change::Status(status)) => *status == lindung_shared::registration::Status::Active,
             _ => false,
         };
+        let category = match record.state.current(Field::Category) {
+            Some(Change::Category(category)) => Some(category.code()),
+            _ => None,
+        };
+        let payer = match record.state.current(Field::Payer) {
+            Some(Change::Payer(payer)) => Some(payer.kind.code()),
+            _ => None,
+        };
         plan.records.push(RecordUpdate {
             record_id,
+            category,
+            payer,
             nik: current_nik(&record.state),
             state: record.state,
             village_code,

@@ -7,6 +7,7 @@
 
 mod agent_import;
 mod agent_workflow;
+mod coverage;
 mod crash;
 mod nik_cli;
 mod quickstart;

@@ -33,6 +33,7 @@ where
     concurrent_edits_keep_the_loser_in_history(fresh().await.as_ref()).await;
     a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
     reference_data_is_replaced_a_year_at_a_time(fresh().await.as_ref()).await;
+    coverage_counts_distinct_active_persons(fresh().await.as_ref()).await;
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
 }
 
@@ -823,4 +824,131 @@ async fn reference_data_is_replaced_a_year_at_a_time(storage: &dyn Storage) {
         .await
         .expect("stored");
     assert_eq!(storage.reference(2026).await.expect("read"), vec![empty]);
+}
+
+async fn coverage_counts_distinct_active_persons(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    // The same person registered by both officers, in two villages; one other person.
+    let siti_a = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let siti_b = registration(&nik(1, 1), "Siti Aminah", "1311012002", &budi.scope);
+    let dewi = registration(&nik(2, 1), "Dewi Lestari", "1311022001", &rina.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[
+                create(&rina.scope, 1, base_ms(), &siti_a),
+                create(&rina.scope, 2, base_ms() + 1, &dewi),
+            ],
+            NOW,
+        )
+        .await
+        .expect("push");
+    storage
+        .push(
+            &budi.scope,
+            &[create(&budi.scope, 1, base_ms() + 2, &siti_b)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    let since = crate::storage::ms(NOW - Duration::days(30));
+    let all = storage.coverage_counts("", since).await.expect("counts");
+    assert_eq!(
+        (all.persons, all.persons_since),
+        (2, 2),
+        "a duplicate counts once"
+    );
+    assert_eq!(all.by_category.get("rt_head"), Some(&2));
+    assert_eq!(all.by_payer.get("apbd"), Some(&2));
+    assert_eq!(
+        storage
+            .coverage_counts("131101", since)
+            .await
+            .expect("counts")
+            .persons,
+        1
+    );
+    assert_eq!(
+        storage
+            .coverage_counts("1311012002", since)
+            .await
+            .expect("counts")
+            .persons,
+        1
+    );
+    assert_eq!(
+        storage
+            .coverage_counts("1311022001", since)
+            .await
+            .expect("counts")
+            .persons,
+        1
+    );
+    assert_eq!(
+        storage
+            .coverage_counts("1371", since)
+            .await
+            .expect("counts")
+            .persons,
+        0
+    );
+    let later = crate::storage::ms(NOW + Duration::days(1));
+    assert_eq!(
+        storage
+            .coverage_counts("", later)
+            .await
+            .expect("counts")
+            .persons_since,
+        0
+    );
+    // A withdrawal leaves the count; moving a person moves the count.
+    let withdraw = edit(
+        &rina.scope,
+        3,
+        base_ms() + 10,
+        dewi.id,
+        vec![Change::Status(Status::Withdrawn {
+            reason: "meninggal".into(),
+        })],
+    );
+    let moved = edit(
+        &budi.scope,
+        2,
+        base_ms() + 11,
+        siti_b.id,
+        vec![Change::VillageCode("1311012001".into())],
+    );
+    storage
+        .push(&rina.scope, &[withdraw], NOW)
+        .await
+        .expect("push");
+    storage
+        .push(&budi.scope, &[moved], NOW)
+        .await
+        .expect("push");
+    assert_eq!(
+        storage
+            .coverage_counts("", since)
+            .await
+            .expect("counts")
+            .persons,
+        1
+    );
+    assert_eq!(
+        storage
+            .coverage_counts("1311012002", since)
+            .await
+            .expect("counts")
+            .persons,
+        0
+    );
+    assert_eq!(
+        storage
+            .coverage_counts("1311012001", since)
+            .await
+            .expect("counts")
+            .persons,
+        1
+    );
 }

@@ -364,6 +364,20 @@ pub struct PullResult {
     pub has_more: bool,
 }
 
+/// Persons registered through Lindung in a region (distinct NIKs of active
+/// records: the same person registered twice counts once).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CoverageCounts {
+    /// Distinct persons.
+    pub persons: u64,
+    /// Distinct persons whose record reached the server since the given moment.
+    pub persons_since: u64,
+    /// Distinct persons per category code.
+    pub by_category: std::collections::BTreeMap<String, u64>,
+    /// Distinct persons per payer code.
+    pub by_payer: std::collections::BTreeMap<String, u64>,
+}
+
 /// What replacing reference data did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReferenceReplaced {
@@ -456,6 +470,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The reference values of a year, by region code.
     async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>>;
+
+    /// Persons registered in the region whose code starts with `region_prefix`
+    /// ("" for the whole country); `persons_since` counts records first stored
+    /// at or after `since_ms` (Unix milliseconds).
+    async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts>;
 }
 
 #[cfg(test)]

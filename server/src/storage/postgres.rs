@@ -42,9 +42,10 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    Authenticated, Counts, DatabaseUrl, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
-    Officer, PullResult, PushResult, ReferenceReplaced, Result, Storage, StorageError, from_json,
-    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, to_seq,
+    Authenticated, Counts, CoverageCounts, DatabaseUrl, Device, EnrollRefusal, Enrollment,
+    NewEnrollmentCode, Officer, PullResult, PushResult, ReferenceReplaced, Result, Storage,
+    StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state,
+    to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -149,6 +150,12 @@ const MIGRATIONS: &[&str] = &[
          category_denominators text NOT NULL,
          PRIMARY KEY (year, region_code)
      );",
+    // 4: what coverage counts by: category, payer, and when the server first
+    // stored the record (the registration pace).
+    "ALTER TABLE records ADD COLUMN category text;
+     ALTER TABLE records ADD COLUMN payer text;
+     ALTER TABLE records ADD COLUMN created_ms bigint;
+     CREATE INDEX records_by_village ON records (village_code text_pattern_ops) WHERE active;",
 ];
 
 /// Longest wait for a pooled connection before a request is refused as busy.
@@ -577,13 +584,15 @@ async fn write_plan(
         ),
         tx.prepare_cached(
             "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq,
-                 duplicate_seq)
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                                  $6::uuid[], $7::bigint[], $8::bigint[])
+                 duplicate_seq, category, payer, created_ms)
+             SELECT i, s, v, n, a, o, u, d, c, p, $11 FROM UNNEST($1::uuid[], $2::text[],
+                 $3::text[], $4::text[], $5::bool[], $6::uuid[], $7::bigint[], $8::bigint[],
+                 $9::text[], $10::text[]) AS t(i, s, v, n, a, o, u, d, c, p)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state,
                  village_code = excluded.village_code, nik = excluded.nik,
                  active = excluded.active, officer_id = excluded.officer_id,
-                 updated_seq = excluded.updated_seq,
+                 updated_seq = excluded.updated_seq, category = excluded.category,
+                 payer = excluded.payer,
                  duplicate_seq = COALESCE(excluded.duplicate_seq, records.duplicate_seq)"
         ),
         tx.prepare_cached(
@@ -620,7 +629,9 @@ async fn write_plan(
         &rejected_prints,
         &errors,
     ];
-    let record_parameters: [&(dyn ToSql + Sync); 8] = [
+    let categories: Vec<Option<&str>> = records.iter().map(|r| r.category).collect();
+    let payers: Vec<Option<&str>> = records.iter().map(|r| r.payer).collect();
+    let record_parameters: [&(dyn ToSql + Sync); 11] = [
         &ids,
         &states,
         &record_villages,
@@ -629,6 +640,9 @@ async fn write_plan(
         &officers,
         &updated,
         &marks,
+        &categories,
+        &payers,
+        &now_ms,
     ];
     let mark_parameters: [&(dyn ToSql + Sync); 2] = [&other_marked, &other_marks];
     let meta_parameters: [&(dyn ToSql + Sync); 2] = [&last_server_seq, &max_hlc];
@@ -1072,6 +1086,56 @@ impl Storage for PostgresStorage {
             years,
             removed,
             stored,
+        })
+    }
+
+    async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts> {
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let pattern = prefix_pattern(region_prefix);
+        let scope = "FROM records WHERE active AND nik IS NOT NULL AND village_code LIKE $1";
+        let persons: i64 = tx
+            .query_one(&format!("SELECT COUNT(DISTINCT nik) {scope}"), &[&pattern])
+            .await?
+            .try_get(0)?;
+        let since: i64 = tx
+            .query_one(
+                &format!("SELECT COUNT(DISTINCT nik) {scope} AND created_ms >= $2"),
+                &[&pattern, &since_ms],
+            )
+            .await?
+            .try_get(0)?;
+        let mut groups = Vec::new();
+        for column in ["category", "payer"] {
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT COALESCE({column}, 'unknown'), COUNT(DISTINCT nik) {scope} GROUP BY 1"
+                    ),
+                    &[&pattern],
+                )
+                .await?;
+            let mut map = std::collections::BTreeMap::new();
+            for row in rows {
+                let key: String = row.try_get(0)?;
+                let count: i64 = row.try_get(1)?;
+                map.insert(key, to_seq(count));
+            }
+            groups.push(map);
+        }
+        tx.commit().await?;
+        let by_payer = groups.pop().unwrap_or_default();
+        let by_category = groups.pop().unwrap_or_default();
+        Ok(CoverageCounts {
+            persons: to_seq(persons),
+            persons_since: to_seq(since),
+            by_category,
+            by_payer,
         })
     }
 

@@ -25,9 +25,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Authenticated, Counts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer,
-    PullResult, PushResult, ReferenceReplaced, Result, Storage, StorageError, from_json, from_ms,
-    from_seq, json, ms, operation_body, parse_hash, record_state, to_seq,
+    Authenticated, Counts, CoverageCounts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
+    Officer, PullResult, PushResult, ReferenceReplaced, Result, Storage, StorageError, from_json,
+    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
@@ -133,6 +133,12 @@ const MIGRATIONS: &[&str] = &[
          category_denominators TEXT NOT NULL,
          PRIMARY KEY (year, region_code)
      ) STRICT;",
+    // 4: what coverage counts by: category, payer, and when the server first
+    // stored the record (the registration pace).
+    "ALTER TABLE records ADD COLUMN category TEXT;
+     ALTER TABLE records ADD COLUMN payer TEXT;
+     ALTER TABLE records ADD COLUMN created_ms INTEGER;
+     CREATE INDEX records_by_village ON records (village_code) WHERE active;",
 ];
 
 /// WAL frames after which the writer checkpoints by itself (about 64 MB
@@ -464,12 +470,14 @@ fn write_plan(
     }
     {
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq,
+                 category, payer, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state,
                  village_code = excluded.village_code, nik = excluded.nik,
                  active = excluded.active, officer_id = excluded.officer_id,
-                 updated_seq = excluded.updated_seq",
+                 updated_seq = excluded.updated_seq, category = excluded.category,
+                 payer = excluded.payer",
         )?;
         for record in &plan.records {
             let state = if record.single_operation {
@@ -485,6 +493,9 @@ fn write_plan(
                 record.active,
                 record.officer_id.map(|o| o.to_string()),
                 from_seq(record.updated_seq),
+                record.category,
+                record.payer,
+                now_ms,
             ])?;
         }
         let mut mark = tx.prepare_cached("UPDATE records SET duplicate_seq = ?2 WHERE id = ?1")?;
@@ -966,6 +977,46 @@ impl Storage for SqliteStorage {
             }
             tx.commit()?;
             Ok(replaced)
+        })
+        .await
+    }
+
+    async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts> {
+        let prefix = region_prefix.to_owned();
+        self.run(move |connection| {
+            let tx = connection.transaction()?;
+            let scope = "FROM records WHERE active AND nik IS NOT NULL
+                 AND substr(village_code, 1, length(?1)) = ?1";
+            let persons: i64 = tx.query_row(
+                &format!("SELECT COUNT(DISTINCT nik) {scope}"),
+                params![prefix],
+                |row| row.get(0),
+            )?;
+            let since: i64 = tx.query_row(
+                &format!("SELECT COUNT(DISTINCT nik) {scope} AND created_ms >= ?2"),
+                params![prefix, since_ms],
+                |row| row.get(0),
+            )?;
+            let grouped = |column: &str| -> Result<std::collections::BTreeMap<String, u64>> {
+                let mut statement = tx.prepare(&format!(
+                    "SELECT COALESCE({column}, 'unknown'), COUNT(DISTINCT nik) {scope} GROUP BY 1"
+                ))?;
+                let rows = statement
+                    .query_map(params![prefix], |row| {
+                        Ok((row.get::<_, String>(0)?, to_seq(row.get(1)?)))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(rows)
+            };
+            let by_category = grouped("category")?;
+            let by_payer = grouped("payer")?;
+            tx.commit()?;
+            Ok(CoverageCounts {
+                persons: to_seq(persons),
+                persons_since: to_seq(since),
+                by_category,
+                by_payer,
+            })
         })
         .await
     }
