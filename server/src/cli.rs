@@ -114,7 +114,11 @@ pub enum Command {
     },
     /// Coverage of a region: persons registered (a duplicate NIK counts once)
     /// plus the baseline, against the working population and the year's target.
+    #[command(args_conflicts_with_subcommands = true)]
     Coverage {
+        /// `recompute`: rebuild the coverage counts from the records.
+        #[command(subcommand)]
+        action: Option<CoverageAction>,
         /// Province, regency, district or village code (dots allowed); omit for the whole country.
         #[arg(long)]
         region: Option<String>,
@@ -162,6 +166,18 @@ pub enum OfficerCommand {
     },
     /// List officers.
     List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `coverage …`
+#[derive(Debug, Subcommand)]
+pub enum CoverageAction {
+    /// Rebuild the persons and their counts from the records (they are kept
+    /// up to date with every push; this is for checks and repairs).
+    Recompute {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -315,6 +331,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Coverage {
+            action,
             region,
             year,
             no_baseline,
@@ -322,14 +339,34 @@ async fn run(command: Command) -> anyhow::Result<()> {
             database,
         } => {
             let storage = database.open().await?;
-            show_coverage(
-                storage.as_ref(),
-                region.as_deref(),
-                year,
-                !no_baseline,
-                json,
-            )
-            .await
+            match action {
+                Some(CoverageAction::Recompute { json }) => {
+                    let started = std::time::Instant::now();
+                    let persons = storage.recompute_coverage().await?;
+                    let seconds = started.elapsed().as_secs_f64();
+                    if json {
+                        say!(
+                            "{}",
+                            serde_json::json!({ "persons": persons, "seconds": seconds })
+                        );
+                    } else {
+                        say!(
+                            "Dihitung ulang / recomputed: {persons} orang/persons in {seconds:.2} s"
+                        );
+                    }
+                    Ok(())
+                }
+                None => {
+                    show_coverage(
+                        storage.as_ref(),
+                        region.as_deref(),
+                        year,
+                        !no_baseline,
+                        json,
+                    )
+                    .await
+                }
+            }
         }
         Command::Stats { json, database } => {
             let storage = database.open().await?;

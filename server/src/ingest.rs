@@ -186,6 +186,9 @@ pub struct BatchPlan {
     pub duplicate_marks: BTreeMap<RecordId, u64>,
     /// The greatest server sequence number after the batch.
     pub last_server_seq: u64,
+    /// Every NIK whose persons may have changed (held by a touched record
+    /// before or after the batch): coverage counts are refreshed for these.
+    pub affected_niks: BTreeSet<Nik>,
 }
 
 /// A stable digest of an operation's content, to tell a retry from a reuse
@@ -356,6 +359,9 @@ pub fn plan_batch(
             single_operation: created && n_accepted == 1,
         });
     }
+    plan.affected_niks = context.nik_holders.keys().copied().collect();
+    plan.affected_niks
+        .extend(plan.records.iter().filter_map(|record| record.nik));
     plan
 }
 

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod cli;
 pub mod ingest;
+pub mod persons;
 pub mod reference;
 pub mod region_summary;
 pub mod secrets;

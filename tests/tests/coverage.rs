@@ -89,6 +89,21 @@ fn a_regency_at_17_percent_against_28_30_shows_its_gap_cost_and_pace() {
     assert_eq!(coverage["target_reached_on"], reached.to_string());
     assert_eq!(report["persons_by_category"]["fisherman"], 20);
 
+    // Rebuilding from the records gives the same figures.
+    let rebuilt = central.admin(["coverage", "recompute", "--json"]);
+    assert_eq!(
+        rebuilt.code,
+        Some(0),
+        "{}{}",
+        rebuilt.stdout,
+        rebuilt.stderr
+    );
+    assert_eq!(rebuilt.json()["persons"], 20);
+    let again = central
+        .admin(["coverage", "--region", "13.11", "--json"])
+        .json();
+    assert_eq!(again["coverage"], report["coverage"]);
+
     // Lindung's own share, without the baseline.
     let own = central
         .admin(["coverage", "--region", "1311", "--no-baseline", "--json"])

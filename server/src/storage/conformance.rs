@@ -34,6 +34,8 @@ where
     a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
     reference_data_is_replaced_a_year_at_a_time(fresh().await.as_ref()).await;
     coverage_counts_distinct_active_persons(fresh().await.as_ref()).await;
+    incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 7).await;
+    incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 2026).await;
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
 }
 
@@ -869,13 +871,14 @@ async fn coverage_counts_distinct_active_persons(storage: &dyn Storage) {
             .persons,
         1
     );
+    // A person registered twice counts once, at the first registration's village.
     assert_eq!(
         storage
             .coverage_counts("1311012002", since)
             .await
             .expect("counts")
             .persons,
-        1
+        0
     );
     assert_eq!(
         storage
@@ -950,5 +953,88 @@ async fn coverage_counts_distinct_active_persons(storage: &dyn Storage) {
             .expect("counts")
             .persons,
         1
+    );
+}
+
+/// Random streams of registrations, moves, category changes, withdrawals,
+/// reinstatements and NIK corrections from three laptops, in random batches:
+/// after every push the maintained counts equal a recompute from the records.
+pub async fn incremental_coverage_equals_a_recompute(storage: &dyn Storage, seed: u64) {
+    use lindung_shared::nik::Nik;
+    use lindung_shared::registration::Category;
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let devices = [
+        enrol(storage, "Rina", &["1311"]).await,
+        enrol(storage, "Budi", &["1311"]).await,
+        enrol(storage, "Dewi", &["1311"]).await,
+    ];
+    let villages = ["1311012001", "1311012002", "1311022001", "1311032002"];
+    let categories = [
+        Category::RtHead,
+        Category::Fisherman,
+        Category::StreetVendor,
+    ];
+    let mut seqs = [0u64; 3];
+    let mut records: Vec<RecordId> = Vec::new();
+    let mut clock = base_ms();
+    for _ in 0..40 {
+        let d = next(3) as usize;
+        let device = &devices[d].scope;
+        let mut batch = Vec::new();
+        for _ in 0..=next(6) {
+            seqs[d] += 1;
+            clock += 1 + next(3);
+            let choice = next(100);
+            let op = if records.is_empty() || choice < 45 {
+                let person = registration(
+                    &nik(1, 1 + next(12) as u16),
+                    "Siti Aminah",
+                    villages[next(4) as usize],
+                    device,
+                );
+                records.push(person.id);
+                create(device, seqs[d], clock, &person)
+            } else {
+                let record = records[next(records.len() as u64) as usize];
+                let change = match choice {
+                    45..=64 => Change::VillageCode(villages[next(4) as usize].into()),
+                    65..=79 => Change::Category(categories[next(3) as usize]),
+                    80..=89 => Change::Status(if next(2) == 0 {
+                        Status::Withdrawn {
+                            reason: "pindah".into(),
+                        }
+                    } else {
+                        Status::Active
+                    }),
+                    _ => {
+                        Change::Nik(Nik::from_digits(&nik(1, 1 + next(12) as u16)).expect("digits"))
+                    }
+                };
+                edit(device, seqs[d], clock, record, vec![change])
+            };
+            batch.push(op);
+        }
+        storage.push(device, &batch, NOW).await.expect("push");
+        let maintained = storage.person_counts().await.expect("counts");
+        storage.recompute_coverage().await.expect("recompute");
+        let recomputed = storage.person_counts().await.expect("counts");
+        assert_eq!(maintained, recomputed, "seed {seed}");
+    }
+    let persons: u64 = storage
+        .person_counts()
+        .await
+        .expect("counts")
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        persons > 0 && persons <= 12,
+        "seed {seed}: {persons} persons"
     );
 }

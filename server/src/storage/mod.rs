@@ -475,6 +475,13 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// ("" for the whole country); `persons_since` counts records first stored
     /// at or after `since_ms` (Unix milliseconds).
     async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts>;
+
+    /// Rebuilds the coverage tables (persons and their counts per place)
+    /// from the records, in one transaction; returns the number of persons.
+    async fn recompute_coverage(&self) -> Result<u64>;
+
+    /// The coverage counts per place, as maintained (for checks and exports).
+    async fn person_counts(&self) -> Result<Vec<(crate::persons::Place, u64)>>;
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //! **Pull** reads in one REPEATABLE READ snapshot: the page, the store's last
 //! sequence number and the duplicate notices agree with each other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -51,6 +51,7 @@ use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
     advance_acknowledged, niks_set_by, plan_batch,
 };
+use crate::persons::Place;
 use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `schema_migrations` holds the numbers applied.
@@ -156,7 +157,36 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE records ADD COLUMN payer text;
      ALTER TABLE records ADD COLUMN created_ms bigint;
      CREATE INDEX records_by_village ON records (village_code text_pattern_ops) WHERE active;",
+    // 5: persons (one per NIK with an active record, at its representative
+    // record) and their counts per village, category and payer, kept in the
+    // push transaction (see `persons`). Filled from the records here.
+    "CREATE TABLE persons (
+         nik text PRIMARY KEY,
+         village_code text NOT NULL,
+         category text NOT NULL,
+         payer text NOT NULL
+     );
+     CREATE TABLE person_counts (
+         village_code text NOT NULL,
+         category text NOT NULL,
+         payer text NOT NULL,
+         persons bigint NOT NULL,
+         PRIMARY KEY (village_code, category, payer)
+     );
+     CREATE INDEX person_counts_by_village ON person_counts (village_code text_pattern_ops);
+     CREATE INDEX records_by_created ON records (created_ms) WHERE active;",
 ];
+
+/// Rebuilds `persons` and `person_counts` from `records`.
+const RECOMPUTE_COVERAGE: &str = "
+    DELETE FROM persons;
+    DELETE FROM person_counts;
+    INSERT INTO persons (nik, village_code, category, payer)
+        SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
+               COALESCE(payer, 'unknown')
+        FROM records WHERE active AND nik IS NOT NULL ORDER BY nik, id;
+    INSERT INTO person_counts (village_code, category, payer, persons)
+        SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;";
 
 /// Longest wait for a pooled connection before a request is refused as busy.
 const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -282,6 +312,9 @@ async fn migrate(client: &mut Object) -> Result<()> {
         .map_err(|_| StorageError::Corrupt(format!("schema version {found}")))?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.batch_execute(migration).await?;
+        if index == 4 {
+            tx.batch_execute(RECOMPUTE_COVERAGE).await?;
+        }
         if index == 0 {
             tx.execute(
                 "INSERT INTO meta (store_id, last_server_seq, last_hlc) VALUES ($1, 0, 0)",
@@ -485,6 +518,89 @@ async fn load_context(
 
 /// Writes a plan with one statement per table, pipelined; returns the
 /// device's new acknowledged sequence number.
+/// Brings `persons` and `person_counts` up to date for the NIKs a batch
+/// touched: two reads and at most four writes, whatever the batch size.
+async fn refresh_persons(tx: &Transaction<'_>, affected: &BTreeSet<Nik>) -> Result<()> {
+    if affected.is_empty() {
+        return Ok(());
+    }
+    let niks: Vec<&str> = affected.iter().map(Nik::as_str).collect();
+    let parameters: [&(dyn ToSql + Sync); 1] = [&niks];
+    let (stored_rows, current_rows) = tokio::try_join!(
+        tx.query(
+            "SELECT nik, village_code, category, payer FROM persons WHERE nik = ANY($1)",
+            &parameters,
+        ),
+        tx.query(
+            "SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
+                    COALESCE(payer, 'unknown')
+             FROM records WHERE nik = ANY($1) AND active ORDER BY nik, id",
+            &parameters,
+        ),
+    )?;
+    let places = |rows: Vec<Row>| -> Result<HashMap<Nik, Place>> {
+        rows.iter()
+            .map(|row| {
+                let nik: String = row.try_get(0)?;
+                Ok((
+                    parse_nik(&nik)?,
+                    Place {
+                        village_code: row.try_get(1)?,
+                        category: row.try_get(2)?,
+                        payer: row.try_get(3)?,
+                    },
+                ))
+            })
+            .collect()
+    };
+    let changes = crate::persons::changes(affected, &places(stored_rows)?, &places(current_rows)?);
+    let mut upserted: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+    let mut removed: Vec<&str> = Vec::new();
+    for (nik, place) in &changes.persons {
+        match place {
+            Some(place) => {
+                upserted.0.push(nik.as_str());
+                upserted.1.push(&place.village_code);
+                upserted.2.push(&place.category);
+                upserted.3.push(&place.payer);
+            }
+            None => removed.push(nik.as_str()),
+        }
+    }
+    let mut deltas: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+    for (place, delta) in &changes.deltas {
+        deltas.0.push(&place.village_code);
+        deltas.1.push(&place.category);
+        deltas.2.push(&place.payer);
+        deltas.3.push(*delta);
+    }
+    tx.execute(
+        "INSERT INTO persons (nik, village_code, category, payer)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+         ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
+             category = excluded.category, payer = excluded.payer",
+        &[&upserted.0, &upserted.1, &upserted.2, &upserted.3],
+    )
+    .await?;
+    tx.execute("DELETE FROM persons WHERE nik = ANY($1)", &[&removed])
+        .await?;
+    tx.execute(
+        "INSERT INTO person_counts (village_code, category, payer, persons)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[])
+         ON CONFLICT (village_code, category, payer)
+             DO UPDATE SET persons = person_counts.persons + excluded.persons",
+        &[&deltas.0, &deltas.1, &deltas.2, &deltas.3],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM person_counts c USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(v, k, p)
+         WHERE c.village_code = d.v AND c.category = d.k AND c.payer = d.p AND c.persons = 0",
+        &[&deltas.0, &deltas.1, &deltas.2],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn write_plan(
     tx: &Transaction<'_>,
     device: &DeviceScope,
@@ -958,6 +1074,7 @@ impl Storage for PostgresStorage {
             now,
         )
         .await?;
+        refresh_persons(&tx, &plan.affected_niks).await?;
         tx.commit().await?;
         Ok(PushResult {
             receipts: plan.receipts,
@@ -1098,45 +1215,71 @@ impl Storage for PostgresStorage {
             .start()
             .await?;
         let pattern = prefix_pattern(region_prefix);
-        let scope = "FROM records WHERE active AND nik IS NOT NULL AND village_code LIKE $1";
-        let persons: i64 = tx
-            .query_one(&format!("SELECT COUNT(DISTINCT nik) {scope}"), &[&pattern])
-            .await?
-            .try_get(0)?;
+        let rows = tx
+            .query(
+                "SELECT category, payer, SUM(persons)::bigint FROM person_counts
+                 WHERE village_code LIKE $1 GROUP BY 1, 2",
+                &[&pattern],
+            )
+            .await?;
+        let mut counts = CoverageCounts::default();
+        for row in rows {
+            let category: String = row.try_get(0)?;
+            let payer: String = row.try_get(1)?;
+            let persons = to_seq(row.try_get(2)?);
+            counts.persons += persons;
+            *counts.by_category.entry(category).or_default() += persons;
+            *counts.by_payer.entry(payer).or_default() += persons;
+        }
         let since: i64 = tx
             .query_one(
-                &format!("SELECT COUNT(DISTINCT nik) {scope} AND created_ms >= $2"),
+                "SELECT COUNT(DISTINCT nik) FROM records
+                 WHERE active AND nik IS NOT NULL AND village_code LIKE $1 AND created_ms >= $2",
                 &[&pattern, &since_ms],
             )
             .await?
             .try_get(0)?;
-        let mut groups = Vec::new();
-        for column in ["category", "payer"] {
-            let rows = tx
-                .query(
-                    &format!(
-                        "SELECT COALESCE({column}, 'unknown'), COUNT(DISTINCT nik) {scope} GROUP BY 1"
-                    ),
-                    &[&pattern],
-                )
-                .await?;
-            let mut map = std::collections::BTreeMap::new();
-            for row in rows {
-                let key: String = row.try_get(0)?;
-                let count: i64 = row.try_get(1)?;
-                map.insert(key, to_seq(count));
-            }
-            groups.push(map);
-        }
+        counts.persons_since = to_seq(since);
         tx.commit().await?;
-        let by_payer = groups.pop().unwrap_or_default();
-        let by_category = groups.pop().unwrap_or_default();
-        Ok(CoverageCounts {
-            persons: to_seq(persons),
-            persons_since: to_seq(since),
-            by_category,
-            by_payer,
-        })
+        Ok(counts)
+    }
+
+    async fn recompute_coverage(&self) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Pushes change the counts; none may run while they are rebuilt.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
+            .await?;
+        tx.batch_execute(RECOMPUTE_COVERAGE).await?;
+        let persons: i64 = tx
+            .query_one("SELECT COUNT(*) FROM persons", &[])
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        Ok(to_seq(persons))
+    }
+
+    async fn person_counts(&self) -> Result<Vec<(Place, u64)>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT village_code, category, payer, persons FROM person_counts
+                 ORDER BY village_code COLLATE \"C\", category COLLATE \"C\", payer COLLATE \"C\"",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    Place {
+                        village_code: row.try_get(0)?,
+                        category: row.try_get(1)?,
+                        payer: row.try_get(2)?,
+                    },
+                    to_seq(row.try_get(3)?),
+                ))
+            })
+            .collect()
     }
 
     async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>> {

@@ -8,7 +8,7 @@
 //! pushes ([`Checkpointer`]), so a push does not checkpoint inside its commit.
 //! Migrations are numbered by `PRAGMA user_version` and only ever added.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,7 @@ use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
     advance_acknowledged, covers, niks_set_by, plan_batch,
 };
+use crate::persons::Place;
 use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `user_version` counts those applied.
@@ -139,7 +140,36 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE records ADD COLUMN payer TEXT;
      ALTER TABLE records ADD COLUMN created_ms INTEGER;
      CREATE INDEX records_by_village ON records (village_code) WHERE active;",
+    // 5: persons (one per NIK with an active record, at its representative
+    // record) and their counts per village, category and payer, kept in the
+    // push transaction (see `persons`). Filled from the records here.
+    "CREATE TABLE persons (
+         nik TEXT PRIMARY KEY,
+         village_code TEXT NOT NULL,
+         category TEXT NOT NULL,
+         payer TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE person_counts (
+         village_code TEXT NOT NULL,
+         category TEXT NOT NULL,
+         payer TEXT NOT NULL,
+         persons INTEGER NOT NULL,
+         PRIMARY KEY (village_code, category, payer)
+     ) STRICT;
+     CREATE INDEX records_by_created ON records (created_ms) WHERE active;",
 ];
+
+/// Rebuilds `persons` and `person_counts` from `records`.
+const RECOMPUTE_COVERAGE: &str = "
+    DELETE FROM persons;
+    DELETE FROM person_counts;
+    INSERT INTO persons (nik, village_code, category, payer)
+        SELECT r.nik, r.village_code, COALESCE(r.category, 'unknown'), COALESCE(r.payer, 'unknown')
+        FROM records r
+        WHERE r.active AND r.nik IS NOT NULL
+          AND r.id = (SELECT MIN(x.id) FROM records x WHERE x.nik = r.nik AND x.active);
+    INSERT INTO person_counts (village_code, category, payer, persons)
+        SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;";
 
 /// WAL frames after which the writer checkpoints by itself (about 64 MB
 /// with 4 KiB pages): a backstop that bounds the WAL should the background
@@ -279,6 +309,9 @@ fn migrate(connection: &mut Connection) -> Result<()> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = connection.transaction()?;
         tx.execute_batch(migration)?;
+        if index == 4 {
+            tx.execute_batch(RECOMPUTE_COVERAGE)?;
+        }
         if index == 0 {
             let store_id = Uuid::new_v4().hyphenated().to_string();
             tx.execute(
@@ -419,6 +452,83 @@ fn load_context(
         context.nik_holders.insert(nik, holders);
     }
     Ok(context)
+}
+
+/// Brings `persons` and `person_counts` up to date for the NIKs a batch touched.
+fn refresh_persons(tx: &Transaction<'_>, affected: &BTreeSet<Nik>) -> Result<()> {
+    if affected.is_empty() {
+        return Ok(());
+    }
+    let mut stored = HashMap::new();
+    let mut current = HashMap::new();
+    {
+        let mut stored_statement =
+            tx.prepare_cached("SELECT village_code, category, payer FROM persons WHERE nik = ?1")?;
+        let mut current_statement = tx.prepare_cached(
+            "SELECT village_code, COALESCE(category, 'unknown'), COALESCE(payer, 'unknown')
+             FROM records WHERE nik = ?1 AND active ORDER BY id LIMIT 1",
+        )?;
+        let place = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Place> {
+            Ok(Place {
+                village_code: row.get(0)?,
+                category: row.get(1)?,
+                payer: row.get(2)?,
+            })
+        };
+        for nik in affected {
+            if let Some(found) = stored_statement
+                .query_row([nik.as_str()], place)
+                .optional()?
+            {
+                stored.insert(*nik, found);
+            }
+            if let Some(found) = current_statement
+                .query_row([nik.as_str()], place)
+                .optional()?
+            {
+                current.insert(*nik, found);
+            }
+        }
+    }
+    let changes = crate::persons::changes(affected, &stored, &current);
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO persons (nik, village_code, category, payer) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
+             category = excluded.category, payer = excluded.payer",
+    )?;
+    let mut remove = tx.prepare_cached("DELETE FROM persons WHERE nik = ?1")?;
+    for (nik, place) in &changes.persons {
+        match place {
+            Some(place) => {
+                upsert.execute(params![
+                    nik.as_str(),
+                    place.village_code,
+                    place.category,
+                    place.payer
+                ])?;
+            }
+            None => {
+                remove.execute([nik.as_str()])?;
+            }
+        }
+    }
+    let mut count = tx.prepare_cached(
+        "INSERT INTO person_counts (village_code, category, payer, persons) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (village_code, category, payer) DO UPDATE SET persons = persons + excluded.persons",
+    )?;
+    let mut prune = tx.prepare_cached(
+        "DELETE FROM person_counts WHERE village_code = ?1 AND category = ?2 AND payer = ?3 AND persons = 0",
+    )?;
+    for (place, delta) in &changes.deltas {
+        count.execute(params![
+            place.village_code,
+            place.category,
+            place.payer,
+            delta
+        ])?;
+        prune.execute(params![place.village_code, place.category, place.payer])?;
+    }
+    Ok(())
 }
 
 fn write_plan(
@@ -899,6 +1009,7 @@ impl Storage for SqliteStorage {
                     },
                 );
                 let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
+                refresh_persons(&tx, &plan.affected_niks)?;
                 tx.commit()?;
                 Ok(PushResult {
                     receipts: plan.receipts,
@@ -985,38 +1096,69 @@ impl Storage for SqliteStorage {
         let prefix = region_prefix.to_owned();
         self.run(move |connection| {
             let tx = connection.transaction()?;
-            let scope = "FROM records WHERE active AND nik IS NOT NULL
-                 AND substr(village_code, 1, length(?1)) = ?1";
-            let persons: i64 = tx.query_row(
-                &format!("SELECT COUNT(DISTINCT nik) {scope}"),
-                params![prefix],
-                |row| row.get(0),
-            )?;
+            let in_region = "substr(village_code, 1, length(?1)) = ?1";
+            let mut counts = CoverageCounts::default();
+            {
+                let mut statement = tx.prepare_cached(&format!(
+                    "SELECT category, payer, SUM(persons) FROM person_counts
+                     WHERE {in_region} GROUP BY 1, 2"
+                ))?;
+                let mut rows = statement.query(params![prefix])?;
+                while let Some(row) = rows.next()? {
+                    let category: String = row.get(0)?;
+                    let payer: String = row.get(1)?;
+                    let persons = to_seq(row.get(2)?);
+                    counts.persons += persons;
+                    *counts.by_category.entry(category).or_default() += persons;
+                    *counts.by_payer.entry(payer).or_default() += persons;
+                }
+            }
             let since: i64 = tx.query_row(
-                &format!("SELECT COUNT(DISTINCT nik) {scope} AND created_ms >= ?2"),
+                &format!(
+                    "SELECT COUNT(DISTINCT nik) FROM records
+                     WHERE active AND nik IS NOT NULL AND {in_region} AND created_ms >= ?2"
+                ),
                 params![prefix, since_ms],
                 |row| row.get(0),
             )?;
-            let grouped = |column: &str| -> Result<std::collections::BTreeMap<String, u64>> {
-                let mut statement = tx.prepare(&format!(
-                    "SELECT COALESCE({column}, 'unknown'), COUNT(DISTINCT nik) {scope} GROUP BY 1"
-                ))?;
-                let rows = statement
-                    .query_map(params![prefix], |row| {
-                        Ok((row.get::<_, String>(0)?, to_seq(row.get(1)?)))
-                    })?
-                    .collect::<rusqlite::Result<_>>()?;
-                Ok(rows)
-            };
-            let by_category = grouped("category")?;
-            let by_payer = grouped("payer")?;
+            counts.persons_since = to_seq(since);
             tx.commit()?;
-            Ok(CoverageCounts {
-                persons: to_seq(persons),
-                persons_since: to_seq(since),
-                by_category,
-                by_payer,
-            })
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn recompute_coverage(&self) -> Result<u64> {
+        self.run(|connection| {
+            let tx =
+                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute_batch(RECOMPUTE_COVERAGE)?;
+            let persons: i64 =
+                tx.query_row("SELECT COUNT(*) FROM persons", [], |row| row.get(0))?;
+            tx.commit()?;
+            Ok(to_seq(persons))
+        })
+        .await
+    }
+
+    async fn person_counts(&self) -> Result<Vec<(Place, u64)>> {
+        self.run(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT village_code, category, payer, persons FROM person_counts ORDER BY 1, 2, 3",
+            )?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        Place {
+                            village_code: row.get(0)?,
+                            category: row.get(1)?,
+                            payer: row.get(2)?,
+                        },
+                        to_seq(row.get(3)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
         .await
     }
