@@ -189,6 +189,9 @@ pub struct BatchPlan {
     /// Every NIK whose persons may have changed (held by a touched record
     /// before or after the batch): coverage counts are refreshed for these.
     pub affected_niks: BTreeSet<Nik>,
+    /// Affected NIKs that no stored record held before the batch: no person
+    /// is stored for them, and their representative is among `records`.
+    pub unheld_before: BTreeSet<Nik>,
 }
 
 /// A stable digest of an operation's content, to tell a retry from a reuse
@@ -234,6 +237,14 @@ pub fn plan_batch(
         ..BatchPlan::default()
     };
     let mut seen_in_batch: HashMap<u64, usize> = HashMap::new();
+    // NIKs no stored record held before this batch: their persons can be
+    // worked out from the batch alone (see `persons`).
+    let unheld_before: BTreeSet<Nik> = context
+        .nik_holders
+        .iter()
+        .filter(|(_, holders)| holders.is_empty())
+        .map(|(nik, _)| *nik)
+        .collect();
     // Per record: whether it was new, its last server sequence, how many
     // operations on it were accepted.
     let mut touched: BTreeMap<RecordId, (bool, u64, u32)> = BTreeMap::new();
@@ -362,6 +373,7 @@ pub fn plan_batch(
     plan.affected_niks = context.nik_holders.keys().copied().collect();
     plan.affected_niks
         .extend(plan.records.iter().filter_map(|record| record.nik));
+    plan.unheld_before = unheld_before;
     plan
 }
 

@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use lindung_shared::nik::Nik;
 
+use crate::ingest::RecordUpdate;
+
 /// Where a person is counted.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Place {
@@ -62,6 +64,40 @@ pub fn changes(
     }
     out.deltas.retain(|_, delta| *delta != 0);
     out
+}
+
+/// The representatives of NIKs that only records of this batch hold: the
+/// active record with the smallest id among `records`, per NIK in `niks`.
+pub fn representatives_in_batch(
+    records: &[RecordUpdate],
+    niks: &BTreeSet<Nik>,
+) -> HashMap<Nik, Place> {
+    let mut best: HashMap<Nik, &RecordUpdate> = HashMap::new();
+    for record in records {
+        let Some(nik) = record.nik else { continue };
+        if !record.active || !niks.contains(&nik) {
+            continue;
+        }
+        best.entry(nik)
+            .and_modify(|current| {
+                if record.record_id < current.record_id {
+                    *current = record;
+                }
+            })
+            .or_insert(record);
+    }
+    best.into_iter()
+        .map(|(nik, record)| {
+            (
+                nik,
+                Place {
+                    village_code: record.village_code.clone(),
+                    category: record.category.unwrap_or("unknown").to_owned(),
+                    payer: record.payer.unwrap_or("unknown").to_owned(),
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -520,11 +520,16 @@ async fn load_context(
 /// device's new acknowledged sequence number.
 /// Brings `persons` and `person_counts` up to date for the NIKs a batch
 /// touched: two reads and at most four writes, whatever the batch size.
-async fn refresh_persons(tx: &Transaction<'_>, affected: &BTreeSet<Nik>) -> Result<()> {
+async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
+    let affected = &plan.affected_niks;
     if affected.is_empty() {
         return Ok(());
     }
-    let niks: Vec<&str> = affected.iter().map(Nik::as_str).collect();
+    // NIKs that only this batch's records hold need no reads.
+    let niks: Vec<&str> = affected
+        .difference(&plan.unheld_before)
+        .map(Nik::as_str)
+        .collect();
     let parameters: [&(dyn ToSql + Sync); 1] = [&niks];
     let (stored_rows, current_rows) = tokio::try_join!(
         tx.query(
@@ -553,7 +558,12 @@ async fn refresh_persons(tx: &Transaction<'_>, affected: &BTreeSet<Nik>) -> Resu
             })
             .collect()
     };
-    let changes = crate::persons::changes(affected, &places(stored_rows)?, &places(current_rows)?);
+    let mut current = places(current_rows)?;
+    current.extend(crate::persons::representatives_in_batch(
+        &plan.records,
+        &plan.unheld_before,
+    ));
+    let changes = crate::persons::changes(affected, &places(stored_rows)?, &current);
     let mut upserted: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
     let mut removed: Vec<&str> = Vec::new();
     for (nik, place) in &changes.persons {
@@ -1074,7 +1084,7 @@ impl Storage for PostgresStorage {
             now,
         )
         .await?;
-        refresh_persons(&tx, &plan.affected_niks).await?;
+        refresh_persons(&tx, &plan).await?;
         tx.commit().await?;
         Ok(PushResult {
             receipts: plan.receipts,

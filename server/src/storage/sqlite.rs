@@ -455,12 +455,13 @@ fn load_context(
 }
 
 /// Brings `persons` and `person_counts` up to date for the NIKs a batch touched.
-fn refresh_persons(tx: &Transaction<'_>, affected: &BTreeSet<Nik>) -> Result<()> {
+fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
+    let affected = &plan.affected_niks;
     if affected.is_empty() {
         return Ok(());
     }
     let mut stored = HashMap::new();
-    let mut current = HashMap::new();
+    let mut current = crate::persons::representatives_in_batch(&plan.records, &plan.unheld_before);
     {
         let mut stored_statement =
             tx.prepare_cached("SELECT village_code, category, payer FROM persons WHERE nik = ?1")?;
@@ -475,7 +476,7 @@ fn refresh_persons(tx: &Transaction<'_>, affected: &BTreeSet<Nik>) -> Result<()>
                 payer: row.get(2)?,
             })
         };
-        for nik in affected {
+        for nik in affected.difference(&plan.unheld_before) {
             if let Some(found) = stored_statement
                 .query_row([nik.as_str()], place)
                 .optional()?
@@ -1009,7 +1010,7 @@ impl Storage for SqliteStorage {
                     },
                 );
                 let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
-                refresh_persons(&tx, &plan.affected_niks)?;
+                refresh_persons(&tx, &plan)?;
                 tx.commit()?;
                 Ok(PushResult {
                     receipts: plan.receipts,
