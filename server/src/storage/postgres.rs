@@ -155,8 +155,7 @@ const MIGRATIONS: &[&str] = &[
     // stored the record (the registration pace).
     "ALTER TABLE records ADD COLUMN category text;
      ALTER TABLE records ADD COLUMN payer text;
-     ALTER TABLE records ADD COLUMN created_ms bigint;
-     CREATE INDEX records_by_village ON records (village_code text_pattern_ops) WHERE active;",
+     ALTER TABLE records ADD COLUMN created_ms bigint;",
     // 5: persons (one per NIK with an active record, at its representative
     // record) and their counts per village, category and payer, kept in the
     // push transaction (see `persons`). Filled from the records here.
@@ -501,6 +500,11 @@ async fn load_context(
         let id = RecordId(row.try_get(0)?);
         context.records.insert(id, stored_record(row)?);
     }
+    // Every NIK the batch sets is in the map, held or not (an empty set tells
+    // the planner that no stored record holds it).
+    for nik in &niks {
+        context.nik_holders.entry(*nik).or_default();
+    }
     for row in &holder_rows {
         let nik = parse_nik(row.try_get(0)?)?;
         context
@@ -531,18 +535,22 @@ async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
         .map(Nik::as_str)
         .collect();
     let parameters: [&(dyn ToSql + Sync); 1] = [&niks];
-    let (stored_rows, current_rows) = tokio::try_join!(
-        tx.query(
-            "SELECT nik, village_code, category, payer FROM persons WHERE nik = ANY($1)",
-            &parameters,
-        ),
-        tx.query(
-            "SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
-                    COALESCE(payer, 'unknown')
-             FROM records WHERE nik = ANY($1) AND active ORDER BY nik, id",
-            &parameters,
-        ),
-    )?;
+    let (stored_rows, current_rows) = if niks.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        tokio::try_join!(
+            tx.query(
+                "SELECT nik, village_code, category, payer FROM persons WHERE nik = ANY($1)",
+                &parameters,
+            ),
+            tx.query(
+                "SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
+                        COALESCE(payer, 'unknown')
+                 FROM records WHERE nik = ANY($1) AND active ORDER BY nik, id",
+                &parameters,
+            ),
+        )?
+    };
     let places = |rows: Vec<Row>| -> Result<HashMap<Nik, Place>> {
         rows.iter()
             .map(|row| {
@@ -584,30 +592,49 @@ async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
         deltas.2.push(&place.payer);
         deltas.3.push(*delta);
     }
-    tx.execute(
-        "INSERT INTO persons (nik, village_code, category, payer)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
-         ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
-             category = excluded.category, payer = excluded.payer",
-        &[&upserted.0, &upserted.1, &upserted.2, &upserted.3],
-    )
-    .await?;
-    tx.execute("DELETE FROM persons WHERE nik = ANY($1)", &[&removed])
+    // Independent writes, sent together (pipelined); empty ones skipped.
+    let upsert_parameters: [&(dyn ToSql + Sync); 4] =
+        [&upserted.0, &upserted.1, &upserted.2, &upserted.3];
+    let remove_parameters: [&(dyn ToSql + Sync); 1] = [&removed];
+    let delta_parameters: [&(dyn ToSql + Sync); 4] = [&deltas.0, &deltas.1, &deltas.2, &deltas.3];
+    tokio::try_join!(
+        skip_if(
+            upserted.0.is_empty(),
+            tx.execute(
+                "INSERT INTO persons (nik, village_code, category, payer)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+                 ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
+                     category = excluded.category, payer = excluded.payer",
+                &upsert_parameters,
+            ),
+        ),
+        skip_if(
+            removed.is_empty(),
+            tx.execute(
+                "DELETE FROM persons WHERE nik = ANY($1)",
+                &remove_parameters
+            ),
+        ),
+        skip_if(
+            deltas.0.is_empty(),
+            tx.execute(
+                "INSERT INTO person_counts (village_code, category, payer, persons)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[])
+                 ON CONFLICT (village_code, category, payer)
+                     DO UPDATE SET persons = person_counts.persons + excluded.persons",
+                &delta_parameters,
+            ),
+        ),
+    )?;
+    if deltas.3.iter().any(|delta| *delta < 0) {
+        tx.execute(
+            "DELETE FROM person_counts c
+             USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(v, k, p)
+             WHERE c.village_code = d.v AND c.category = d.k AND c.payer = d.p AND c.persons = 0",
+            &[&deltas.0, &deltas.1, &deltas.2],
+        )
         .await?;
-    tx.execute(
-        "INSERT INTO person_counts (village_code, category, payer, persons)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[])
-         ON CONFLICT (village_code, category, payer)
-             DO UPDATE SET persons = person_counts.persons + excluded.persons",
-        &[&deltas.0, &deltas.1, &deltas.2, &deltas.3],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM person_counts c USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(v, k, p)
-         WHERE c.village_code = d.v AND c.category = d.k AND c.payer = d.p AND c.persons = 0",
-        &[&deltas.0, &deltas.1, &deltas.2],
-    )
-    .await?;
+    }
     Ok(())
 }
 

@@ -138,8 +138,7 @@ const MIGRATIONS: &[&str] = &[
     // stored the record (the registration pace).
     "ALTER TABLE records ADD COLUMN category TEXT;
      ALTER TABLE records ADD COLUMN payer TEXT;
-     ALTER TABLE records ADD COLUMN created_ms INTEGER;
-     CREATE INDEX records_by_village ON records (village_code) WHERE active;",
+     ALTER TABLE records ADD COLUMN created_ms INTEGER;",
     // 5: persons (one per NIK with an active record, at its representative
     // record) and their counts per village, category and payer, kept in the
     // push transaction (see `persons`). Filled from the records here.
