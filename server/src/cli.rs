@@ -128,6 +128,10 @@ pub enum Command {
         /// Leave out the participants covered outside Lindung (Lindung's own share).
         #[arg(long)]
         no_baseline: bool,
+        /// List every region of this level inside the region instead:
+        /// province, regency, district or village (provinsi, kabupaten, kecamatan, desa).
+        #[arg(long)]
+        level: Option<String>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
@@ -335,6 +339,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             region,
             year,
             no_baseline,
+            level,
             json,
             database,
         } => {
@@ -356,16 +361,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     }
                     Ok(())
                 }
-                None => {
-                    show_coverage(
-                        storage.as_ref(),
-                        region.as_deref(),
-                        year,
-                        !no_baseline,
-                        json,
-                    )
-                    .await
-                }
+                None => match level {
+                    Some(level) => {
+                        list_coverage(
+                            storage.as_ref(),
+                            region.as_deref(),
+                            &level,
+                            year,
+                            !no_baseline,
+                            json,
+                        )
+                        .await
+                    }
+                    None => {
+                        show_coverage(
+                            storage.as_ref(),
+                            region.as_deref(),
+                            year,
+                            !no_baseline,
+                            json,
+                        )
+                        .await
+                    }
+                },
             }
         }
         Command::Stats { json, database } => {
@@ -544,6 +562,115 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
             state,
             device.acknowledged_seq
         );
+    }
+    Ok(())
+}
+
+fn parse_level(text: &str) -> anyhow::Result<lindung_shared::region::Level> {
+    use lindung_shared::region::Level;
+    Ok(match text.trim().to_ascii_lowercase().as_str() {
+        "province" | "provinsi" => Level::Province,
+        "regency" | "city" | "kabupaten" | "kota" => Level::Regency,
+        "district" | "kecamatan" => Level::District,
+        "village" | "desa" | "kelurahan" => Level::Village,
+        other => bail!("--level {other:?}: province, regency, district or village"),
+    })
+}
+
+/// Every region of `level` inside `code` ("" for the country), in code order.
+fn regions_at(code: &str, level: lindung_shared::region::Level) -> Vec<(String, String)> {
+    let index = regions();
+    let mut frontier = vec![code.to_owned()];
+    let mut found = Vec::new();
+    while let Some(parent) = frontier.pop() {
+        for child in index.children(&parent) {
+            if child.level == level {
+                found.push((child.code.to_owned(), child.name.to_owned()));
+            } else if child.code.len() < level.code_len() {
+                frontier.push(child.code.to_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+async fn list_coverage(
+    storage: &dyn Storage,
+    region: Option<&str>,
+    level: &str,
+    year: Option<i32>,
+    include_baseline: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use lindung_shared::coverage::{ContributionRates, Coverage, CoverageInput, coverage};
+    let level = parse_level(level)?;
+    let code = match region {
+        Some(region) => scope_codes(&[region.to_owned()])?
+            .pop()
+            .context("a region code")?,
+        None => String::new(),
+    };
+    if level.code_len() <= code.len() {
+        bail!("--level must be below the region {code}");
+    }
+    let now = OffsetDateTime::now_utc();
+    let year = year.unwrap_or(now.year());
+    let reference: std::collections::HashMap<String, crate::reference::ReferenceRow> = storage
+        .reference(year)
+        .await?
+        .into_iter()
+        .map(|row| (row.region_code.clone(), row))
+        .collect();
+    let persons = storage.persons_by_region(&code, level.code_len()).await?;
+    let rates = ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01));
+    let mut rows = Vec::new();
+    for (child, name) in regions_at(&code, level) {
+        let reference = reference.get(&child);
+        let figures = coverage(&CoverageInput {
+            working_population: reference.and_then(|r| r.working_population),
+            baseline: reference.and_then(|r| r.baseline).unwrap_or(0),
+            include_baseline,
+            persons: persons.get(&child).copied().unwrap_or(0),
+            target_bp: reference.and_then(|r| r.target_bp),
+            registered_last_30_days: 0,
+            yearly_cost_per_person: 12 * rates.minimum_monthly(),
+            today: now.date(),
+        });
+        rows.push((child, name, figures));
+    }
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(code, name, figures)| {
+                serde_json::json!({ "region_code": code, "region": name, "coverage": figures })
+            })
+            .collect();
+        say!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for (code, name, figures) in rows {
+        match figures {
+            Coverage::NoDenominator { persons } => {
+                say!(
+                    "{code:<10} {name:<40} {persons:>8} orang/persons  (tanpa penyebut / no denominator)"
+                );
+            }
+            Coverage::Measured(f) => {
+                say!(
+                    "{code:<10} {name:<40} {:>8} / {:<9} {:>6.2} %  target {}  kurang/gap {}",
+                    f.covered,
+                    f.working_population,
+                    f.coverage_percent,
+                    f.target_bp
+                        .map(|bp| format!("{}.{:02} %", bp / 100, bp % 100))
+                        .unwrap_or_else(|| "-".into()),
+                    f.gap_persons
+                        .map(|g| g.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+        }
     }
     Ok(())
 }

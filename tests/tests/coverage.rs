@@ -104,6 +104,48 @@ fn a_regency_at_17_percent_against_28_30_shows_its_gap_cost_and_pace() {
         .json();
     assert_eq!(again["coverage"], report["coverage"]);
 
+    // Drill-down: the regencies of Sumatera Barat, then Solok Selatan's villages.
+    let regencies = central
+        .admin([
+            "coverage",
+            "--region",
+            "13",
+            "--level",
+            "kabupaten",
+            "--json",
+        ])
+        .json();
+    let regencies = regencies.as_array().expect("a list");
+    assert!(regencies.len() >= 19, "{}", regencies.len());
+    let solok = regencies
+        .iter()
+        .find(|r| r["region_code"] == "1311")
+        .expect("Solok Selatan listed");
+    assert_eq!(solok["coverage"]["coverage_percent"], 17.0);
+    assert!(
+        regencies
+            .iter()
+            .filter(|r| r["region_code"] != "1311")
+            .all(|r| r["coverage"]["status"] == "no_denominator")
+    );
+    let villages = central
+        .admin(["coverage", "--region", "1311", "--level", "desa", "--json"])
+        .json();
+    let persons_in = |code: &str| {
+        villages
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|r| r["region_code"] == code)
+            .map(|r| r["coverage"]["persons"].clone())
+    };
+    assert_eq!(persons_in("1311012001"), Some(serde_json::json!(20)));
+    assert_eq!(
+        persons_in("1311012002"),
+        Some(serde_json::json!(0)),
+        "counted once, at the first registration"
+    );
+
     // Lindung's own share, without the baseline.
     let own = central
         .admin(["coverage", "--region", "1311", "--no-baseline", "--json"])

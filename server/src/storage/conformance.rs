@@ -871,6 +871,14 @@ async fn coverage_counts_distinct_active_persons(storage: &dyn Storage) {
             .persons,
         1
     );
+    let by_village = storage.persons_by_region("1311", 10).await.expect("counts");
+    assert_eq!(
+        by_village.into_iter().collect::<Vec<_>>(),
+        vec![("1311012001".to_owned(), 1), ("1311022001".to_owned(), 1)]
+    );
+    let by_district = storage.persons_by_region("", 6).await.expect("counts");
+    assert_eq!(by_district.get("131101"), Some(&1));
+    assert_eq!(by_district.get("131102"), Some(&1));
     // A person registered twice counts once, at the first registration's village.
     assert_eq!(
         storage

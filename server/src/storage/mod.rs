@@ -476,6 +476,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// at or after `since_ms` (Unix milliseconds).
     async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts>;
 
+    /// Persons per region of code length `length` under `region_prefix`
+    /// (region code → persons; regions with none are absent).
+    async fn persons_by_region(
+        &self,
+        region_prefix: &str,
+        length: usize,
+    ) -> Result<std::collections::BTreeMap<String, u64>>;
+
     /// Rebuilds the coverage tables (persons and their counts per place)
     /// from the records, in one transaction; returns the number of persons.
     async fn recompute_coverage(&self) -> Result<u64>;

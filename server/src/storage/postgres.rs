@@ -1281,6 +1281,25 @@ impl Storage for PostgresStorage {
         Ok(counts)
     }
 
+    async fn persons_by_region(
+        &self,
+        region_prefix: &str,
+        length: usize,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let client = self.client().await?;
+        let length = i32::try_from(length).unwrap_or(10);
+        let rows = client
+            .query(
+                "SELECT substr(village_code, 1, $2), SUM(persons)::bigint FROM person_counts
+                 WHERE village_code LIKE $1 GROUP BY 1",
+                &[&prefix_pattern(region_prefix), &length],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, to_seq(row.try_get(1)?))))
+            .collect()
+    }
+
     async fn recompute_coverage(&self) -> Result<u64> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

@@ -1128,6 +1128,28 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn persons_by_region(
+        &self,
+        region_prefix: &str,
+        length: usize,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let prefix = region_prefix.to_owned();
+        let length = i64::try_from(length).unwrap_or(10);
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT substr(village_code, 1, ?2), SUM(persons) FROM person_counts
+                 WHERE substr(village_code, 1, length(?1)) = ?1 GROUP BY 1",
+            )?;
+            let rows = statement
+                .query_map(params![prefix, length], |row| {
+                    Ok((row.get::<_, String>(0)?, to_seq(row.get(1)?)))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn recompute_coverage(&self) -> Result<u64> {
         self.run(|connection| {
             let tx =
