@@ -138,6 +138,13 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Contribution rates (effective-dated; rates change by regulation).
+    Rates {
+        #[command(subcommand)]
+        command: RatesCommand,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Totals: records, operations, duplicates, officers, devices.
     Stats {
         /// Print as JSON.
@@ -185,6 +192,38 @@ pub enum CoverageAction {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `rates …`
+#[derive(Debug, Subcommand)]
+pub enum RatesCommand {
+    /// The rates in force and every stored entry.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the rates from a date (YYYY-MM-DD); unspecified values keep those in force then.
+    Set {
+        /// First day the rates apply.
+        #[arg(long)]
+        from: String,
+        /// JKK, percent of declared income.
+        #[arg(long)]
+        jkk_percent: Option<String>,
+        /// JKK minimum per month, rupiah.
+        #[arg(long)]
+        jkk_min: Option<u64>,
+        /// JKK maximum per month, rupiah.
+        #[arg(long)]
+        jkk_max: Option<u64>,
+        /// JKM per month, rupiah.
+        #[arg(long)]
+        jkm: Option<u64>,
+        /// JHT, percent of declared income.
+        #[arg(long)]
+        jht_percent: Option<String>,
     },
 }
 
@@ -386,6 +425,90 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 },
             }
         }
+        Command::Rates { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                RatesCommand::List { json } => {
+                    let entries = storage.contribution_rates().await?;
+                    let today = OffsetDateTime::now_utc().date();
+                    let in_force = rates_on(storage.as_ref(), today).await?;
+                    if json {
+                        say!(
+                            "{}",
+                            serde_json::to_string_pretty(&serde_json::json!({
+                                "in_force": in_force,
+                                "minimum_monthly": in_force.minimum_monthly(),
+                                "entries": entries,
+                            }))?
+                        );
+                    } else {
+                        say!(
+                            "Berlaku / in force: JKK {}.{:02} % (min {}, max {}), JKM {}, JHT {}.{:02} % — minimum {} per bulan/month",
+                            in_force.jkk_rate_bp / 100,
+                            in_force.jkk_rate_bp % 100,
+                            in_force.jkk_min,
+                            in_force.jkk_max,
+                            in_force.jkm_flat,
+                            in_force.jht_rate_bp / 100,
+                            in_force.jht_rate_bp % 100,
+                            lindung_shared::lang::format_rupiah(in_force.minimum_monthly())
+                        );
+                        if entries.is_empty() {
+                            say!("(bawaan / built-in: PP 44/2015)");
+                        }
+                        for entry in entries {
+                            say!(
+                                "  sejak / from {}: JKM {}, JKK min {}",
+                                entry.effective_from,
+                                entry.jkm_flat,
+                                entry.jkk_min
+                            );
+                        }
+                    }
+                    Ok(())
+                }
+                RatesCommand::Set {
+                    from,
+                    jkk_percent,
+                    jkk_min,
+                    jkk_max,
+                    jkm,
+                    jht_percent,
+                } => {
+                    let from = lindung_shared::validation::parse_date(&from)
+                        .with_context(|| format!("--from {from:?}: a date such as 2026-01-01"))?;
+                    let base = rates_on(storage.as_ref(), from).await?;
+                    let percent =
+                        |text: Option<String>, current: u32, name: &str| -> anyhow::Result<u32> {
+                            match text {
+                                None => Ok(current),
+                                Some(text) => lindung_shared::coverage::parse_percent_bp(&text)
+                                    .with_context(|| {
+                                        format!("--{name} {text:?}: a percentage such as 1 or 0.24")
+                                    }),
+                            }
+                        };
+                    let rates = lindung_shared::coverage::ContributionRates {
+                        effective_from: from,
+                        jkk_rate_bp: percent(jkk_percent, base.jkk_rate_bp, "jkk-percent")?,
+                        jkk_min: jkk_min.unwrap_or(base.jkk_min),
+                        jkk_max: jkk_max.unwrap_or(base.jkk_max),
+                        jkm_flat: jkm.unwrap_or(base.jkm_flat),
+                        jht_rate_bp: percent(jht_percent, base.jht_rate_bp, "jht-percent")?,
+                    };
+                    if rates.jkk_max < rates.jkk_min {
+                        bail!("--jkk-max must not be below --jkk-min");
+                    }
+                    storage.set_contribution_rates(&rates).await?;
+                    say!(
+                        "Tarif sejak {from} disimpan: minimum {} per bulan. / Rates from {from} saved: minimum {} a month.",
+                        lindung_shared::lang::format_rupiah(rates.minimum_monthly()),
+                        lindung_shared::lang::format_rupiah(rates.minimum_monthly())
+                    );
+                    Ok(())
+                }
+            }
+        }
         Command::Stats { json, database } => {
             let storage = database.open().await?;
             let counts = storage.counts().await?;
@@ -566,6 +689,20 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The contribution rates in force on `date`: the stored table, or the
+/// built-in PP 44/2015 rates while none is stored.
+async fn rates_on(
+    storage: &dyn Storage,
+    date: time::Date,
+) -> anyhow::Result<lindung_shared::coverage::ContributionRates> {
+    use lindung_shared::coverage::{ContributionRates, RateTable};
+    let table = RateTable::new(storage.contribution_rates().await?);
+    Ok(table
+        .at(date)
+        .copied()
+        .unwrap_or_else(|| ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01))))
+}
+
 fn parse_level(text: &str) -> anyhow::Result<lindung_shared::region::Level> {
     use lindung_shared::region::Level;
     Ok(match text.trim().to_ascii_lowercase().as_str() {
@@ -603,7 +740,7 @@ async fn list_coverage(
     include_baseline: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    use lindung_shared::coverage::{ContributionRates, Coverage, CoverageInput, coverage};
+    use lindung_shared::coverage::{Coverage, CoverageInput, coverage};
     let level = parse_level(level)?;
     let code = match region {
         Some(region) => scope_codes(&[region.to_owned()])?
@@ -623,7 +760,7 @@ async fn list_coverage(
         .map(|row| (row.region_code.clone(), row))
         .collect();
     let persons = storage.persons_by_region(&code, level.code_len()).await?;
-    let rates = ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01));
+    let rates = rates_on(storage, now.date()).await?;
     let mut rows = Vec::new();
     for (child, name) in regions_at(&code, level) {
         let reference = reference.get(&child);
@@ -682,7 +819,7 @@ async fn show_coverage(
     include_baseline: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    use lindung_shared::coverage::{ContributionRates, Coverage, CoverageInput, coverage};
+    use lindung_shared::coverage::{Coverage, CoverageInput, coverage};
     use lindung_shared::lang::format_rupiah;
     let code = match region {
         Some(region) => scope_codes(&[region.to_owned()])?
@@ -701,7 +838,7 @@ async fn show_coverage(
         .coverage_counts(&code, crate::storage::ms(now - Duration::days(30)))
         .await?;
     // The default rates until the rate table is editable (PP 44/2015, see shared::coverage).
-    let rates = ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01));
+    let rates = rates_on(storage, now.date()).await?;
     let figures = coverage(&CoverageInput {
         working_population: reference.as_ref().and_then(|r| r.working_population),
         baseline: reference.as_ref().and_then(|r| r.baseline).unwrap_or(0),

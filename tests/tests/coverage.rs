@@ -166,4 +166,24 @@ fn a_regency_at_17_percent_against_28_30_shows_its_gap_cost_and_pace() {
     let text = central.admin(["coverage", "--region", "13.11"]);
     assert!(text.stdout.contains("17.00 %"), "{}", text.stdout);
     assert!(text.stdout.contains("Rp 22.780.800"), "{}", text.stdout);
+
+    // Rates change by regulation: a relief from today (JKK Rp 100, JKM Rp 68) changes the cost.
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let set = central.admin([
+        "rates",
+        "set",
+        "--from",
+        &today,
+        "--jkk-min",
+        "100",
+        "--jkm",
+        "68",
+    ]);
+    assert_eq!(set.code, Some(0), "{}{}", set.stdout, set.stderr);
+    let relieved = central
+        .admin(["coverage", "--region", "13.11", "--json"])
+        .json();
+    assert_eq!(relieved["coverage"]["gap_cost_per_year"], 113 * 12 * 168);
+    let rates = central.admin(["rates", "list", "--json"]).json();
+    assert_eq!(rates["minimum_monthly"], 168);
 }

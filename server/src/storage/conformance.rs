@@ -34,6 +34,7 @@ where
     a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
     reference_data_is_replaced_a_year_at_a_time(fresh().await.as_ref()).await;
     coverage_counts_distinct_active_persons(fresh().await.as_ref()).await;
+    contribution_rates_are_kept_by_date(fresh().await.as_ref()).await;
     incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 7).await;
     incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 2026).await;
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
@@ -1044,5 +1045,42 @@ pub async fn incremental_coverage_equals_a_recompute(storage: &dyn Storage, seed
     assert!(
         persons > 0 && persons <= 12,
         "seed {seed}: {persons} persons"
+    );
+}
+
+async fn contribution_rates_are_kept_by_date(storage: &dyn Storage) {
+    use lindung_shared::coverage::ContributionRates;
+    use time::macros::date;
+    assert!(storage.contribution_rates().await.expect("read").is_empty());
+    let normal = ContributionRates::pp44_2015(date!(2015 - 07 - 01));
+    let relief = ContributionRates {
+        effective_from: date!(2020 - 08 - 01),
+        jkm_flat: 68,
+        jkk_min: 100,
+        ..normal
+    };
+    storage
+        .set_contribution_rates(&relief)
+        .await
+        .expect("stored");
+    storage
+        .set_contribution_rates(&normal)
+        .await
+        .expect("stored");
+    assert_eq!(
+        storage.contribution_rates().await.expect("read"),
+        vec![normal, relief]
+    );
+    let corrected = ContributionRates {
+        jkm_flat: 70,
+        ..relief
+    };
+    storage
+        .set_contribution_rates(&corrected)
+        .await
+        .expect("replaced");
+    assert_eq!(
+        storage.contribution_rates().await.expect("read"),
+        vec![normal, corrected]
     );
 }

@@ -183,6 +183,12 @@ pub(crate) fn parse_hash(bytes: Vec<u8>) -> Result<[u8; 32]> {
 }
 
 /// A stored sequence number (never negative; a negative one reads as 0).
+/// A stored ISO date (`YYYY-MM-DD`).
+pub(crate) fn parse_date(text: &str) -> Result<time::Date> {
+    time::Date::parse(text, &time::format_description::well_known::Iso8601::DATE)
+        .map_err(|e| StorageError::Corrupt(format!("date {text:?}: {e}")))
+}
+
 pub(crate) fn to_seq(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -483,6 +489,15 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         region_prefix: &str,
         length: usize,
     ) -> Result<std::collections::BTreeMap<String, u64>>;
+
+    /// Every contribution-rate entry, oldest first (empty: the built-in defaults apply).
+    async fn contribution_rates(&self) -> Result<Vec<lindung_shared::coverage::ContributionRates>>;
+
+    /// Adds the rates that apply from `rates.effective_from`, or replaces the entry for that date.
+    async fn set_contribution_rates(
+        &self,
+        rates: &lindung_shared::coverage::ContributionRates,
+    ) -> Result<()>;
 
     /// Rebuilds the coverage tables (persons and their counts per place)
     /// from the records, in one transaction; returns the number of persons.

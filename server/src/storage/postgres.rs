@@ -174,6 +174,15 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX person_counts_by_village ON person_counts (village_code text_pattern_ops);
      CREATE INDEX records_by_created ON records (created_ms) WHERE active;",
+    // 6: contribution rates, effective-dated and editable (rates change by regulation).
+    "CREATE TABLE contribution_rates (
+         effective_from text PRIMARY KEY,
+         jkk_rate_bp integer NOT NULL,
+         jkk_min bigint NOT NULL,
+         jkk_max bigint NOT NULL,
+         jkm_flat bigint NOT NULL,
+         jht_rate_bp integer NOT NULL
+     );",
 ];
 
 /// Rebuilds `persons` and `person_counts` from `records`.
@@ -1298,6 +1307,58 @@ impl Storage for PostgresStorage {
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, to_seq(row.try_get(1)?))))
             .collect()
+    }
+
+    async fn contribution_rates(&self) -> Result<Vec<lindung_shared::coverage::ContributionRates>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT effective_from, jkk_rate_bp, jkk_min, jkk_max, jkm_flat, jht_rate_bp
+                 FROM contribution_rates ORDER BY effective_from",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let from: String = row.try_get(0)?;
+                let jkk_rate_bp: i32 = row.try_get(1)?;
+                let jht_rate_bp: i32 = row.try_get(5)?;
+                Ok(lindung_shared::coverage::ContributionRates {
+                    effective_from: super::parse_date(&from)?,
+                    jkk_rate_bp: u32::try_from(jkk_rate_bp).unwrap_or(0),
+                    jkk_min: to_seq(row.try_get(2)?),
+                    jkk_max: to_seq(row.try_get(3)?),
+                    jkm_flat: to_seq(row.try_get(4)?),
+                    jht_rate_bp: u32::try_from(jht_rate_bp).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn set_contribution_rates(
+        &self,
+        rates: &lindung_shared::coverage::ContributionRates,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        let bp = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+        client
+            .execute(
+                "INSERT INTO contribution_rates (effective_from, jkk_rate_bp, jkk_min, jkk_max,
+                     jkm_flat, jht_rate_bp) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (effective_from) DO UPDATE SET jkk_rate_bp = excluded.jkk_rate_bp,
+                     jkk_min = excluded.jkk_min, jkk_max = excluded.jkk_max,
+                     jkm_flat = excluded.jkm_flat, jht_rate_bp = excluded.jht_rate_bp",
+                &[
+                    &rates.effective_from.to_string(),
+                    &bp(rates.jkk_rate_bp),
+                    &from_seq(rates.jkk_min),
+                    &from_seq(rates.jkk_max),
+                    &from_seq(rates.jkm_flat),
+                    &bp(rates.jht_rate_bp),
+                ],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn recompute_coverage(&self) -> Result<u64> {

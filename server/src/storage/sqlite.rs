@@ -156,6 +156,15 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (village_code, category, payer)
      ) STRICT;
      CREATE INDEX records_by_created ON records (created_ms) WHERE active;",
+    // 6: contribution rates, effective-dated and editable (rates change by regulation).
+    "CREATE TABLE contribution_rates (
+         effective_from TEXT PRIMARY KEY,
+         jkk_rate_bp INTEGER NOT NULL,
+         jkk_min INTEGER NOT NULL,
+         jkk_max INTEGER NOT NULL,
+         jkm_flat INTEGER NOT NULL,
+         jht_rate_bp INTEGER NOT NULL
+     ) STRICT;",
 ];
 
 /// Rebuilds `persons` and `person_counts` from `records`.
@@ -1146,6 +1155,68 @@ impl Storage for SqliteStorage {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn contribution_rates(&self) -> Result<Vec<lindung_shared::coverage::ContributionRates>> {
+        self.run(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT effective_from, jkk_rate_bp, jkk_min, jkk_max, jkm_flat, jht_rate_bp
+                 FROM contribution_rates ORDER BY effective_from",
+            )?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, u32>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, u32>(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(
+                    |(from, jkk_rate_bp, jkk_min, jkk_max, jkm_flat, jht_rate_bp)| {
+                        Ok(lindung_shared::coverage::ContributionRates {
+                            effective_from: super::parse_date(&from)?,
+                            jkk_rate_bp,
+                            jkk_min: to_seq(jkk_min),
+                            jkk_max: to_seq(jkk_max),
+                            jkm_flat: to_seq(jkm_flat),
+                            jht_rate_bp,
+                        })
+                    },
+                )
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_contribution_rates(
+        &self,
+        rates: &lindung_shared::coverage::ContributionRates,
+    ) -> Result<()> {
+        let rates = *rates;
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO contribution_rates (effective_from, jkk_rate_bp, jkk_min, jkk_max,
+                     jkm_flat, jht_rate_bp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (effective_from) DO UPDATE SET jkk_rate_bp = excluded.jkk_rate_bp,
+                     jkk_min = excluded.jkk_min, jkk_max = excluded.jkk_max,
+                     jkm_flat = excluded.jkm_flat, jht_rate_bp = excluded.jht_rate_bp",
+                params![
+                    rates.effective_from.to_string(),
+                    rates.jkk_rate_bp,
+                    from_seq(rates.jkk_min),
+                    from_seq(rates.jkk_max),
+                    from_seq(rates.jkm_flat),
+                    rates.jht_rate_bp
+                ],
+            )?;
+            Ok(())
         })
         .await
     }
