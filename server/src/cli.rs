@@ -703,6 +703,16 @@ async fn rates_on(
         .unwrap_or_else(|| ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01))))
 }
 
+/// The region a coverage command is about: its code, or "" for the country.
+fn region_code(region: Option<&str>) -> anyhow::Result<String> {
+    match region {
+        Some(region) => scope_codes(&[region.to_owned()])?
+            .pop()
+            .context("a region code"),
+        None => Ok(String::new()),
+    }
+}
+
 fn parse_level(text: &str) -> anyhow::Result<lindung_shared::region::Level> {
     use lindung_shared::region::Level;
     Ok(match text.trim().to_ascii_lowercase().as_str() {
@@ -742,12 +752,7 @@ async fn list_coverage(
 ) -> anyhow::Result<()> {
     use lindung_shared::coverage::{Coverage, CoverageInput, coverage};
     let level = parse_level(level)?;
-    let code = match region {
-        Some(region) => scope_codes(&[region.to_owned()])?
-            .pop()
-            .context("a region code")?,
-        None => String::new(),
-    };
+    let code = region_code(region)?;
     if level.code_len() <= code.len() {
         bail!("--level must be below the region {code}");
     }
@@ -821,12 +826,7 @@ async fn show_coverage(
 ) -> anyhow::Result<()> {
     use lindung_shared::coverage::{Coverage, CoverageInput, coverage};
     use lindung_shared::lang::format_rupiah;
-    let code = match region {
-        Some(region) => scope_codes(&[region.to_owned()])?
-            .pop()
-            .context("a region code")?,
-        None => String::new(),
-    };
+    let code = region_code(region)?;
     let now = OffsetDateTime::now_utc();
     let year = year.unwrap_or(now.year());
     let reference = storage

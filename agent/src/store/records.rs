@@ -328,34 +328,18 @@ impl Store {
         had_candidates: bool,
         now: OffsetDateTime,
     ) -> Registration {
-        let mut confirmed_warnings = valid.confirmed_warnings;
+        let mut valid = valid;
         if !had_candidates {
-            confirmed_warnings.retain(|c| c != POSSIBLE_DUPLICATE);
+            valid.confirmed_warnings.retain(|c| c != POSSIBLE_DUPLICATE);
         }
-        Registration {
-            id: RecordId(Uuid::now_v7()),
-            origin: lindung_shared::registration::Origin {
+        valid.into_registration(
+            RecordId(Uuid::now_v7()),
+            lindung_shared::registration::Origin {
                 officer_id: self.officer_id,
                 device_id: self.device_id,
                 registered_at: now,
             },
-            nik: valid.nik,
-            full_name: valid.full_name,
-            birth_date: valid.birth_date,
-            sex: valid.sex,
-            phone: valid.phone,
-            village_code: valid.village_code,
-            rt: valid.rt,
-            rw: valid.rw,
-            address: valid.address,
-            category: valid.category,
-            programmes: valid.programmes,
-            monthly_income: valid.monthly_income,
-            payer: valid.payer,
-            consent: valid.consent,
-            status: Status::Active,
-            confirmed_warnings,
-        }
+        )
     }
 
     /// Every complete registration with this NIK.
