@@ -31,6 +31,10 @@ pub async fn serve(storage: Arc<dyn Storage>, listen: SocketAddr) -> anyhow::Res
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr().context("no local address")?;
+    // Parse the embedded region table now rather than inside the first push
+    // (it takes tens of milliseconds, under the push lock).
+    let regions = lindung_shared::region::regions();
+    tracing::debug!(counts = ?regions.counts(), "region table loaded");
     tracing::info!(%address, database = %described, store_id = %state.store_id, "serving");
     // One line on stdout that scripts and tests wait for.
     println!("lindung-server listening on http://{address}");
