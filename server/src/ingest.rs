@@ -18,13 +18,20 @@
 //!    (every overwritten value stays in the record's history) and gets the
 //!    next **server sequence** number;
 //! 6. a NIK held by more than one record forms a **duplicate group**: all its
-//!    records are kept and marked, so pulls tell the agents.
+//!    records are kept and marked, so pulls tell the agents;
+//! 7. a value the merge rule overwrites although its writer and the
+//!    overwriting device had not seen each other's change is a **conflict**,
+//!    logged with both values for staff ([`ConflictFound`]).
+//!
+//! Staff changes (merging duplicates, resolving conflicts) are operations of
+//! the server's own staff device ([`staff_operations`]), planned by the same
+//! function, so they are validated, merged and pulled like any other.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use lindung_shared::hlc::Hlc;
+use lindung_shared::hlc::{Hlc, HlcClock};
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId};
-use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::merge::{OpId, Operation, RecordState, Version};
 use lindung_shared::nik::Nik;
 use lindung_shared::protocol::{ErrorCode, Outcome, Receipt, WireError};
 use lindung_shared::region::Regions;
@@ -95,6 +102,11 @@ pub struct BatchContext {
     pub nik_holders: HashMap<Nik, BTreeSet<RecordId>>,
     /// The greatest server sequence number assigned so far.
     pub last_server_seq: u64,
+    /// The server sequence up to which the sending device has pulled (it has
+    /// seen every change in its scope up to there); `u64::MAX` for staff.
+    pub pulled_seq: u64,
+    /// The server sequence of each operation [`versions_to_locate`] named.
+    pub version_seqs: HashMap<OpId, u64>,
 }
 
 /// The server's side of the batch: its time and the region index.
@@ -168,6 +180,30 @@ pub struct RecordUpdate {
     /// `updated_seq`. A backend may then store no copy of the state, since
     /// applying that stored operation to an empty state rebuilds it.
     pub single_operation: bool,
+    /// Its current birth date (`YYYY-MM-DD`), once known: with `name_key`,
+    /// what the probable-duplicate search compares.
+    pub birth_date: Option<String>,
+    /// The comparison key of its current name
+    /// ([`lindung_shared::person_name::name_key`]), once known.
+    pub name_key: Option<String>,
+}
+
+/// A concurrent value that the merge rule overwrote: both values are kept in
+/// the record's history; this is the entry of the conflict log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictFound {
+    /// The record.
+    pub record_id: RecordId,
+    /// The field both changes wrote.
+    pub field: Field,
+    /// The value that is now current (the merge rule's winner).
+    pub kept: Version,
+    /// The value that lost.
+    pub overwritten: Version,
+    /// The server sequence of the operation whose arrival revealed it.
+    pub server_seq: u64,
+    /// The record's village after that operation (for listing by region).
+    pub village_code: String,
 }
 
 /// Everything a batch changes.
@@ -192,6 +228,109 @@ pub struct BatchPlan {
     /// Affected NIKs that no stored record held before the batch: no person
     /// is stored for them, and their representative is among `records`.
     pub unheld_before: BTreeSet<Nik>,
+    /// Concurrent values the batch overwrote (or that overwrote it).
+    pub conflicts: Vec<ConflictFound>,
+}
+
+/// The operations whose server sequence [`plan_batch`] needs to tell a
+/// conflict from an ordinary later edit: the current version, written by
+/// another device, of every field the batch's operations change on a stored
+/// record. The backend looks them up (by device and sequence) into
+/// [`BatchContext::version_seqs`].
+pub fn versions_to_locate(
+    device: &DeviceScope,
+    operations: &[Operation],
+    records: &HashMap<RecordId, StoredRecord>,
+) -> BTreeSet<OpId> {
+    let mut wanted = BTreeSet::new();
+    for operation in operations {
+        let Some(record) = records.get(&operation.record_id) else {
+            continue;
+        };
+        for change in &operation.changes {
+            if let Some(stamp) = record.state.current_stamp(change.field())
+                && stamp.device_id != device.device_id
+            {
+                wanted.insert(stamp.op_id());
+            }
+        }
+    }
+    wanted
+}
+
+/// A change staff make to one record (merging duplicates, resolving a conflict).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaffEdit {
+    /// The record.
+    pub record_id: RecordId,
+    /// The new values.
+    pub changes: Vec<Change>,
+}
+
+/// Edits that would restore what `edits` overwrite: the current value, in
+/// `records`, of every field they write (fields without a value are left out).
+pub fn undo_of(edits: &[StaffEdit], records: &HashMap<RecordId, StoredRecord>) -> Vec<StaffEdit> {
+    edits
+        .iter()
+        .filter_map(|edit| {
+            let record = records.get(&edit.record_id)?;
+            let changes: Vec<Change> = edit
+                .changes
+                .iter()
+                .filter_map(|change| record.state.current(change.field()).cloned())
+                .collect();
+            (!changes.is_empty()).then_some(StaffEdit {
+                record_id: edit.record_id,
+                changes,
+            })
+        })
+        .collect()
+}
+
+/// The scope of the server's staff device: every region.
+pub fn staff_scope(device_id: DeviceId) -> DeviceScope {
+    DeviceScope {
+        device_id,
+        officer_id: OfficerId(uuid::Uuid::nil()),
+        officer_name: "staf pusat / central staff".to_owned(),
+        regions: vec![String::new()],
+    }
+}
+
+/// The operations of the staff device for `edits`, numbered from
+/// `first_seq`. Each is stamped after every version its record holds (and
+/// not before `now`), so a staff decision wins over every value it saw.
+pub fn staff_operations(
+    device_id: DeviceId,
+    first_seq: u64,
+    now: OffsetDateTime,
+    edits: &[StaffEdit],
+    records: &HashMap<RecordId, StoredRecord>,
+) -> Vec<Operation> {
+    let now_ms = unix_ms(now);
+    edits
+        .iter()
+        .zip(first_seq..)
+        .map(|(edit, seq)| {
+            let latest = records
+                .get(&edit.record_id)
+                .and_then(|record| {
+                    Field::ALL
+                        .iter()
+                        .filter_map(|field| record.state.current_stamp(*field))
+                        .map(|stamp| stamp.hlc)
+                        .max()
+                })
+                .unwrap_or(Hlc::ZERO);
+            Operation {
+                device_id,
+                seq,
+                record_id: edit.record_id,
+                hlc: HlcClock::resume(latest).tick(now_ms),
+                changes: edit.changes.clone(),
+            }
+        })
+        .collect()
 }
 
 /// A stable digest of an operation's content, to tell a retry from a reuse
@@ -300,7 +439,36 @@ pub fn plan_batch(
                     let record = context.records.entry(operation.record_id).or_default();
                     let was_new = record.state.version_count() == 0;
                     let nik_before = current_nik(&record.state);
+                    // The versions this operation meets, to tell conflicts.
+                    let met: Vec<Option<Version>> = if was_new {
+                        Vec::new()
+                    } else {
+                        accepted
+                            .changes
+                            .iter()
+                            .map(|change| record.state.history(change.field()).last().cloned())
+                            .collect()
+                    };
                     record.state.apply(&accepted);
+                    for (change, previous) in accepted.changes.iter().zip(met) {
+                        if let Some(conflict) = conflict_with(
+                            &accepted,
+                            change,
+                            previous,
+                            &record.state,
+                            context.pulled_seq,
+                            &context.version_seqs,
+                        ) {
+                            plan.conflicts.push(ConflictFound {
+                                record_id: operation.record_id,
+                                field: change.field(),
+                                kept: conflict.0,
+                                overwritten: conflict.1,
+                                server_seq,
+                                village_code: checked.village_after.clone(),
+                            });
+                        }
+                    }
                     if was_new {
                         record.officer_id = Some(device.officer_id);
                     }
@@ -356,7 +524,10 @@ pub fn plan_batch(
             Some(Change::Payer(payer)) => Some(payer.kind.code()),
             _ => None,
         };
+        let (birth_date, name_key) = duplicate_keys(&record.state);
         plan.records.push(RecordUpdate {
+            birth_date,
+            name_key,
             record_id,
             category,
             payer,
@@ -375,6 +546,74 @@ pub fn plan_batch(
         .extend(plan.records.iter().filter_map(|record| record.nik));
     plan.unheld_before = unheld_before;
     plan
+}
+
+/// Whether `change` of the accepted `operation` met a concurrent value:
+/// `(kept, overwritten)`. It did when it lost to another device's value
+/// (had its device seen that value, its timestamp would be later), or when
+/// it overwrote another device's value stored after what its device had
+/// pulled. Equal values are no conflict.
+fn conflict_with(
+    operation: &Operation,
+    change: &Change,
+    previous: Option<Version>,
+    state: &RecordState,
+    pulled_seq: u64,
+    version_seqs: &HashMap<OpId, u64>,
+) -> Option<(Version, Version)> {
+    let field = change.field();
+    let current = state.history(field).last()?;
+    let mine = Version {
+        stamp: operation.stamp(),
+        change: change.clone(),
+    };
+    if current.stamp != mine.stamp {
+        // Lost on arrival.
+        return (current.stamp.device_id != operation.device_id && current.change != *change)
+            .then(|| (current.clone(), mine));
+    }
+    let previous = previous?;
+    let unseen = version_seqs
+        .get(&previous.stamp.op_id())
+        .is_some_and(|seq| *seq > pulled_seq);
+    (previous.stamp.device_id != operation.device_id && unseen && previous.change != *change)
+        .then_some((mine, previous))
+}
+
+/// What the probable-duplicate search compares of a record: its birth date
+/// (`YYYY-MM-DD`) and its name's comparison key, once known.
+pub fn duplicate_keys(state: &RecordState) -> (Option<String>, Option<String>) {
+    let birth_date = match state.current(Field::BirthDate) {
+        Some(Change::BirthDate(date)) => Some(crate::storage::date_text(*date)),
+        _ => None,
+    };
+    let name_key = match state.current(Field::FullName) {
+        Some(Change::FullName(name)) => Some(lindung_shared::person_name::name_key(name)),
+        _ => None,
+    };
+    (birth_date, name_key)
+}
+
+/// The operations of a plan that were refused, with why.
+pub fn refusals(operations: &[Operation], plan: &BatchPlan) -> Vec<(RecordId, WireError)> {
+    plan.receipts
+        .iter()
+        .zip(operations)
+        .filter_map(|(receipt, operation)| match &receipt.outcome {
+            Outcome::Rejected { error } => Some((operation.record_id, error.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why a staff action on `what` number `id` cannot be applied: `closed` is
+/// `None` when it does not exist, `Some(true)` when it was already closed.
+pub fn staleness(what: &str, id: i64, closed: Option<bool>) -> Option<String> {
+    match closed {
+        None => Some(format!("{what} {id} does not exist")),
+        Some(true) => Some(format!("{what} {id} was already closed")),
+        Some(false) => None,
+    }
 }
 
 /// What [`check`] learned about an acceptable operation.

@@ -4,6 +4,7 @@
 //! - [`cli`]: command-line parsing and dispatch (`lindung-server …`).
 //! - [`serve`]: logging, listening, graceful shutdown.
 //! - [`api`]: the HTTP API agents call (enrol, push, pull), body limits and compression.
+//! - [`duplicates`]: the duplicate-person queue (certain and probable groups, merge edits), without I/O.
 //! - [`ingest`]: what a push batch does (dedup, validation, scope, clock bound, merge), without I/O.
 //! - [`storage`]: the [`storage::Storage`] trait and its SQLite and PostgreSQL backends.
 //! - [`reference`]: reference data per region and year (denominators, baselines, targets) from CSV.
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod duplicates;
 pub mod ingest;
 pub mod persons;
 pub mod reference;

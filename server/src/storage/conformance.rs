@@ -12,8 +12,11 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{EnrollRefusal, Enrollment, NewEnrollmentCode, Officer, Storage};
-use crate::ingest::{DeviceScope, MAX_CLOCK_AHEAD_MS, unix_ms};
+use super::{
+    DuplicateKind, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer, StaffAction,
+    StaffOutcome, StaffRequest, Storage,
+};
+use crate::ingest::{DeviceScope, MAX_CLOCK_AHEAD_MS, StaffEdit, unix_ms};
 
 /// The moment the checks pretend it is.
 pub const NOW: OffsetDateTime = datetime!(2026-11-22 08:00 UTC);
@@ -38,6 +41,8 @@ where
     incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 7).await;
     incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 2026).await;
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
+    conflicts_are_logged_and_resolved_by_staff(fresh().await.as_ref()).await;
+    duplicates_are_merged_and_unmerged_by_staff(fresh().await.as_ref()).await;
 }
 
 /// An officer, enrolled with one device.
@@ -1082,5 +1087,403 @@ async fn contribution_rates_are_kept_by_date(storage: &dyn Storage) {
     assert_eq!(
         storage.contribution_rates().await.expect("read"),
         vec![normal, corrected]
+    );
+}
+
+/// Pulls everything after `cursor` for `device`; returns the new cursor.
+async fn pull_all(
+    storage: &dyn Storage,
+    device: &DeviceScope,
+    mut cursor: u64,
+) -> (u64, Vec<Operation>) {
+    let mut operations = Vec::new();
+    loop {
+        let page = storage.pull(device, cursor, 1000).await.expect("pull");
+        operations.extend(page.operations);
+        cursor = page.next_cursor;
+        if !page.has_more {
+            // Asking once more from the end tells the store what was seen.
+            storage.pull(device, cursor, 1).await.expect("pull");
+            return (cursor, operations);
+        }
+    }
+}
+
+async fn conflicts_are_logged_and_resolved_by_staff(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    let person = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[create(&rina.scope, 1, base_ms(), &person)],
+            NOW,
+        )
+        .await
+        .expect("push");
+    // Budi has seen the registration: his edit is an ordinary later edit.
+    let (budi_cursor, seen) = pull_all(storage, &budi.scope, 0).await;
+    assert_eq!(seen.len(), 1);
+    let lubis = Change::FullName("Siti Aminah Lubis".into());
+    storage
+        .push(
+            &budi.scope,
+            &[edit(
+                &budi.scope,
+                1,
+                base_ms() + 20,
+                person.id,
+                vec![lubis.clone()],
+            )],
+            NOW,
+        )
+        .await
+        .expect("push");
+    assert!(
+        storage
+            .conflicts("", false, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    // Rina, offline, changed the name earlier: hers loses on arrival.
+    let nasution = Change::FullName("Siti Aminah Nasution".into());
+    storage
+        .push(
+            &rina.scope,
+            &[edit(
+                &rina.scope,
+                2,
+                base_ms() + 10,
+                person.id,
+                vec![nasution.clone()],
+            )],
+            NOW,
+        )
+        .await
+        .expect("push");
+    // Rina sets RT 3; Budi, who has not pulled since, sets RT 5 later: his
+    // wins over a value he never saw.
+    storage
+        .push(
+            &rina.scope,
+            &[edit(
+                &rina.scope,
+                3,
+                base_ms() + 30,
+                person.id,
+                vec![Change::Rt(Some(3))],
+            )],
+            NOW,
+        )
+        .await
+        .expect("push");
+    storage
+        .push(
+            &budi.scope,
+            &[edit(
+                &budi.scope,
+                2,
+                base_ms() + 40,
+                person.id,
+                vec![Change::Rt(Some(5))],
+            )],
+            NOW,
+        )
+        .await
+        .expect("push");
+    let open = storage.conflicts("1311", false, 10).await.expect("list");
+    assert_eq!(open.len(), 2, "{open:?}");
+    let (rt, name) = (&open[0], &open[1]);
+    assert_eq!(name.field, Field::FullName);
+    assert_eq!(name.kept.change, lubis);
+    assert_eq!(name.kept.stamp.device_id, budi.scope.device_id);
+    assert_eq!(name.overwritten.change, nasution);
+    assert_eq!(name.overwritten.stamp.device_id, rina.scope.device_id);
+    assert_eq!(rt.field, Field::Rt);
+    assert_eq!(rt.kept.change, Change::Rt(Some(5)));
+    assert_eq!(rt.overwritten.change, Change::Rt(Some(3)));
+    assert!(
+        storage
+            .conflicts("1312", false, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // An invalid resolution is refused and changes nothing.
+    let refused = storage
+        .staff_edit(
+            StaffRequest {
+                actor: "ani".into(),
+                edits: vec![StaffEdit {
+                    record_id: person.id,
+                    changes: vec![Change::VillageCode("9999999999".into())],
+                }],
+                action: StaffAction::ResolveConflict {
+                    conflict_id: name.id,
+                    how: "new".into(),
+                },
+            },
+            NOW,
+        )
+        .await
+        .expect("works");
+    assert!(
+        matches!(refused, StaffOutcome::Refused(ref r) if r.len() == 1),
+        "{refused:?}"
+    );
+    assert_eq!(
+        storage.conflicts("", false, 10).await.expect("list").len(),
+        2
+    );
+
+    // Staff take the overwritten name.
+    let resolve = StaffRequest {
+        actor: "ani".into(),
+        edits: vec![StaffEdit {
+            record_id: person.id,
+            changes: vec![name.overwritten.change.clone()],
+        }],
+        action: StaffAction::ResolveConflict {
+            conflict_id: name.id,
+            how: "other".into(),
+        },
+    };
+    let outcome = storage
+        .staff_edit(resolve.clone(), NOW)
+        .await
+        .expect("works");
+    assert_eq!(
+        outcome,
+        StaffOutcome::Applied {
+            operations: 1,
+            merge_id: None
+        }
+    );
+    let stored = storage
+        .record(person.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(stored.state.current(Field::FullName), Some(&nasution));
+    let closed = storage
+        .conflict(name.id)
+        .await
+        .expect("works")
+        .expect("kept");
+    let resolution = closed.resolved.expect("resolved");
+    assert_eq!(
+        (resolution.by.as_str(), resolution.how.as_str()),
+        ("ani", "other")
+    );
+    assert_eq!(
+        storage.conflicts("", false, 10).await.expect("list").len(),
+        1
+    );
+    assert_eq!(
+        storage.conflicts("", true, 10).await.expect("list").len(),
+        2
+    );
+    // Twice is refused.
+    assert!(matches!(
+        storage.staff_edit(resolve, NOW).await.expect("works"),
+        StaffOutcome::Stale(_)
+    ));
+    // Both laptops receive the staff decision; the staff device is no field device.
+    let (_, received) = pull_all(storage, &budi.scope, budi_cursor).await;
+    let staff = storage.staff_device().await.expect("staff device");
+    assert!(
+        received
+            .iter()
+            .any(|op| op.device_id == staff && op.changes == vec![nasution.clone()]),
+        "{received:?}"
+    );
+    assert!(
+        storage
+            .devices()
+            .await
+            .expect("devices")
+            .iter()
+            .all(|d| d.id != staff)
+    );
+    assert_eq!(storage.officers().await.expect("officers").len(), 2);
+    assert_eq!(storage.counts().await.expect("counts").devices, 2);
+}
+
+async fn duplicates_are_merged_and_unmerged_by_staff(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    let first = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let mut second = registration(&nik(1, 1), "Siti Aminah", "1311012002", &budi.scope);
+    second.rt = Some(7);
+    let probable_a = registration(&nik(2, 1), "Achmad Fauzi", "1311012001", &rina.scope);
+    let probable_b = registration(&nik(2, 2), "Ahmad Fauzi", "1311012002", &budi.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[
+                create(&rina.scope, 1, base_ms(), &first),
+                create(&rina.scope, 2, base_ms(), &probable_a),
+            ],
+            NOW,
+        )
+        .await
+        .expect("push");
+    storage
+        .push(
+            &budi.scope,
+            &[
+                create(&budi.scope, 1, base_ms(), &second),
+                create(&budi.scope, 2, base_ms(), &probable_b),
+            ],
+            NOW,
+        )
+        .await
+        .expect("push");
+    let certain = crate::duplicates::certain_groups(
+        storage
+            .duplicate_candidates("1311", DuplicateKind::Certain)
+            .await
+            .expect("candidates"),
+    );
+    assert_eq!(certain.len(), 1);
+    let mut members: Vec<RecordId> = certain[0].members.iter().map(|m| m.record_id).collect();
+    members.sort();
+    let mut expected = vec![first.id, second.id];
+    expected.sort();
+    assert_eq!(members, expected);
+    let probable = crate::duplicates::probable_groups(
+        storage
+            .duplicate_candidates("131101", DuplicateKind::Probable)
+            .await
+            .expect("candidates"),
+    );
+    assert_eq!(probable.len(), 1, "{probable:?}");
+    let mut found: Vec<RecordId> = probable[0].members.iter().map(|m| m.record_id).collect();
+    found.sort();
+    let mut expected = vec![probable_a.id, probable_b.id];
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(
+        storage
+            .duplicate_candidates("1312", DuplicateKind::Certain)
+            .await
+            .expect("candidates")
+            .is_empty()
+    );
+
+    // Keep Rina's record, take Budi's RT.
+    let edits =
+        crate::duplicates::merge_edits(first.id, &[first.id, second.id], vec![Change::Rt(Some(7))])
+            .expect("valid merge");
+    let outcome = storage
+        .staff_edit(
+            StaffRequest {
+                actor: "ani".into(),
+                edits,
+                action: StaffAction::Merge {
+                    survivor: first.id,
+                    members: vec![first.id, second.id],
+                },
+            },
+            NOW,
+        )
+        .await
+        .expect("works");
+    let StaffOutcome::Applied {
+        operations: 2,
+        merge_id: Some(merge_id),
+    } = outcome
+    else {
+        panic!("merge applied: {outcome:?}");
+    };
+    let survivor = storage
+        .record(first.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(
+        survivor.state.current(Field::Rt),
+        Some(&Change::Rt(Some(7)))
+    );
+    let merged = storage
+        .record(second.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert!(matches!(
+        merged.state.current(Field::Status),
+        Some(Change::Status(Status::Withdrawn { .. }))
+    ));
+    assert_eq!(
+        storage
+            .coverage_counts("1311", 0)
+            .await
+            .expect("counts")
+            .persons,
+        3
+    );
+    let merge = storage
+        .merge(merge_id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(merge.survivor, first.id);
+    assert_eq!(merge.actor, "ani");
+    assert_eq!(merge.undo.len(), 2, "{:?}", merge.undo);
+
+    // Undo: both active again, the survivor's RT back to what it was.
+    let unmerge = StaffRequest {
+        actor: "ani".into(),
+        edits: merge.undo.clone(),
+        action: StaffAction::Unmerge { merge_id },
+    };
+    assert!(matches!(
+        storage
+            .staff_edit(unmerge.clone(), NOW)
+            .await
+            .expect("works"),
+        StaffOutcome::Applied { operations: 2, .. }
+    ));
+    let survivor = storage
+        .record(first.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(
+        survivor.state.current(Field::Rt),
+        first.to_changes().iter().find(|c| c.field() == Field::Rt)
+    );
+    let restored = storage
+        .record(second.id)
+        .await
+        .expect("works")
+        .expect("stored");
+    assert_eq!(
+        restored.state.current(Field::Status),
+        Some(&Change::Status(Status::Active))
+    );
+    assert!(
+        storage
+            .merge(merge_id)
+            .await
+            .expect("works")
+            .expect("kept")
+            .undone
+            .is_some()
+    );
+    assert!(matches!(
+        storage.staff_edit(unmerge, NOW).await.expect("works"),
+        StaffOutcome::Stale(_)
+    ));
+    assert_eq!(storage.merges(10).await.expect("merges").len(), 1);
+    // Staff decisions are no conflicts.
+    assert!(
+        storage
+            .conflicts("", true, 10)
+            .await
+            .expect("list")
+            .is_empty()
     );
 }

@@ -26,8 +26,148 @@ use lindung_shared::protocol::{DuplicateNotice, Receipt};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::ingest::{DeviceScope, StoredRecord};
+use crate::ingest::{DeviceScope, StaffEdit, StoredRecord};
 use crate::reference::ReferenceRow;
+use lindung_shared::merge::Version;
+use lindung_shared::nik::Nik;
+use lindung_shared::protocol::WireError;
+use lindung_shared::registration::Field;
+
+/// The officer that owns the server's staff device. Not a field officer:
+/// listings leave it out and no enrolment code can name it.
+pub const STAFF_OFFICER_ID: uuid::Uuid = uuid::Uuid::nil();
+
+/// What staff decided; stored in the same transaction as its operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaffAction {
+    /// Resolve an open conflict (`how`: `kept`, `other` or `new`).
+    ResolveConflict {
+        /// The conflict.
+        conflict_id: i64,
+        /// How it was resolved.
+        how: String,
+    },
+    /// Merge duplicate records: `survivor` stays, the other `members` are
+    /// withdrawn as merged into it.
+    Merge {
+        /// The record that stays.
+        survivor: RecordId,
+        /// Every record of the group, the survivor included.
+        members: Vec<RecordId>,
+    },
+    /// Undo a merge.
+    Unmerge {
+        /// The merge.
+        merge_id: i64,
+    },
+}
+
+/// A staff decision and the record changes it makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffRequest {
+    /// Who decided (the audit actor).
+    pub actor: String,
+    /// The changes, made as operations of the staff device.
+    pub edits: Vec<StaffEdit>,
+    /// What to record about the decision.
+    pub action: StaffAction,
+}
+
+/// What became of a [`StaffRequest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StaffOutcome {
+    /// Stored: this many operations, and the merge's id for a merge.
+    Applied {
+        /// Operations stored.
+        operations: usize,
+        /// The new merge, for [`StaffAction::Merge`].
+        merge_id: Option<i64>,
+    },
+    /// A change failed validation; nothing was stored.
+    Refused(Vec<(RecordId, WireError)>),
+    /// The conflict is already resolved, the merge already undone, or either
+    /// does not exist; nothing was stored.
+    Stale(String),
+}
+
+/// An entry of the conflict log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictEntry {
+    /// Its number.
+    pub id: i64,
+    /// The record.
+    pub record_id: RecordId,
+    /// The field.
+    pub field: Field,
+    /// The record's village when the conflict was found.
+    pub village_code: String,
+    /// The value that became current.
+    pub kept: Version,
+    /// The value that lost.
+    pub overwritten: Version,
+    /// The server sequence of the operation that revealed it.
+    pub server_seq: u64,
+    /// When it was found.
+    pub detected_at: OffsetDateTime,
+    /// When, by whom and how it was resolved.
+    pub resolved: Option<Resolution>,
+}
+
+/// How and when staff closed a conflict or undid a merge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    /// When.
+    pub at: OffsetDateTime,
+    /// Who.
+    pub by: String,
+    /// How (`kept`, `other`, `new`; `undone` for a merge).
+    pub how: String,
+}
+
+/// A merge of duplicate records, with what undoing it writes back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeEntry {
+    /// Its number.
+    pub id: i64,
+    /// When.
+    pub created_at: OffsetDateTime,
+    /// Who.
+    pub actor: String,
+    /// The record that stayed.
+    pub survivor: RecordId,
+    /// Every record of the group.
+    pub members: Vec<RecordId>,
+    /// The values the merge overwrote, as edits that restore them.
+    pub undo: Vec<StaffEdit>,
+    /// When it was undone, and by whom.
+    pub undone: Option<Resolution>,
+}
+
+/// A record as the duplicate search sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateCandidate {
+    /// The record.
+    pub record_id: RecordId,
+    /// Its current NIK.
+    pub nik: Option<Nik>,
+    /// Its birth date, `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// Its name's comparison key.
+    pub name_key: Option<String>,
+    /// Its village.
+    pub village_code: String,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+/// Which duplicates to look for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuplicateKind {
+    /// Records with the same NIK.
+    Certain,
+    /// Active records with a birth date in the region (the caller compares names).
+    Probable,
+}
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -67,6 +207,9 @@ pub enum StorageError {
     /// Something stored could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The system's random source failed.
+    #[error("no random numbers from the system: {0}")]
+    Random(String),
     /// A file could not be created or opened.
     #[error("{context}: {source}")]
     Io {
@@ -182,13 +325,23 @@ pub(crate) fn parse_hash(bytes: Vec<u8>) -> Result<[u8; 32]> {
         .map_err(|_| StorageError::Corrupt("a stored hash is not 32 bytes".into()))
 }
 
-/// A stored sequence number (never negative; a negative one reads as 0).
 /// A stored ISO date (`YYYY-MM-DD`).
 pub(crate) fn parse_date(text: &str) -> Result<time::Date> {
     time::Date::parse(text, &time::format_description::well_known::Iso8601::DATE)
         .map_err(|e| StorageError::Corrupt(format!("date {text:?}: {e}")))
 }
 
+/// A date as stored: `YYYY-MM-DD`, which sorts and compares as text.
+pub(crate) fn date_text(date: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// A stored sequence number (never negative; a negative one reads as 0).
 pub(crate) fn to_seq(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -505,6 +658,42 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The coverage counts per place, as maintained (for checks and exports).
     async fn person_counts(&self) -> Result<Vec<(crate::persons::Place, u64)>>;
+
+    /// Applies a staff decision: its edits become operations of the staff
+    /// device (planned like any push, so validated, merged and pulled by the
+    /// agents) and the decision is recorded, all in one transaction.
+    async fn staff_edit(&self, request: StaffRequest, now: OffsetDateTime) -> Result<StaffOutcome>;
+
+    /// Conflict-log entries whose village lies in `region` (every region when
+    /// empty), newest first; open ones only unless `include_resolved`.
+    async fn conflicts(
+        &self,
+        region: &str,
+        include_resolved: bool,
+        limit: u32,
+    ) -> Result<Vec<ConflictEntry>>;
+
+    /// One conflict-log entry.
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictEntry>>;
+
+    /// Merges, newest first.
+    async fn merges(&self, limit: u32) -> Result<Vec<MergeEntry>>;
+
+    /// One merge.
+    async fn merge(&self, id: i64) -> Result<Option<MergeEntry>>;
+
+    /// Records in `region` for the duplicate search: for
+    /// [`DuplicateKind::Certain`], every record that shares its NIK with
+    /// another (and those others, wherever they are); for
+    /// [`DuplicateKind::Probable`], every active record with a birth date.
+    async fn duplicate_candidates(
+        &self,
+        region: &str,
+        kind: DuplicateKind,
+    ) -> Result<Vec<DuplicateCandidate>>;
+
+    /// The staff device's id (the author of staff operations).
+    async fn staff_device(&self) -> Result<DeviceId>;
 }
 
 #[cfg(test)]

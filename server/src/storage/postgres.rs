@@ -33,7 +33,7 @@ use deadpool_postgres::{
 };
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::Operation;
+use lindung_shared::merge::{OpId, Operation};
 use lindung_shared::nik::Nik;
 use lindung_shared::protocol::{DuplicateHolder, DuplicateNotice, WireError};
 use time::OffsetDateTime;
@@ -42,14 +42,16 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    Authenticated, Counts, CoverageCounts, DatabaseUrl, Device, EnrollRefusal, Enrollment,
-    NewEnrollmentCode, Officer, PullResult, PushResult, ReferenceReplaced, Result, Storage,
-    StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state,
-    to_seq,
+    Authenticated, ConflictEntry, Counts, CoverageCounts, DatabaseUrl, Device, DuplicateCandidate,
+    DuplicateKind, EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, Officer, PullResult,
+    PushResult, ReferenceReplaced, Resolution, Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome,
+    StaffRequest, Storage, StorageError, from_json, from_ms, from_seq, json, ms, operation_body,
+    parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
-    BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
-    advance_acknowledged, niks_set_by, plan_batch,
+    BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
+    advance_acknowledged, niks_set_by, plan_batch, staff_operations, staff_scope, undo_of,
+    versions_to_locate,
 };
 use crate::persons::Place;
 use crate::reference::ReferenceRow;
@@ -183,7 +185,42 @@ const MIGRATIONS: &[&str] = &[
          jkm_flat bigint NOT NULL,
          jht_rate_bp integer NOT NULL
      );",
+    // 7: staff reconciliation. Records keep what the probable-duplicate
+    // search compares; devices how far they have pulled (to tell a conflict
+    // from a later edit); the conflict log and merges. The staff device
+    // (see `ingest::staff_operations`) is created by `migrate`.
+    "ALTER TABLE devices ADD COLUMN pulled_seq bigint NOT NULL DEFAULT 0;
+     ALTER TABLE records ADD COLUMN birth_date text;
+     ALTER TABLE records ADD COLUMN name_key text;
+     CREATE INDEX records_by_birth_date ON records (birth_date) WHERE birth_date IS NOT NULL;
+     CREATE TABLE conflicts (
+         id bigserial PRIMARY KEY,
+         record_id uuid NOT NULL,
+         field text NOT NULL,
+         village_code text NOT NULL,
+         kept text NOT NULL,
+         overwritten text NOT NULL,
+         server_seq bigint NOT NULL,
+         detected_ms bigint NOT NULL,
+         resolved_ms bigint,
+         resolved_by text,
+         resolution text
+     );
+     CREATE INDEX conflicts_by_record ON conflicts (record_id);
+     CREATE TABLE merges (
+         id bigserial PRIMARY KEY,
+         created_ms bigint NOT NULL,
+         actor text NOT NULL,
+         survivor_id uuid NOT NULL,
+         members text NOT NULL,
+         undo text NOT NULL,
+         undone_ms bigint,
+         undone_by text
+     );",
 ];
+
+/// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
+const STAFF_MIGRATION: usize = 6;
 
 /// Rebuilds `persons` and `person_counts` from `records`.
 const RECOMPUTE_COVERAGE: &str = "
@@ -323,6 +360,10 @@ async fn migrate(client: &mut Object) -> Result<()> {
         if index == 4 {
             tx.batch_execute(RECOMPUTE_COVERAGE).await?;
         }
+        if index == STAFF_MIGRATION {
+            create_staff_device(&tx).await?;
+            backfill_duplicate_keys(&tx).await?;
+        }
         if index == 0 {
             tx.execute(
                 "INSERT INTO meta (store_id, last_server_seq, last_hlc) VALUES ($1, 0, 0)",
@@ -339,6 +380,135 @@ async fn migrate(client: &mut Object) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Creates the staff officer and the staff device: revoked from the start
+/// (no token can ever authenticate as it; its token is thrown away) and
+/// having "seen everything", so its operations never count as conflicts.
+async fn create_staff_device(tx: &Transaction<'_>) -> Result<()> {
+    let token = crate::secrets::new_token().map_err(|e| StorageError::Random(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO officers (id, name, created_ms) VALUES ($1, 'Staf pusat / central staff', 0)",
+        &[&STAFF_OFFICER_ID],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO devices (id, officer_id, name, token_hash, enrolled_ms, revoked_ms,
+             pulled_seq)
+         VALUES ($1, $2, 'staff', $3, 0, 0, $4)",
+        &[
+            &Uuid::new_v4(),
+            &STAFF_OFFICER_ID,
+            &&crate::secrets::token_hash(&token)[..],
+            &i64::MAX,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Fills `birth_date` and `name_key` of records stored before they existed.
+async fn backfill_duplicate_keys(tx: &Transaction<'_>) -> Result<()> {
+    let sql = format!("{RECORD_COLUMNS} WHERE r.birth_date IS NULL");
+    let rows = tx.query(sql.as_str(), &[]).await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut birth_dates = Vec::with_capacity(rows.len());
+    let mut name_keys = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (birth_date, name_key) = crate::ingest::duplicate_keys(&stored_record(row)?.state);
+        ids.push(row.try_get::<_, Uuid>(0)?);
+        birth_dates.push(birth_date);
+        name_keys.push(name_key);
+    }
+    tx.execute(
+        "UPDATE records AS r SET birth_date = t.b, name_key = t.n
+           FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS t(i, b, n) WHERE r.id = t.i",
+        &[&ids, &birth_dates, &name_keys],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn staff_device_id(client: &impl GenericClient) -> Result<DeviceId> {
+    let row = client
+        .query_one(
+            "SELECT id FROM devices WHERE officer_id = $1",
+            &[&STAFF_OFFICER_ID],
+        )
+        .await?;
+    Ok(DeviceId(row.try_get(0)?))
+}
+
+/// Why a staff action can no longer be applied, if it cannot.
+async fn stale_action(tx: &Transaction<'_>, action: &StaffAction) -> Result<Option<String>> {
+    let (sql, id, what) = match action {
+        StaffAction::ResolveConflict { conflict_id, .. } => (
+            "SELECT resolved_ms FROM conflicts WHERE id = $1 FOR UPDATE",
+            *conflict_id,
+            "conflict",
+        ),
+        StaffAction::Unmerge { merge_id } => (
+            "SELECT undone_ms FROM merges WHERE id = $1 FOR UPDATE",
+            *merge_id,
+            "merge",
+        ),
+        StaffAction::Merge { .. } => return Ok(None),
+    };
+    let closed = match tx.query_opt(sql, &[&id]).await? {
+        Some(row) => Some(row.try_get::<_, Option<i64>>(0)?.is_some()),
+        None => None,
+    };
+    Ok(crate::ingest::staleness(what, id, closed))
+}
+
+const CONFLICT_COLUMNS: &str = "SELECT id, record_id, field, village_code, kept, overwritten,
+     server_seq, detected_ms, resolved_ms, resolved_by, resolution FROM conflicts";
+
+fn conflict_entry(row: &Row) -> Result<ConflictEntry> {
+    let field: &str = row.try_get(2)?;
+    let resolved: Option<i64> = row.try_get(8)?;
+    Ok(ConflictEntry {
+        id: row.try_get(0)?,
+        record_id: RecordId(row.try_get(1)?),
+        field: lindung_shared::registration::Field::from_name(field)
+            .ok_or_else(|| StorageError::Corrupt(format!("conflict field {field:?}")))?,
+        village_code: row.try_get(3)?,
+        kept: from_json(row.try_get(4)?)?,
+        overwritten: from_json(row.try_get(5)?)?,
+        server_seq: to_seq(row.try_get(6)?),
+        detected_at: from_ms(row.try_get(7)?)?,
+        resolved: match resolved {
+            Some(at) => Some(Resolution {
+                at: from_ms(at)?,
+                by: row.try_get::<_, Option<String>>(9)?.unwrap_or_default(),
+                how: row.try_get::<_, Option<String>>(10)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+    })
+}
+
+const MERGE_COLUMNS: &str =
+    "SELECT id, created_ms, actor, survivor_id, members, undo, undone_ms, undone_by FROM merges";
+
+fn merge_entry(row: &Row) -> Result<MergeEntry> {
+    let undone: Option<i64> = row.try_get(6)?;
+    Ok(MergeEntry {
+        id: row.try_get(0)?,
+        created_at: from_ms(row.try_get(1)?)?,
+        actor: row.try_get(2)?,
+        survivor: RecordId(row.try_get(3)?),
+        members: from_json(row.try_get(4)?)?,
+        undo: from_json::<Vec<StaffEdit>>(row.try_get(5)?)?,
+        undone: match undone {
+            Some(at) => Some(Resolution {
+                at: from_ms(at)?,
+                by: row.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
+                how: "undone".to_owned(),
+            }),
+            None => None,
+        },
+    })
 }
 
 /// An HLC as stored: its 64 bits reinterpreted as a signed `bigint`, so any
@@ -385,9 +555,9 @@ fn officer_from_row(row: &Row) -> Result<Officer> {
 }
 
 async fn officer_by_id(client: &impl GenericClient, id: Uuid) -> Result<Option<Officer>> {
-    let sql = format!("{OFFICER_COLUMNS} WHERE o.id = $1 GROUP BY o.id");
+    let sql = format!("{OFFICER_COLUMNS} WHERE o.id = $1 AND o.id <> $2 GROUP BY o.id");
     client
-        .query_opt(sql.as_str(), &[&id])
+        .query_opt(sql.as_str(), &[&id, &STAFF_OFFICER_ID])
         .await?
         .as_ref()
         .map(officer_from_row)
@@ -441,7 +611,7 @@ async fn load_context(
     let records_sql = format!("{RECORD_COLUMNS} WHERE r.id = ANY($1)");
     let (meta, account, known, records, holders) = tokio::try_join!(
         tx.prepare_cached("SELECT last_server_seq FROM meta"),
-        tx.prepare_cached("SELECT acknowledged_seq FROM devices WHERE id = $1"),
+        tx.prepare_cached("SELECT acknowledged_seq, pulled_seq FROM devices WHERE id = $1"),
         // What the device sent before: the batch's range (duplicates,
         // reused numbers) and everything above the acknowledged number
         // (to advance it).
@@ -474,8 +644,8 @@ async fn load_context(
         tx.query(&records, &record_parameters),
         tx.query(&holders, &holder_parameters),
     )?;
-    let acknowledged = match account {
-        Some(row) => to_seq(row.try_get(0)?),
+    let (acknowledged, pulled_seq) = match account {
+        Some(row) => (to_seq(row.try_get(0)?), to_seq(row.try_get(1)?)),
         None => {
             return Err(StorageError::Corrupt(format!(
                 "device {} is not enrolled",
@@ -485,6 +655,7 @@ async fn load_context(
     };
     let mut context = BatchContext {
         last_server_seq: to_seq(meta.try_get(0)?),
+        pulled_seq,
         ..BatchContext::default()
     };
     let mut held_above = Vec::new();
@@ -521,6 +692,27 @@ async fn load_context(
             .entry(nik)
             .or_default()
             .insert(RecordId(row.try_get(1)?));
+    }
+    let wanted = versions_to_locate(device, operations, &context.records);
+    if !wanted.is_empty() {
+        let (devices, seqs): (Vec<Uuid>, Vec<i64>) = wanted
+            .iter()
+            .map(|op| (op.device_id.0, from_seq(op.seq)))
+            .unzip();
+        let statement = tx
+            .prepare_cached(
+                "SELECT o.device_id, o.seq, o.server_seq FROM operations o
+                   JOIN UNNEST($1::uuid[], $2::bigint[]) AS w(d, q)
+                     ON o.device_id = w.d AND o.seq = w.q",
+            )
+            .await?;
+        for row in tx.query(&statement, &[&devices, &seqs]).await? {
+            let op = OpId {
+                device_id: DeviceId(row.try_get(0)?),
+                seq: to_seq(row.try_get(1)?),
+            };
+            context.version_seqs.insert(op, to_seq(row.try_get(2)?));
+        }
     }
     Ok(Loaded {
         context,
@@ -730,6 +922,38 @@ async fn write_plan(
         .map(|(id, seq)| (id.0, from_seq(*seq)))
         .unzip();
 
+    let conflicts = &plan.conflicts;
+    let conflict_records: Vec<Uuid> = conflicts.iter().map(|c| c.record_id.0).collect();
+    let conflict_fields: Vec<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
+    let conflict_villages: Vec<&str> = conflicts.iter().map(|c| c.village_code.as_str()).collect();
+    let conflict_kept: Vec<String> = conflicts
+        .iter()
+        .map(|c| json(&c.kept))
+        .collect::<Result<_>>()?;
+    let conflict_overwritten: Vec<String> = conflicts
+        .iter()
+        .map(|c| json(&c.overwritten))
+        .collect::<Result<_>>()?;
+    let conflict_seqs: Vec<i64> = conflicts.iter().map(|c| from_seq(c.server_seq)).collect();
+    if !conflicts.is_empty() {
+        tx.execute(
+            "INSERT INTO conflicts (record_id, field, village_code, kept, overwritten, server_seq,
+                 detected_ms)
+             SELECT r, f, v, k, o, s, $7 FROM UNNEST($1::uuid[], $2::text[], $3::text[],
+                 $4::text[], $5::text[], $6::bigint[]) AS t(r, f, v, k, o, s)",
+            &[
+                &conflict_records,
+                &conflict_fields,
+                &conflict_villages,
+                &conflict_kept,
+                &conflict_overwritten,
+                &conflict_seqs,
+                &now_ms,
+            ],
+        )
+        .await?;
+    }
+
     let (insert_operations, insert_rejections, upsert_records, mark, meta, account) = tokio::try_join!(
         tx.prepare_cached(
             "INSERT INTO operations (server_seq, device_id, seq, record_id, hlc, original_hlc,
@@ -746,15 +970,17 @@ async fn write_plan(
         ),
         tx.prepare_cached(
             "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq,
-                 duplicate_seq, category, payer, created_ms)
-             SELECT i, s, v, n, a, o, u, d, c, p, $11 FROM UNNEST($1::uuid[], $2::text[],
+                 duplicate_seq, category, payer, created_ms, birth_date, name_key)
+             SELECT i, s, v, n, a, o, u, d, c, p, $11, b, k FROM UNNEST($1::uuid[], $2::text[],
                  $3::text[], $4::text[], $5::bool[], $6::uuid[], $7::bigint[], $8::bigint[],
-                 $9::text[], $10::text[]) AS t(i, s, v, n, a, o, u, d, c, p)
+                 $9::text[], $10::text[], $12::text[], $13::text[])
+                 AS t(i, s, v, n, a, o, u, d, c, p, b, k)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state,
                  village_code = excluded.village_code, nik = excluded.nik,
                  active = excluded.active, officer_id = excluded.officer_id,
                  updated_seq = excluded.updated_seq, category = excluded.category,
-                 payer = excluded.payer,
+                 payer = excluded.payer, birth_date = excluded.birth_date,
+                 name_key = excluded.name_key,
                  duplicate_seq = COALESCE(excluded.duplicate_seq, records.duplicate_seq)"
         ),
         tx.prepare_cached(
@@ -793,7 +1019,9 @@ async fn write_plan(
     ];
     let categories: Vec<Option<&str>> = records.iter().map(|r| r.category).collect();
     let payers: Vec<Option<&str>> = records.iter().map(|r| r.payer).collect();
-    let record_parameters: [&(dyn ToSql + Sync); 11] = [
+    let birth_dates: Vec<Option<&str>> = records.iter().map(|r| r.birth_date.as_deref()).collect();
+    let name_keys: Vec<Option<&str>> = records.iter().map(|r| r.name_key.as_deref()).collect();
+    let record_parameters: [&(dyn ToSql + Sync); 13] = [
         &ids,
         &states,
         &record_villages,
@@ -805,6 +1033,8 @@ async fn write_plan(
         &categories,
         &payers,
         &now_ms,
+        &birth_dates,
+        &name_keys,
     ];
     let mark_parameters: [&(dyn ToSql + Sync); 2] = [&other_marked, &other_marks];
     let meta_parameters: [&(dyn ToSql + Sync); 2] = [&last_server_seq, &max_hlc];
@@ -939,9 +1169,11 @@ impl Storage for PostgresStorage {
     async fn officers(&self) -> Result<Vec<Officer>> {
         let client = self.client().await?;
         // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.
-        let sql = format!("{OFFICER_COLUMNS} GROUP BY o.id ORDER BY o.name COLLATE \"C\", o.id");
+        let sql = format!(
+            "{OFFICER_COLUMNS} WHERE o.id <> $1 GROUP BY o.id ORDER BY o.name COLLATE \"C\", o.id"
+        );
         client
-            .query(sql.as_str(), &[])
+            .query(sql.as_str(), &[&STAFF_OFFICER_ID])
             .await?
             .iter()
             .map(officer_from_row)
@@ -1040,8 +1272,9 @@ impl Storage for PostgresStorage {
                 "SELECT d.id, d.name, d.officer_id, o.name, d.enrolled_ms, d.revoked_ms,
                         d.last_seen_ms, d.acknowledged_seq
                  FROM devices d JOIN officers o ON o.id = d.officer_id
+                 WHERE d.officer_id <> $1
                  ORDER BY d.enrolled_ms DESC, d.id",
-                &[],
+                &[&STAFF_OFFICER_ID],
             )
             .await?
             .iter()
@@ -1130,6 +1363,14 @@ impl Storage for PostgresStorage {
 
     async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
         let mut client = self.client().await?;
+        // Asking from `cursor` means the device holds everything in its scope
+        // up to there: later edits it makes have seen those changes.
+        let pulled = client
+            .prepare_cached("UPDATE devices SET pulled_seq = $2 WHERE id = $1 AND pulled_seq < $2")
+            .await?;
+        client
+            .execute(&pulled, &[&device.device_id.0, &from_seq(cursor)])
+            .await?;
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
@@ -1190,9 +1431,9 @@ impl Storage for PostgresStorage {
                         (SELECT COALESCE(SUM(n), 0)::bigint FROM
                             (SELECT COUNT(*) AS n FROM records WHERE nik IS NOT NULL
                               GROUP BY nik HAVING COUNT(*) > 1) AS groups),
-                        (SELECT COUNT(*) FROM officers),
-                        (SELECT COUNT(*) FROM devices)",
-                &[],
+                        (SELECT COUNT(*) FROM officers WHERE id <> $1),
+                        (SELECT COUNT(*) FROM devices WHERE officer_id <> $1)",
+                &[&STAFF_OFFICER_ID],
             )
             .await?;
         let count = |index: usize| -> Result<u64> { Ok(to_seq(row.try_get(index)?)) };
@@ -1397,6 +1638,210 @@ impl Storage for PostgresStorage {
                 ))
             })
             .collect()
+    }
+
+    async fn staff_edit(&self, request: StaffRequest, now: OffsetDateTime) -> Result<StaffOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK])
+            .await?;
+        if let Some(stale) = stale_action(&tx, &request.action).await? {
+            return Ok(StaffOutcome::Stale(stale));
+        }
+        let staff = staff_scope(staff_device_id(&tx).await?);
+        let first_seq: i64 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(seq), 0)::bigint + 1 FROM operations WHERE device_id = $1",
+                &[&staff.device_id.0],
+            )
+            .await?
+            .try_get(0)?;
+        let first_seq = to_seq(first_seq);
+        // Drafts name the records and values; the stamps need the records.
+        let drafts = staff_operations(
+            staff.device_id,
+            first_seq,
+            now,
+            &request.edits,
+            &HashMap::new(),
+        );
+        let loaded = load_context(&tx, &staff, &drafts).await?;
+        let operations = staff_operations(
+            staff.device_id,
+            first_seq,
+            now,
+            &request.edits,
+            &loaded.context.records,
+        );
+        let undo = undo_of(&request.edits, &loaded.context.records);
+        let plan = plan_batch(
+            &staff,
+            &operations,
+            loaded.context,
+            BatchClock {
+                now,
+                regions: lindung_shared::region::regions(),
+            },
+        );
+        let refused = crate::ingest::refusals(&operations, &plan);
+        if !refused.is_empty() {
+            return Ok(StaffOutcome::Refused(refused));
+        }
+        write_plan(
+            &tx,
+            &staff,
+            &plan,
+            loaded.acknowledged,
+            loaded.held_above,
+            now,
+        )
+        .await?;
+        refresh_persons(&tx, &plan).await?;
+        let now_ms = ms(now);
+        let merge_id = match &request.action {
+            StaffAction::ResolveConflict { conflict_id, how } => {
+                tx.execute(
+                    "UPDATE conflicts SET resolved_ms = $2, resolved_by = $3, resolution = $4
+                      WHERE id = $1",
+                    &[conflict_id, &now_ms, &request.actor, how],
+                )
+                .await?;
+                None
+            }
+            StaffAction::Merge { survivor, members } => {
+                let row = tx
+                    .query_one(
+                        "INSERT INTO merges (created_ms, actor, survivor_id, members, undo)
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                        &[
+                            &now_ms,
+                            &request.actor,
+                            &survivor.0,
+                            &json(members)?,
+                            &json(&undo)?,
+                        ],
+                    )
+                    .await?;
+                Some(row.try_get(0)?)
+            }
+            StaffAction::Unmerge { merge_id } => {
+                tx.execute(
+                    "UPDATE merges SET undone_ms = $2, undone_by = $3 WHERE id = $1",
+                    &[merge_id, &now_ms, &request.actor],
+                )
+                .await?;
+                None
+            }
+        };
+        tx.commit().await?;
+        Ok(StaffOutcome::Applied {
+            operations: operations.len(),
+            merge_id,
+        })
+    }
+
+    async fn conflicts(
+        &self,
+        region: &str,
+        include_resolved: bool,
+        limit: u32,
+    ) -> Result<Vec<ConflictEntry>> {
+        let client = self.client().await?;
+        let sql = format!(
+            "{CONFLICT_COLUMNS} WHERE village_code LIKE $1 AND ($2 OR resolved_ms IS NULL)
+             ORDER BY id DESC LIMIT $3"
+        );
+        client
+            .query(
+                sql.as_str(),
+                &[
+                    &prefix_pattern(region),
+                    &include_resolved,
+                    &i64::from(limit),
+                ],
+            )
+            .await?
+            .iter()
+            .map(conflict_entry)
+            .collect()
+    }
+
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictEntry>> {
+        let client = self.client().await?;
+        let sql = format!("{CONFLICT_COLUMNS} WHERE id = $1");
+        client
+            .query_opt(sql.as_str(), &[&id])
+            .await?
+            .as_ref()
+            .map(conflict_entry)
+            .transpose()
+    }
+
+    async fn merges(&self, limit: u32) -> Result<Vec<MergeEntry>> {
+        let client = self.client().await?;
+        let sql = format!("{MERGE_COLUMNS} ORDER BY id DESC LIMIT $1");
+        client
+            .query(sql.as_str(), &[&i64::from(limit)])
+            .await?
+            .iter()
+            .map(merge_entry)
+            .collect()
+    }
+
+    async fn merge(&self, id: i64) -> Result<Option<MergeEntry>> {
+        let client = self.client().await?;
+        let sql = format!("{MERGE_COLUMNS} WHERE id = $1");
+        client
+            .query_opt(sql.as_str(), &[&id])
+            .await?
+            .as_ref()
+            .map(merge_entry)
+            .transpose()
+    }
+
+    async fn duplicate_candidates(
+        &self,
+        region: &str,
+        kind: DuplicateKind,
+    ) -> Result<Vec<DuplicateCandidate>> {
+        let client = self.client().await?;
+        let sql = match kind {
+            // Records ever marked as in a group (`duplicate_seq`), then every
+            // holder of their NIKs, wherever they are.
+            DuplicateKind::Certain => {
+                "SELECT id, nik, birth_date, name_key, village_code, active FROM records
+                  WHERE nik IN (SELECT nik FROM records
+                                 WHERE duplicate_seq IS NOT NULL AND nik IS NOT NULL
+                                   AND village_code LIKE $1)
+                  ORDER BY nik, id::text"
+            }
+            DuplicateKind::Probable => {
+                "SELECT id, nik, birth_date, name_key, village_code, active FROM records
+                  WHERE active AND birth_date IS NOT NULL AND village_code LIKE $1
+                  ORDER BY substr(village_code, 1, 6), birth_date, id::text"
+            }
+        };
+        client
+            .query(sql, &[&prefix_pattern(region)])
+            .await?
+            .iter()
+            .map(|row| {
+                let nik: Option<&str> = row.try_get(1)?;
+                Ok(DuplicateCandidate {
+                    record_id: RecordId(row.try_get(0)?),
+                    nik: nik.map(parse_nik).transpose()?,
+                    birth_date: row.try_get(2)?,
+                    name_key: row.try_get(3)?,
+                    village_code: row.try_get(4)?,
+                    active: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn staff_device(&self) -> Result<DeviceId> {
+        let client = self.client().await?;
+        staff_device_id(&client).await
     }
 
     async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>> {

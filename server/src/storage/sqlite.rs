@@ -25,13 +25,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Authenticated, Counts, CoverageCounts, Device, EnrollRefusal, Enrollment, NewEnrollmentCode,
-    Officer, PullResult, PushResult, ReferenceReplaced, Result, Storage, StorageError, from_json,
-    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, to_seq,
+    Authenticated, ConflictEntry, Counts, CoverageCounts, Device, DuplicateCandidate,
+    DuplicateKind, EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, Officer, PullResult,
+    PushResult, ReferenceReplaced, Resolution, Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome,
+    StaffRequest, Storage, StorageError, from_json, from_ms, from_seq, json, ms, operation_body,
+    parse_hash, record_state, to_seq,
 };
 use crate::ingest::{
-    BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StoredRecord,
-    advance_acknowledged, covers, niks_set_by, plan_batch,
+    BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
+    advance_acknowledged, covers, niks_set_by, plan_batch, staff_operations, staff_scope, undo_of,
+    versions_to_locate,
 };
 use crate::persons::Place;
 use crate::reference::ReferenceRow;
@@ -165,7 +168,42 @@ const MIGRATIONS: &[&str] = &[
          jkm_flat INTEGER NOT NULL,
          jht_rate_bp INTEGER NOT NULL
      ) STRICT;",
+    // 7: staff reconciliation. Records keep what the probable-duplicate
+    // search compares; devices how far they have pulled (to tell a conflict
+    // from a later edit); the conflict log and merges. The staff device
+    // (see `ingest::staff_operations`) is created by `migrate`.
+    "ALTER TABLE devices ADD COLUMN pulled_seq INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE records ADD COLUMN birth_date TEXT;
+     ALTER TABLE records ADD COLUMN name_key TEXT;
+     CREATE INDEX records_by_birth_date ON records (birth_date) WHERE birth_date IS NOT NULL;
+     CREATE TABLE conflicts (
+         id INTEGER PRIMARY KEY,
+         record_id TEXT NOT NULL,
+         field TEXT NOT NULL,
+         village_code TEXT NOT NULL,
+         kept TEXT NOT NULL,
+         overwritten TEXT NOT NULL,
+         server_seq INTEGER NOT NULL,
+         detected_ms INTEGER NOT NULL,
+         resolved_ms INTEGER,
+         resolved_by TEXT,
+         resolution TEXT
+     ) STRICT;
+     CREATE INDEX conflicts_by_record ON conflicts (record_id);
+     CREATE TABLE merges (
+         id INTEGER PRIMARY KEY,
+         created_ms INTEGER NOT NULL,
+         actor TEXT NOT NULL,
+         survivor_id TEXT NOT NULL,
+         members TEXT NOT NULL,
+         undo TEXT NOT NULL,
+         undone_ms INTEGER,
+         undone_by TEXT
+     ) STRICT;",
 ];
+
+/// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
+const STAFF_MIGRATION: usize = 6;
 
 /// Rebuilds `persons` and `person_counts` from `records`.
 const RECOMPUTE_COVERAGE: &str = "
@@ -320,6 +358,10 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         if index == 4 {
             tx.execute_batch(RECOMPUTE_COVERAGE)?;
         }
+        if index == STAFF_MIGRATION {
+            create_staff_device(&tx)?;
+            backfill_duplicate_keys(&tx)?;
+        }
         if index == 0 {
             let store_id = Uuid::new_v4().hyphenated().to_string();
             tx.execute(
@@ -331,6 +373,188 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Creates the staff officer and the staff device: revoked from the start
+/// (no token can ever authenticate as it; its token is thrown away) and
+/// having "seen everything", so its operations never count as conflicts.
+fn create_staff_device(tx: &Transaction<'_>) -> Result<()> {
+    let token = crate::secrets::new_token().map_err(|e| StorageError::Random(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO officers (id, name, created_ms) VALUES (?1, 'Staf pusat / central staff', 0)",
+        params![STAFF_OFFICER_ID.hyphenated().to_string()],
+    )?;
+    tx.execute(
+        "INSERT INTO devices (id, officer_id, name, token_hash, enrolled_ms, revoked_ms,
+             pulled_seq)
+         VALUES (?1, ?2, 'staff', ?3, 0, 0, ?4)",
+        params![
+            Uuid::new_v4().hyphenated().to_string(),
+            STAFF_OFFICER_ID.hyphenated().to_string(),
+            &crate::secrets::token_hash(&token)[..],
+            i64::MAX,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Fills `birth_date` and `name_key` of records stored before they existed.
+fn backfill_duplicate_keys(tx: &Transaction<'_>) -> Result<()> {
+    let ids: Vec<String> = tx
+        .prepare("SELECT id FROM records WHERE birth_date IS NULL")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update =
+        tx.prepare("UPDATE records SET birth_date = ?2, name_key = ?3 WHERE id = ?1")?;
+    for id in ids {
+        if let Some(record) = load_record(tx, &id)? {
+            let (birth_date, name_key) = crate::ingest::duplicate_keys(&record.state);
+            update.execute(params![id, birth_date, name_key])?;
+        }
+    }
+    Ok(())
+}
+
+fn staff_device_id(connection: &Connection) -> Result<DeviceId> {
+    let id: String = connection.query_row(
+        "SELECT id FROM devices WHERE officer_id = ?1",
+        params![STAFF_OFFICER_ID.hyphenated().to_string()],
+        |row| row.get(0),
+    )?;
+    Ok(DeviceId(parse_uuid(&id)?))
+}
+
+/// Why a staff action can no longer be applied, if it cannot.
+fn stale_action(tx: &Connection, action: &StaffAction) -> Result<Option<String>> {
+    let (sql, id, what) = match action {
+        StaffAction::ResolveConflict { conflict_id, .. } => (
+            "SELECT resolved_ms FROM conflicts WHERE id = ?1",
+            *conflict_id,
+            "conflict",
+        ),
+        StaffAction::Unmerge { merge_id } => (
+            "SELECT undone_ms FROM merges WHERE id = ?1",
+            *merge_id,
+            "merge",
+        ),
+        StaffAction::Merge { .. } => return Ok(None),
+    };
+    let closed: Option<Option<i64>> = tx
+        .query_row(sql, params![id], |row| row.get(0))
+        .optional()?;
+    Ok(crate::ingest::staleness(
+        what,
+        id,
+        closed.map(|c| c.is_some()),
+    ))
+}
+
+const CONFLICT_COLUMNS: &str = "SELECT id, record_id, field, village_code, kept, overwritten,
+     server_seq, detected_ms, resolved_ms, resolved_by, resolution FROM conflicts";
+
+type ConflictRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+fn conflict_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ConflictRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+    ))
+}
+
+fn conflict_entry(row: ConflictRow) -> Result<ConflictEntry> {
+    let (id, record, field, village_code, kept, overwritten, seq, detected, resolved, by, how) =
+        row;
+    Ok(ConflictEntry {
+        id,
+        record_id: RecordId(parse_uuid(&record)?),
+        field: lindung_shared::registration::Field::from_name(&field)
+            .ok_or_else(|| StorageError::Corrupt(format!("conflict field {field:?}")))?,
+        village_code,
+        kept: from_json(&kept)?,
+        overwritten: from_json(&overwritten)?,
+        server_seq: to_seq(seq),
+        detected_at: from_ms(detected)?,
+        resolved: match resolved {
+            Some(at) => Some(Resolution {
+                at: from_ms(at)?,
+                by: by.unwrap_or_default(),
+                how: how.unwrap_or_default(),
+            }),
+            None => None,
+        },
+    })
+}
+
+const MERGE_COLUMNS: &str =
+    "SELECT id, created_ms, actor, survivor_id, members, undo, undone_ms, undone_by FROM merges";
+
+type MergeRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+);
+
+fn merge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
+}
+
+fn merge_entry(row: MergeRow) -> Result<MergeEntry> {
+    let (id, created, actor, survivor, members, undo, undone, undone_by) = row;
+    Ok(MergeEntry {
+        id,
+        created_at: from_ms(created)?,
+        actor,
+        survivor: RecordId(parse_uuid(&survivor)?),
+        members: from_json(&members)?,
+        undo: from_json::<Vec<StaffEdit>>(&undo)?,
+        undone: match undone {
+            Some(at) => Some(Resolution {
+                at: from_ms(at)?,
+                by: undone_by.unwrap_or_default(),
+                how: "undone".to_owned(),
+            }),
+            None => None,
+        },
+    })
+}
+
+fn parse_nik(text: &str) -> Result<Nik> {
+    Nik::from_digits(text).map_err(|e| StorageError::Corrupt(format!("stored NIK: {e:?}")))
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid> {
@@ -350,8 +574,8 @@ fn regions_of(tx: &Connection, officer: &str) -> Result<Vec<String>> {
 fn officer_by_id(connection: &Connection, id: &str) -> Result<Option<Officer>> {
     let row: Option<(String, String, i64)> = connection
         .query_row(
-            "SELECT id, name, created_ms FROM officers WHERE id = ?1",
-            params![id],
+            "SELECT id, name, created_ms FROM officers WHERE id = ?1 AND id <> ?2",
+            params![id, STAFF_OFFICER_ID.hyphenated().to_string()],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?;
@@ -458,6 +682,26 @@ fn load_context(
             .map(|id| Ok(RecordId(parse_uuid(&id?)?)))
             .collect::<Result<BTreeSet<RecordId>>>()?;
         context.nik_holders.insert(nik, holders);
+    }
+    let pulled: Option<i64> = tx
+        .query_row(
+            "SELECT pulled_seq FROM devices WHERE id = ?1",
+            params![device_text],
+            |row| row.get(0),
+        )
+        .optional()?;
+    context.pulled_seq = pulled.map_or(0, to_seq);
+    let mut statement =
+        tx.prepare_cached("SELECT server_seq FROM operations WHERE device_id = ?1 AND seq = ?2")?;
+    for op in versions_to_locate(device, operations, &context.records) {
+        let found: Option<i64> = statement
+            .query_row(params![op.device_id.to_string(), from_seq(op.seq)], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        if let Some(server_seq) = found {
+            context.version_seqs.insert(op, to_seq(server_seq));
+        }
     }
     Ok(context)
 }
@@ -590,13 +834,14 @@ fn write_plan(
     {
         let mut upsert = tx.prepare_cached(
             "INSERT INTO records (id, state, village_code, nik, active, officer_id, updated_seq,
-                 category, payer, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 category, payer, created_ms, birth_date, name_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state,
                  village_code = excluded.village_code, nik = excluded.nik,
                  active = excluded.active, officer_id = excluded.officer_id,
                  updated_seq = excluded.updated_seq, category = excluded.category,
-                 payer = excluded.payer",
+                 payer = excluded.payer, birth_date = excluded.birth_date,
+                 name_key = excluded.name_key",
         )?;
         for record in &plan.records {
             let state = if record.single_operation {
@@ -615,11 +860,31 @@ fn write_plan(
                 record.category,
                 record.payer,
                 now_ms,
+                record.birth_date,
+                record.name_key,
             ])?;
         }
         let mut mark = tx.prepare_cached("UPDATE records SET duplicate_seq = ?2 WHERE id = ?1")?;
         for (record_id, seq) in &plan.duplicate_marks {
             mark.execute(params![record_id.to_string(), from_seq(*seq)])?;
+        }
+    }
+    if !plan.conflicts.is_empty() {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO conflicts (record_id, field, village_code, kept, overwritten, server_seq,
+                 detected_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for conflict in &plan.conflicts {
+            insert.execute(params![
+                conflict.record_id.to_string(),
+                conflict.field.as_str(),
+                conflict.village_code,
+                json(&conflict.kept)?,
+                json(&conflict.overwritten)?,
+                from_seq(conflict.server_seq),
+                now_ms,
+            ])?;
         }
     }
     tx.execute(
@@ -631,6 +896,7 @@ fn write_plan(
         params![device_text],
         |row| row.get(0),
     )?;
+    // (The staff device has a row too, so this holds for staff edits.)
     let acknowledged = to_seq(acknowledged);
     let mut statement = tx.prepare_cached(
         "SELECT seq FROM operations WHERE device_id = ?1 AND seq > ?2
@@ -672,6 +938,12 @@ fn pull_blocking(
     let tx = connection.transaction()?;
     let last = last_server_seq(&tx)?;
     let device_text = device.device_id.to_string();
+    // Asking from `cursor` means the device holds everything in its scope
+    // up to there: later edits it makes have seen those changes.
+    tx.execute(
+        "UPDATE devices SET pulled_seq = ?2 WHERE id = ?1 AND pulled_seq < ?2",
+        params![device_text, from_seq(cursor)],
+    )?;
     let sql = format!(
         "SELECT server_seq, body FROM operations
          WHERE server_seq > ?1 AND device_id <> ?2 AND {}
@@ -822,8 +1094,10 @@ impl Storage for SqliteStorage {
     async fn officers(&self) -> Result<Vec<Officer>> {
         self.run(|connection| {
             let ids = connection
-                .prepare("SELECT id FROM officers ORDER BY name, id")?
-                .query_map([], |row| row.get::<_, String>(0))?
+                .prepare("SELECT id FROM officers WHERE id <> ?1 ORDER BY name, id")?
+                .query_map([STAFF_OFFICER_ID.hyphenated().to_string()], |row| {
+                    row.get::<_, String>(0)
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             ids.iter()
                 .filter_map(|id| officer_by_id(connection, id).transpose())
@@ -919,10 +1193,11 @@ impl Storage for SqliteStorage {
                 "SELECT d.id, d.name, d.officer_id, o.name, d.enrolled_ms, d.revoked_ms,
                         d.last_seen_ms, d.acknowledged_seq
                  FROM devices d JOIN officers o ON o.id = d.officer_id
+                 WHERE d.officer_id <> ?1
                  ORDER BY d.enrolled_ms DESC, d.id",
             )?;
             let rows = statement
-                .query_map([], |row| {
+                .query_map([STAFF_OFFICER_ID.hyphenated().to_string()], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
@@ -1055,8 +1330,12 @@ impl Storage for SqliteStorage {
                     "SELECT COUNT(*) FROM records r WHERE nik IS NOT NULL AND EXISTS
                      (SELECT 1 FROM records o WHERE o.nik = r.nik AND o.id <> r.id)",
                 )?,
-                officers: count("SELECT COUNT(*) FROM officers")?,
-                devices: count("SELECT COUNT(*) FROM devices")?,
+                officers: count(&format!(
+                    "SELECT COUNT(*) FROM officers WHERE id <> '{STAFF_OFFICER_ID}'"
+                ))?,
+                devices: count(&format!(
+                    "SELECT COUNT(*) FROM devices WHERE officer_id <> '{STAFF_OFFICER_ID}'"
+                ))?,
             })
         })
         .await
@@ -1254,6 +1533,210 @@ impl Storage for SqliteStorage {
             Ok(rows)
         })
         .await
+    }
+
+    async fn staff_edit(&self, request: StaffRequest, now: OffsetDateTime) -> Result<StaffOutcome> {
+        let result = self
+            .run(move |connection| {
+                let tx = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                if let Some(stale) = stale_action(&tx, &request.action)? {
+                    return Ok(StaffOutcome::Stale(stale));
+                }
+                let staff = staff_scope(staff_device_id(&tx)?);
+                let first_seq: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM operations WHERE device_id = ?1",
+                    params![staff.device_id.to_string()],
+                    |row| row.get(0),
+                )?;
+                let first_seq = to_seq(first_seq);
+                // Drafts name the records and values; the stamps need the records.
+                let drafts = staff_operations(
+                    staff.device_id,
+                    first_seq,
+                    now,
+                    &request.edits,
+                    &HashMap::new(),
+                );
+                let context = load_context(&tx, &staff, &drafts)?;
+                let operations = staff_operations(
+                    staff.device_id,
+                    first_seq,
+                    now,
+                    &request.edits,
+                    &context.records,
+                );
+                let undo = undo_of(&request.edits, &context.records);
+                let plan = plan_batch(
+                    &staff,
+                    &operations,
+                    context,
+                    BatchClock {
+                        now,
+                        regions: lindung_shared::region::regions(),
+                    },
+                );
+                let refused = crate::ingest::refusals(&operations, &plan);
+                if !refused.is_empty() {
+                    return Ok(StaffOutcome::Refused(refused));
+                }
+                write_plan(&tx, &staff, &plan, now)?;
+                refresh_persons(&tx, &plan)?;
+                let now_ms = ms(now);
+                let merge_id = match &request.action {
+                    StaffAction::ResolveConflict { conflict_id, how } => {
+                        tx.execute(
+                            "UPDATE conflicts SET resolved_ms = ?2, resolved_by = ?3,
+                                 resolution = ?4 WHERE id = ?1",
+                            params![conflict_id, now_ms, request.actor, how],
+                        )?;
+                        None
+                    }
+                    StaffAction::Merge { survivor, members } => {
+                        tx.execute(
+                            "INSERT INTO merges (created_ms, actor, survivor_id, members, undo)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![
+                                now_ms,
+                                request.actor,
+                                survivor.to_string(),
+                                json(members)?,
+                                json(&undo)?
+                            ],
+                        )?;
+                        Some(tx.last_insert_rowid())
+                    }
+                    StaffAction::Unmerge { merge_id } => {
+                        tx.execute(
+                            "UPDATE merges SET undone_ms = ?2, undone_by = ?3 WHERE id = ?1",
+                            params![merge_id, now_ms, request.actor],
+                        )?;
+                        None
+                    }
+                };
+                tx.commit()?;
+                Ok(StaffOutcome::Applied {
+                    operations: operations.len(),
+                    merge_id,
+                })
+            })
+            .await;
+        self.checkpointer.nudge();
+        result
+    }
+
+    async fn conflicts(
+        &self,
+        region: &str,
+        include_resolved: bool,
+        limit: u32,
+    ) -> Result<Vec<ConflictEntry>> {
+        let region = region.to_owned();
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "{CONFLICT_COLUMNS} WHERE substr(village_code, 1, length(?1)) = ?1
+                   AND (?2 OR resolved_ms IS NULL)
+                 ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows = statement
+                .query_map(params![region, include_resolved, limit], conflict_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(conflict_entry).collect()
+        })
+        .await
+    }
+
+    async fn conflict(&self, id: i64) -> Result<Option<ConflictEntry>> {
+        self.run(move |connection| {
+            connection
+                .prepare_cached(&format!("{CONFLICT_COLUMNS} WHERE id = ?1"))?
+                .query_row(params![id], conflict_row)
+                .optional()?
+                .map(conflict_entry)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn merges(&self, limit: u32) -> Result<Vec<MergeEntry>> {
+        self.run(move |connection| {
+            let mut statement =
+                connection.prepare_cached(&format!("{MERGE_COLUMNS} ORDER BY id DESC LIMIT ?1"))?;
+            let rows = statement
+                .query_map(params![limit], merge_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(merge_entry).collect()
+        })
+        .await
+    }
+
+    async fn merge(&self, id: i64) -> Result<Option<MergeEntry>> {
+        self.run(move |connection| {
+            connection
+                .prepare_cached(&format!("{MERGE_COLUMNS} WHERE id = ?1"))?
+                .query_row(params![id], merge_row)
+                .optional()?
+                .map(merge_entry)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn duplicate_candidates(
+        &self,
+        region: &str,
+        kind: DuplicateKind,
+    ) -> Result<Vec<DuplicateCandidate>> {
+        let region = region.to_owned();
+        self.run(move |connection| {
+            let sql = match kind {
+                // Records ever marked as in a group (`duplicate_seq`), then
+                // every holder of their NIKs, wherever they are.
+                DuplicateKind::Certain => {
+                    "SELECT id, nik, birth_date, name_key, village_code, active FROM records
+                     WHERE nik IN (SELECT nik FROM records
+                                    WHERE duplicate_seq IS NOT NULL AND nik IS NOT NULL
+                                      AND substr(village_code, 1, length(?1)) = ?1)
+                     ORDER BY nik, id"
+                }
+                DuplicateKind::Probable => {
+                    "SELECT id, nik, birth_date, name_key, village_code, active FROM records
+                     WHERE active AND birth_date IS NOT NULL
+                       AND substr(village_code, 1, length(?1)) = ?1
+                     ORDER BY substr(village_code, 1, 6), birth_date, id"
+                }
+            };
+            let mut statement = connection.prepare_cached(sql)?;
+            let rows = statement
+                .query_map(params![region], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, bool>(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, nik, birth_date, name_key, village_code, active)| {
+                    Ok(DuplicateCandidate {
+                        record_id: RecordId(parse_uuid(&id)?),
+                        nik: nik.as_deref().map(parse_nik).transpose()?,
+                        birth_date,
+                        name_key,
+                        village_code,
+                        active,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn staff_device(&self) -> Result<DeviceId> {
+        self.run(|connection| staff_device_id(connection)).await
     }
 
     async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>> {
