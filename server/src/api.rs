@@ -379,8 +379,12 @@ async fn push(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let device = authenticate(&state, &headers).await?;
+    let mut device = authenticate(&state, &headers).await?;
     let request: PushRequest = decode(&headers, body)?;
+    // A cursor into another store (before a reset) says nothing about this one.
+    if request.known_store_id == Some(state.store_id) {
+        device.pulled_upto = request.pulled_upto.unwrap_or(0);
+    }
     check_protocol(request.protocol)?;
     if request.device_id != device.device_id {
         return Err(ApiError::new(

@@ -24,6 +24,7 @@ macro_rules! say {
         }
     };
 }
+pub(crate) use say;
 
 /// Lindung central server: sync, merge, duplicate detection and coverage.
 /// Server pusat Lindung: sinkronisasi, penggabungan, deteksi ganda dan cakupan.
@@ -150,6 +151,26 @@ pub enum Command {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Duplicate persons: list groups (same NIK, or probably the same person), merge, undo a merge.
+    Duplicates {
+        #[command(subcommand)]
+        command: crate::reconcile::DuplicatesCommand,
+        /// Who is acting (recorded with every decision); default `LINDUNG_STAFF` or the login name.
+        #[arg(long, global = true)]
+        staff: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// The conflict log: values overwritten by a concurrent change; resolve them.
+    Conflicts {
+        #[command(subcommand)]
+        command: crate::reconcile::ConflictsCommand,
+        /// Who is acting (recorded with every decision); default `LINDUNG_STAFF` or the login name.
+        #[arg(long, global = true)]
+        staff: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -524,6 +545,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 say!("devices          {}", counts.devices);
             }
             Ok(())
+        }
+        Command::Duplicates {
+            command,
+            staff,
+            database,
+        } => {
+            let storage = database.open().await?;
+            let actor = crate::reconcile::actor(staff.as_deref());
+            crate::reconcile::duplicates(storage.as_ref(), command, &actor).await
+        }
+        Command::Conflicts {
+            command,
+            staff,
+            database,
+        } => {
+            let storage = database.open().await?;
+            let actor = crate::reconcile::actor(staff.as_deref());
+            crate::reconcile::conflicts(storage.as_ref(), command, &actor).await
         }
         Command::Regions { json } => show_regions(json),
     }

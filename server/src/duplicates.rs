@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use lindung_shared::ids::RecordId;
 use lindung_shared::person_name::NameKey;
 use lindung_shared::registration::{Change, Status};
-use serde::Serialize;
 
 use crate::ingest::StaffEdit;
 use crate::storage::{DuplicateCandidate, DuplicateKind};
@@ -174,15 +173,6 @@ pub fn merge_edits(
 /// The withdrawal reason of a merged record (both languages; agents show it).
 pub fn merged_reason(survivor: RecordId) -> String {
     format!("digabung ke {survivor} / merged into {survivor}")
-}
-
-/// A group as the CLI and API print it.
-#[derive(Clone, Debug, Serialize)]
-pub struct GroupSummary {
-    /// `certain` or `probable`.
-    pub kind: &'static str,
-    /// The records.
-    pub records: Vec<RecordId>,
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ pub struct DeviceScope {
     pub officer_name: String,
     /// Region codes (digits only) the officer may register in.
     pub regions: Vec<String>,
+    /// The server sequence up to which the device says it has applied
+    /// pulled changes (in the request being served; 0 when unknown).
+    pub pulled_upto: u64,
 }
 
 impl DeviceScope {
@@ -294,6 +297,7 @@ pub fn staff_scope(device_id: DeviceId) -> DeviceScope {
         officer_id: OfficerId(uuid::Uuid::nil()),
         officer_name: "staf pusat / central staff".to_owned(),
         regions: vec![String::new()],
+        pulled_upto: u64::MAX,
     }
 }
 

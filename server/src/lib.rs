@@ -7,6 +7,7 @@
 //! - [`duplicates`]: the duplicate-person queue (certain and probable groups, merge edits), without I/O.
 //! - [`ingest`]: what a push batch does (dedup, validation, scope, clock bound, merge), without I/O.
 //! - [`storage`]: the [`storage::Storage`] trait and its SQLite and PostgreSQL backends.
+//! - [`reconcile`]: staff commands for the duplicate queue and the conflict log.
 //! - [`reference`]: reference data per region and year (denominators, baselines, targets) from CSV.
 //! - [`secrets`]: enrolment codes and device tokens (random, stored hashed).
 //! - [`region_summary`]: what the embedded region data holds, per level and kind.
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod duplicates;
 pub mod ingest;
 pub mod persons;
+pub mod reconcile;
 pub mod reference;
 pub mod region_summary;
 pub mod secrets;

@@ -54,6 +54,12 @@ pub struct PushRequest {
     /// The device's own clock when sending, in Unix milliseconds (lets the
     /// server tell an officer that the laptop clock is wrong).
     pub device_time_ms: u64,
+    /// The server sequence up to which the device has applied pulled
+    /// changes from `known_store_id`: every operation in the batch was made
+    /// having seen those. Lets the server tell a conflict (a change made
+    /// without seeing the value it overwrites) from a later edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_upto: Option<u64>,
     /// The operations, ascending by `seq`.
     pub operations: Vec<Operation>,
 }
@@ -403,6 +409,7 @@ mod tests {
             device_id: DeviceId(Uuid::from_u128(1)),
             known_store_id: Some(store_id),
             device_time_ms: 1_763_797_620_000,
+            pulled_upto: Some(7),
             operations: vec![operation()],
         });
         round_trip(&PushResponse {

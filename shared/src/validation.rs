@@ -72,6 +72,30 @@ pub struct RegistrationInput {
 }
 
 impl RegistrationInput {
+    /// The text slot that holds `field`, for the fields a person types
+    /// (programmes are the JHT choice, the payer its kind, consent its
+    /// method); `None` for the origin, the status and confirmed warnings.
+    pub fn text_mut(&mut self, field: crate::registration::Field) -> Option<&mut String> {
+        use crate::registration::Field;
+        Some(match field {
+            Field::Nik => &mut self.nik,
+            Field::FullName => &mut self.full_name,
+            Field::BirthDate => &mut self.birth_date,
+            Field::Sex => &mut self.sex,
+            Field::Phone => &mut self.phone,
+            Field::VillageCode => &mut self.village_code,
+            Field::Rt => &mut self.rt,
+            Field::Rw => &mut self.rw,
+            Field::Address => &mut self.address,
+            Field::Category => &mut self.category,
+            Field::Programmes => &mut self.jht,
+            Field::MonthlyIncome => &mut self.monthly_income,
+            Field::Payer => &mut self.payer,
+            Field::Consent => &mut self.consent_method,
+            Field::Origin | Field::Status | Field::ConfirmedWarnings => return None,
+        })
+    }
+
     /// The text form of a stored registration, as an officer would type it:
     /// what editing it and exporting it start from. Dates are `YYYY-MM-DD`,
     /// sex `L`/`P`, the phone in national form (`0812…`), vocabulary words as

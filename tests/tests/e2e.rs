@@ -11,6 +11,7 @@ mod coverage;
 mod crash;
 mod nik_cli;
 mod quickstart;
+mod reconcile;
 mod region_cli;
 mod server_cli;
 mod sync;

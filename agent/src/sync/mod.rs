@@ -145,10 +145,11 @@ fn push_all(
             done: summary.sent,
             total,
         });
-        let (_, known_store_id) = store.pull_position()?;
+        let (pulled_upto, known_store_id) = store.pull_position()?;
         let request = PushRequest {
             protocol: PROTOCOL_VERSION,
             device_id: store.device_id(),
+            pulled_upto: known_store_id.map(|_| pulled_upto),
             known_store_id,
             device_time_ms: crate::output::unix_ms(now()),
             operations: batch,

@@ -655,7 +655,7 @@ async fn load_context(
     };
     let mut context = BatchContext {
         last_server_seq: to_seq(meta.try_get(0)?),
-        pulled_seq,
+        pulled_seq: pulled_seq.max(device.pulled_upto),
         ..BatchContext::default()
     };
     let mut held_above = Vec::new();
@@ -1314,6 +1314,7 @@ impl Storage for PostgresStorage {
                 officer_id: OfficerId(row.try_get(1)?),
                 officer_name: row.try_get(2)?,
                 regions: row.try_get(4)?,
+                pulled_upto: 0,
             },
             revoked_at: revoked.map(from_ms).transpose()?,
         }))

@@ -690,7 +690,7 @@ fn load_context(
             |row| row.get(0),
         )
         .optional()?;
-    context.pulled_seq = pulled.map_or(0, to_seq);
+    context.pulled_seq = pulled.map_or(0, to_seq).max(device.pulled_upto);
     let mut statement =
         tx.prepare_cached("SELECT server_seq FROM operations WHERE device_id = ?1 AND seq = ?2")?;
     for op in versions_to_locate(device, operations, &context.records) {
@@ -1263,6 +1263,7 @@ impl Storage for SqliteStorage {
                     officer_id: OfficerId(parse_uuid(&officer)?),
                     officer_name,
                     regions: regions_of(connection, &officer)?,
+                    pulled_upto: 0,
                 },
                 revoked_at: revoked.map(from_ms).transpose()?,
             }))
@@ -1851,6 +1852,7 @@ mod tests {
             officer_id: OfficerId(Uuid::from_u128(2)),
             officer_name: "Rina".into(),
             regions: vec!["1311".into()],
+            pulled_upto: 0,
         };
         let person =
             conformance::registration(&conformance::nik(1, 1), "Siti Aminah", "1311012001", &scope);
