@@ -274,7 +274,7 @@ struct SheetWriter {
 }
 
 enum SheetKind {
-    Csv(csv::Writer<BufWriter<std::fs::File>>),
+    Csv(Box<csv::Writer<BufWriter<std::fs::File>>>),
     Xlsx(Box<XlsxSheets>),
 }
 
@@ -332,7 +332,7 @@ impl SheetWriter {
                         path: target.to_owned(),
                         source,
                     })?;
-                SheetKind::Csv(writer)
+                SheetKind::Csv(Box::new(writer))
             }
             ExportFormat::Xlsx => {
                 let mut sheets = XlsxSheets {

@@ -248,16 +248,8 @@ fn coverage_and_registrations_export_with_masked_niks_and_every_action_is_audite
             );
         }
     }
-    assert!(
-        rows[1..]
-            .iter()
-            .all(|row| row[11].to_string() == "Rina Marlina")
-    );
-    assert!(
-        rows[1..]
-            .iter()
-            .all(|row| row[5].to_string() == "1311012001")
-    );
+    assert!(rows[1..].iter().all(|row| row[11] == "Rina Marlina"));
+    assert!(rows[1..].iter().all(|row| row[5] == "1311012001"));
 
     // The audit log: who did what, newest first, NIKs and codes nowhere.
     let audit = central.admin(["audit", "list", "--json"]);
