@@ -11,9 +11,11 @@ use lindung_shared::ids::{DeviceId, OfficerId};
 use lindung_shared::region::{normalize_code, regions};
 use time::{Duration, OffsetDateTime};
 
+use crate::audit::{action, audit};
+use crate::export::ExportFormat;
 use crate::region_summary::RegionSummary;
 use crate::secrets::{enrollment_code_hash, new_enrollment_code};
-use crate::storage::{self, DatabaseUrl, NewEnrollmentCode, Officer, Storage};
+use crate::storage::{self, AuditFilter, DatabaseUrl, NewEnrollmentCode, Officer, Storage};
 
 /// Prints a line on stdout; a closed pipe (`… | head`) ends the command quietly.
 macro_rules! say {
@@ -34,6 +36,10 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Who is acting, for the audit log (default: the operating-system user name).
+    /// Siapa yang bertindak, untuk log audit.
+    #[arg(long, env = crate::audit::STAFF_VARIABLE, global = true, value_name = "NAME")]
+    pub staff: Option<String>,
 }
 
 /// Where the data lives; shared by every command that opens the database.
@@ -158,9 +164,6 @@ pub enum Command {
     Duplicates {
         #[command(subcommand)]
         command: crate::reconcile::DuplicatesCommand,
-        /// Who is acting (recorded with every decision); default `LINDUNG_STAFF` or the login name.
-        #[arg(long, global = true)]
-        staff: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -168,9 +171,20 @@ pub enum Command {
     Conflicts {
         #[command(subcommand)]
         command: crate::reconcile::ConflictsCommand,
-        /// Who is acting (recorded with every decision); default `LINDUNG_STAFF` or the login name.
-        #[arg(long, global = true)]
-        staff: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// The audit log: every staff action and export (who, when, what).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Write coverage or registrations to a .csv or .xlsx file (recorded in the audit log).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -179,6 +193,66 @@ pub enum Command {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The newest entries first.
+    List {
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only this action (e.g. officer.add, export.registrations).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `export …`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Coverage of a region, or of every region of a level inside it
+    /// (the figures `coverage --region CODE [--level LEVEL] --json` shows).
+    Coverage {
+        /// Province, regency, district or village code (dots allowed).
+        #[arg(long)]
+        region: String,
+        /// One row per region of this level inside the region: province,
+        /// regency, district or village (provinsi, kabupaten, kecamatan, desa).
+        #[arg(long)]
+        level: Option<String>,
+        /// The year of the reference values (default: this year).
+        #[arg(long)]
+        year: Option<i32>,
+        /// Leave out the participants covered outside Lindung.
+        #[arg(long)]
+        no_baseline: bool,
+        /// File format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write (replaced only once it is complete).
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
+    /// Every active registration in a region, one row each; NIKs masked.
+    Registrations {
+        /// Province, regency, district or village code (dots allowed).
+        #[arg(long)]
+        region: String,
+        /// File format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write (replaced only once it is complete).
+        #[arg(long)]
+        output: std::path::PathBuf,
     },
 }
 
@@ -296,7 +370,10 @@ pub fn main() -> ExitCode {
             .enable_all()
             .build()
         {
-            Ok(runtime) => runtime.block_on(run(command)),
+            Ok(runtime) => {
+                let actor = crate::audit::resolve_actor(cli.staff.as_deref());
+                runtime.block_on(run(command, &actor))
+            }
             Err(error) => Err(anyhow::Error::new(error).context("cannot start the runtime")),
         },
     };
@@ -318,7 +395,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
     match command {
         Command::Serve { listen, database } => {
             crate::serve::init_logging();
@@ -332,7 +409,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     name,
                     regions,
                     json,
-                } => add_officer(storage.as_ref(), name, &regions, json).await,
+                } => add_officer(storage.as_ref(), actor, name, &regions, json).await,
                 OfficerCommand::List { json } => list_officers(storage.as_ref(), json).await,
             }
         }
@@ -343,7 +420,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             database,
         } => {
             let storage = database.open().await?;
-            enroll_code(storage.as_ref(), officer, valid_hours, json).await
+            enroll_code(storage.as_ref(), actor, officer, valid_hours, json).await
         }
         Command::Device { command, database } => {
             let storage = database.open().await?;
@@ -351,6 +428,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 DeviceCommand::List { json } => list_devices(storage.as_ref(), json).await,
                 DeviceCommand::Revoke { id } => {
                     if storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
+                        audit(
+                            storage.as_ref(),
+                            actor,
+                            action::DEVICE_REVOKE,
+                            &id.to_string(),
+                            serde_json::json!({}),
+                        )
+                        .await?;
                         say!("Perangkat {id} dicabut. / Device {id} revoked.");
                         Ok(())
                     } else {
@@ -363,7 +448,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let storage = database.open().await?;
             match command {
                 ReferenceCommand::Import { file, json } => {
-                    import_reference(storage.as_ref(), &file, json).await
+                    import_reference(storage.as_ref(), actor, &file, json).await
                 }
                 ReferenceCommand::Show { year, json } => {
                     let rows = storage.reference(year).await?;
@@ -409,6 +494,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     let started = std::time::Instant::now();
                     let persons = storage.recompute_coverage().await?;
                     let seconds = started.elapsed().as_secs_f64();
+                    audit(
+                        storage.as_ref(),
+                        actor,
+                        action::COVERAGE_RECOMPUTE,
+                        "",
+                        serde_json::json!({ "persons": persons }),
+                    )
+                    .await?;
                     if json {
                         say!(
                             "{}",
@@ -452,7 +545,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 RatesCommand::List { json } => {
                     let entries = storage.contribution_rates().await?;
                     let today = OffsetDateTime::now_utc().date();
-                    let in_force = rates_on(storage.as_ref(), today).await?;
+                    let in_force = crate::report::rates_on(storage.as_ref(), today).await?;
                     if json {
                         say!(
                             "{}",
@@ -498,7 +591,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 } => {
                     let from = lindung_shared::validation::parse_date(&from)
                         .with_context(|| format!("--from {from:?}: a date such as 2026-01-01"))?;
-                    let base = rates_on(storage.as_ref(), from).await?;
+                    let base = crate::report::rates_on(storage.as_ref(), from).await?;
                     let percent =
                         |text: Option<String>, current: u32, name: &str| -> anyhow::Result<u32> {
                             match text {
@@ -521,6 +614,22 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         bail!("--jkk-max must not be below --jkk-min");
                     }
                     storage.set_contribution_rates(&rates).await?;
+                    audit(
+                        storage.as_ref(),
+                        actor,
+                        action::RATES_SET,
+                        &from.to_string(),
+                        serde_json::json!({
+                            "effective_from": from.to_string(),
+                            "jkk_rate_bp": rates.jkk_rate_bp,
+                            "jkk_min": rates.jkk_min,
+                            "jkk_max": rates.jkk_max,
+                            "jkm_flat": rates.jkm_flat,
+                            "jht_rate_bp": rates.jht_rate_bp,
+                            "minimum_monthly": rates.minimum_monthly(),
+                        }),
+                    )
+                    .await?;
                     say!(
                         "Tarif sejak {from} disimpan: minimum {} per bulan. / Rates from {from} saved: minimum {} a month.",
                         lindung_shared::lang::format_rupiah(rates.minimum_monthly()),
@@ -546,23 +655,54 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Duplicates {
-            command,
-            staff,
-            database,
-        } => {
+        Command::Duplicates { command, database } => {
             let storage = database.open().await?;
-            let actor = crate::reconcile::actor(staff.as_deref());
-            crate::reconcile::duplicates(storage.as_ref(), command, &actor).await
+            crate::reconcile::duplicates(storage.as_ref(), command, actor).await
         }
-        Command::Conflicts {
-            command,
-            staff,
-            database,
-        } => {
+        Command::Conflicts { command, database } => {
             let storage = database.open().await?;
-            let actor = crate::reconcile::actor(staff.as_deref());
-            crate::reconcile::conflicts(storage.as_ref(), command, &actor).await
+            crate::reconcile::conflicts(storage.as_ref(), command, actor).await
+        }
+        Command::Audit { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                AuditCommand::List {
+                    limit,
+                    action,
+                    since,
+                    json,
+                } => list_audit(storage.as_ref(), limit, action, since.as_deref(), json).await,
+            }
+        }
+        Command::Export { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                ExportCommand::Coverage {
+                    region,
+                    level,
+                    year,
+                    no_baseline,
+                    format,
+                    output,
+                } => {
+                    export_coverage(
+                        storage.as_ref(),
+                        actor,
+                        &region,
+                        level.as_deref(),
+                        year,
+                        !no_baseline,
+                        format,
+                        &output,
+                    )
+                    .await
+                }
+                ExportCommand::Registrations {
+                    region,
+                    format,
+                    output,
+                } => export_registrations(storage.as_ref(), actor, &region, format, &output).await,
+            }
         }
         Command::Regions { json } => show_regions(json),
     }
@@ -589,6 +729,7 @@ pub fn scope_codes(inputs: &[String]) -> anyhow::Result<Vec<String>> {
 
 async fn add_officer(
     storage: &dyn Storage,
+    actor: &str,
     name: String,
     regions: &[String],
     json: bool,
@@ -604,6 +745,14 @@ async fn add_officer(
         created_at: OffsetDateTime::now_utc(),
     };
     storage.add_officer(&officer).await?;
+    audit(
+        storage,
+        actor,
+        action::OFFICER_ADD,
+        &officer.id.to_string(),
+        serde_json::json!({ "name": officer.name, "regions": officer.regions }),
+    )
+    .await?;
     if json {
         say!("{}", serde_json::to_string_pretty(&officer)?);
     } else {
@@ -653,6 +802,7 @@ async fn list_officers(storage: &dyn Storage, json: bool) -> anyhow::Result<()> 
 
 async fn enroll_code(
     storage: &dyn Storage,
+    actor: &str,
     officer: OfficerId,
     valid_hours: u32,
     json: bool,
@@ -676,6 +826,19 @@ async fn enroll_code(
             expires_at,
         })
         .await?;
+    // Never the code itself: whoever reads the log must not be able to enrol.
+    audit(
+        storage,
+        actor,
+        action::ENROLL_CODE,
+        &officer.id.to_string(),
+        serde_json::json!({
+            "officer": officer.name,
+            "valid_hours": valid_hours,
+            "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339)?,
+        }),
+    )
+    .await?;
     if json {
         say!(
             "{}",
@@ -728,20 +891,6 @@ async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The contribution rates in force on `date`: the stored table, or the
-/// built-in PP 44/2015 rates while none is stored.
-async fn rates_on(
-    storage: &dyn Storage,
-    date: time::Date,
-) -> anyhow::Result<lindung_shared::coverage::ContributionRates> {
-    use lindung_shared::coverage::{ContributionRates, RateTable};
-    let table = RateTable::new(storage.contribution_rates().await?);
-    Ok(table
-        .at(date)
-        .copied()
-        .unwrap_or_else(|| ContributionRates::pp44_2015(time::macros::date!(2015 - 07 - 01))))
-}
-
 /// The region a coverage command is about: its code, or "" for the country.
 fn region_code(region: Option<&str>) -> anyhow::Result<String> {
     match region {
@@ -763,24 +912,6 @@ fn parse_level(text: &str) -> anyhow::Result<lindung_shared::region::Level> {
     })
 }
 
-/// Every region of `level` inside `code` ("" for the country), in code order.
-fn regions_at(code: &str, level: lindung_shared::region::Level) -> Vec<(String, String)> {
-    let index = regions();
-    let mut frontier = vec![code.to_owned()];
-    let mut found = Vec::new();
-    while let Some(parent) = frontier.pop() {
-        for child in index.children(&parent) {
-            if child.level == level {
-                found.push((child.code.to_owned(), child.name.to_owned()));
-            } else if child.code.len() < level.code_len() {
-                frontier.push(child.code.to_owned());
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
 async fn list_coverage(
     storage: &dyn Storage,
     region: Option<&str>,
@@ -789,7 +920,7 @@ async fn list_coverage(
     include_baseline: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    use lindung_shared::coverage::{Coverage, CoverageInput, coverage};
+    use lindung_shared::coverage::Coverage;
     let level = parse_level(level)?;
     let code = region_code(region)?;
     if level.code_len() <= code.len() {
@@ -797,29 +928,12 @@ async fn list_coverage(
     }
     let now = OffsetDateTime::now_utc();
     let year = year.unwrap_or(now.year());
-    let reference: std::collections::HashMap<String, crate::reference::ReferenceRow> = storage
-        .reference(year)
-        .await?
-        .into_iter()
-        .map(|row| (row.region_code.clone(), row))
-        .collect();
-    let persons = storage.persons_by_region(&code, level.code_len()).await?;
-    let rates = rates_on(storage, now.date()).await?;
-    let mut rows = Vec::new();
-    for (child, name) in regions_at(&code, level) {
-        let reference = reference.get(&child);
-        let figures = coverage(&CoverageInput {
-            working_population: reference.and_then(|r| r.working_population),
-            baseline: reference.and_then(|r| r.baseline).unwrap_or(0),
-            include_baseline,
-            persons: persons.get(&child).copied().unwrap_or(0),
-            target_bp: reference.and_then(|r| r.target_bp),
-            registered_last_30_days: 0,
-            yearly_cost_per_person: 12 * rates.minimum_monthly(),
-            today: now.date(),
-        });
-        rows.push((child, name, figures));
-    }
+    let rows: Vec<_> =
+        crate::report::regions_coverage(storage, &code, level, year, include_baseline, now)
+            .await?
+            .into_iter()
+            .map(|row| (row.region_code, row.region_name, row.coverage))
+            .collect();
     if json {
         let list: Vec<serde_json::Value> = rows
             .iter()
@@ -863,36 +977,14 @@ async fn show_coverage(
     include_baseline: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    use lindung_shared::coverage::{Coverage, CoverageInput, coverage};
+    use lindung_shared::coverage::Coverage;
     use lindung_shared::lang::format_rupiah;
     let code = region_code(region)?;
     let now = OffsetDateTime::now_utc();
     let year = year.unwrap_or(now.year());
-    let reference = storage
-        .reference(year)
-        .await?
-        .into_iter()
-        .find(|row| row.region_code == code);
-    let counts = storage
-        .coverage_counts(&code, crate::storage::ms(now - Duration::days(30)))
-        .await?;
-    // The default rates until the rate table is editable (PP 44/2015, see shared::coverage).
-    let rates = rates_on(storage, now.date()).await?;
-    let figures = coverage(&CoverageInput {
-        working_population: reference.as_ref().and_then(|r| r.working_population),
-        baseline: reference.as_ref().and_then(|r| r.baseline).unwrap_or(0),
-        include_baseline,
-        persons: counts.persons,
-        target_bp: reference.as_ref().and_then(|r| r.target_bp),
-        registered_last_30_days: counts.persons_since,
-        yearly_cost_per_person: 12 * rates.minimum_monthly(),
-        today: now.date(),
-    });
-    let name = if code.is_empty() {
-        "Indonesia".to_owned()
-    } else {
-        regions().full_name(&code).unwrap_or_else(|| code.clone())
-    };
+    let report =
+        crate::report::region_coverage(storage, &code, year, include_baseline, now).await?;
+    let (name, figures, counts) = (report.row.region_name, report.row.coverage, report.counts);
     if json {
         say!(
             "{}",
@@ -904,7 +996,7 @@ async fn show_coverage(
                 "coverage": figures,
                 "persons_by_category": counts.by_category,
                 "persons_by_payer": counts.by_payer,
-                "monthly_contribution_per_person": rates.minimum_monthly(),
+                "monthly_contribution_per_person": report.monthly_contribution,
             }))?
         );
         return Ok(());
@@ -961,6 +1053,7 @@ async fn show_coverage(
 
 async fn import_reference(
     storage: &dyn Storage,
+    actor: &str,
     file: &std::path::Path,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -991,6 +1084,23 @@ async fn import_reference(
         );
     }
     let replaced = storage.replace_reference(&parsed.rows).await?;
+    let file_name = file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    audit(
+        storage,
+        actor,
+        action::REFERENCE_IMPORT,
+        &file_name,
+        serde_json::json!({
+            "file": file_name,
+            "years": replaced.years,
+            "rows": replaced.stored,
+            "removed": replaced.removed,
+        }),
+    )
+    .await?;
     if json {
         say!(
             "{}",
@@ -1005,6 +1115,153 @@ async fn import_reference(
             replaced.years,
             replaced.stored,
             replaced.removed
+        );
+    }
+    Ok(())
+}
+
+/// `--region` of an export: a known region code, else an error naming the option.
+fn export_region(region: &str) -> anyhow::Result<String> {
+    region_code(Some(region))
+        .with_context(|| format!("--region {region:?}: wilayah tidak dikenal / no such region"))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn export_coverage(
+    storage: &dyn Storage,
+    actor: &str,
+    region: &str,
+    level: Option<&str>,
+    year: Option<i32>,
+    include_baseline: bool,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    let code = export_region(region)?;
+    let level = level.map(parse_level).transpose()?;
+    if let Some(level) = level
+        && level.code_len() <= code.len()
+    {
+        bail!("--level must be below the region {code}");
+    }
+    let now = OffsetDateTime::now_utc();
+    let year = year.unwrap_or(now.year());
+    let rows = match level {
+        Some(level) => {
+            crate::report::regions_coverage(storage, &code, level, year, include_baseline, now)
+                .await?
+        }
+        None => vec![
+            crate::report::region_coverage(storage, &code, year, include_baseline, now)
+                .await?
+                .row,
+        ],
+    };
+    let written = crate::export::write_coverage(output, format, &rows)
+        .with_context(|| format!("export to {} failed; nothing was written", output.display()))?;
+    audit(
+        storage,
+        actor,
+        action::EXPORT_COVERAGE,
+        &code,
+        serde_json::json!({
+            "region": code,
+            "level": level.map(|l| l.name_en()),
+            "year": year,
+            "baseline_included": include_baseline,
+            "format": format.name(),
+            "rows": written,
+            "file": output.display().to_string(),
+        }),
+    )
+    .await?;
+    say!(
+        "{written} baris ditulis ke / rows written to {}",
+        output.display()
+    );
+    Ok(())
+}
+
+async fn export_registrations(
+    storage: &dyn Storage,
+    actor: &str,
+    region: &str,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    let code = export_region(region)?;
+    let written = crate::export::write_registrations(storage, &code, output, format)
+        .await
+        .with_context(|| format!("export to {} failed; nothing was written", output.display()))?;
+    audit(
+        storage,
+        actor,
+        action::EXPORT_REGISTRATIONS,
+        &code,
+        serde_json::json!({
+            "region": code,
+            "format": format.name(),
+            "rows": written,
+            "file": output.display().to_string(),
+        }),
+    )
+    .await?;
+    say!(
+        "{written} pendaftaran ditulis ke / registrations written to {} (NIK disamarkan / NIKs masked)",
+        output.display()
+    );
+    Ok(())
+}
+
+async fn list_audit(
+    storage: &dyn Storage,
+    limit: u32,
+    action: Option<String>,
+    since: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let since_ms = since
+        .map(|text| {
+            lindung_shared::validation::parse_date(text)
+                .with_context(|| format!("--since {text:?}: a date such as 2026-01-01"))
+                .map(|date| storage::ms(date.midnight().assume_utc()))
+        })
+        .transpose()?;
+    let entries = storage
+        .audit_entries(&AuditFilter {
+            limit,
+            action,
+            since_ms,
+        })
+        .await?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        say!("Belum ada catatan audit. / No audit entries yet.");
+        return Ok(());
+    }
+    say!(
+        "{:<20}  {:<16}  {:<22}  {:<36}  rincian/details",
+        "waktu/time (UTC)",
+        "staf/staff",
+        "tindakan/action",
+        "subjek/subject"
+    );
+    for entry in entries {
+        let at = entry
+            .at
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]"
+            ))
+            .unwrap_or_default();
+        say!(
+            "{at:<20}  {:<16}  {:<22}  {:<36}  {}",
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.details
         );
     }
     Ok(())

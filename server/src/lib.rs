@@ -11,15 +11,21 @@
 //! - [`reference`]: reference data per region and year (denominators, baselines, targets) from CSV.
 //! - [`secrets`]: enrolment codes and device tokens (random, stored hashed).
 //! - [`region_summary`]: what the embedded region data holds, per level and kind.
+//! - [`audit`]: the audit log helper every staff command calls (NIKs masked).
+//! - [`report`]: coverage figures per region, for `coverage` and `export coverage`.
+//! - [`export`]: `.csv`/`.xlsx` exports of coverage and registrations, written atomically.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod duplicates;
+pub mod export;
 pub mod ingest;
 pub mod persons;
 pub mod reconcile;
 pub mod reference;
 pub mod region_summary;
+pub mod report;
 pub mod secrets;
 pub mod serve;
 pub mod storage;

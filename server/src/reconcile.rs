@@ -121,18 +121,6 @@ pub enum ConflictsCommand {
     },
 }
 
-/// Who is acting: `--staff`, else `LINDUNG_STAFF`, else the login name.
-pub fn actor(given: Option<&str>) -> String {
-    given
-        .map(str::to_owned)
-        .or_else(|| std::env::var("LINDUNG_STAFF").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("USERNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 /// Runs a `duplicates` command.
 pub async fn duplicates(
     storage: &dyn Storage,
@@ -580,6 +568,14 @@ async fn merge(
                 actor,
                 "duplicates merged"
             );
+            crate::audit::audit(
+                storage,
+                actor,
+                crate::audit::action::DUPLICATES_MERGE,
+                &format!("merge {id}"),
+                json!({ "kept": keep, "records": &members, "taken": take }),
+            )
+            .await?;
             if as_json {
                 say!(
                     "{}",
@@ -624,6 +620,14 @@ async fn unmerge(storage: &dyn Storage, id: i64, actor: &str, as_json: bool) -> 
     match outcome {
         StaffOutcome::Applied { operations, .. } => {
             tracing::info!(merge = id, actor, "merge undone");
+            crate::audit::audit(
+                storage,
+                actor,
+                crate::audit::action::DUPLICATES_UNMERGE,
+                &format!("merge {id}"),
+                json!({ "kept": merge.survivor, "records": merge.members }),
+            )
+            .await?;
             if as_json {
                 say!(
                     "{}",
@@ -816,6 +820,18 @@ async fn resolve(
     match outcome {
         StaffOutcome::Applied { .. } => {
             tracing::info!(conflict = id, how = how_code, actor, "conflict resolved");
+            crate::audit::audit(
+                storage,
+                actor,
+                crate::audit::action::CONFLICT_RESOLVE,
+                &format!("conflict {id}"),
+                json!({
+                    "record_id": conflict.record_id,
+                    "field": conflict.field.as_str(),
+                    "how": how_code,
+                }),
+            )
+            .await?;
             if as_json {
                 say!(
                     "{}",

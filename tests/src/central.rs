@@ -118,8 +118,18 @@ impl Central {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
-    /// Runs a staff command (`lindung-server …`) against this server's database.
+    /// Runs a staff command (`lindung-server …`) against this server's database
+    /// (no `LINDUNG_STAFF` from the developer's environment).
     pub fn admin<I, S>(&self, args: I) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.admin_with_env(args, &[])
+    }
+
+    /// Runs a staff command with extra environment variables (e.g. `LINDUNG_STAFF`).
+    pub fn admin_with_env<I, S>(&self, args: I, env: &[(&str, &str)]) -> Finished
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
@@ -128,6 +138,8 @@ impl Central {
             .args(args)
             .env("LINDUNG_DATABASE", &self.database)
             .env_remove("LINDUNG_LANG")
+            .env_remove("LINDUNG_STAFF")
+            .envs(env.iter().copied())
             .output()
             .expect("lindung-server runs");
         Finished::from_output(output)

@@ -7,6 +7,7 @@
 
 mod agent_import;
 mod agent_workflow;
+mod audit_export;
 mod coverage;
 mod crash;
 mod nik_cli;

@@ -129,6 +129,12 @@ fn staff_resolve_a_conflict_and_every_laptop_gets_the_decision() {
         "{}",
         again.stderr
     );
+    // The decision is in the audit log, under its author.
+    let audit = staff(
+        &central,
+        &["audit", "list", "--action", "conflict.resolve", "--json"],
+    );
+    assert_eq!(audit[0]["actor"], "ani.staf", "{audit}");
 }
 
 #[test]

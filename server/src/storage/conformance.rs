@@ -43,6 +43,8 @@ where
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
     conflicts_are_logged_and_resolved_by_staff(fresh().await.as_ref()).await;
     duplicates_are_merged_and_unmerged_by_staff(fresh().await.as_ref()).await;
+    the_audit_log_keeps_entries_newest_first(fresh().await.as_ref()).await;
+    records_in_a_region_come_in_pages(fresh().await.as_ref()).await;
 }
 
 /// An officer, enrolled with one device.
@@ -1486,4 +1488,137 @@ async fn duplicates_are_merged_and_unmerged_by_staff(storage: &dyn Storage) {
             .expect("list")
             .is_empty()
     );
+}
+
+async fn the_audit_log_keeps_entries_newest_first(storage: &dyn Storage) {
+    use super::{AuditEntry, AuditFilter};
+    let all = |limit| AuditFilter {
+        limit,
+        action: None,
+        since_ms: None,
+    };
+    assert!(
+        storage
+            .audit_entries(&all(10))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let entries = [
+        ("officer.add", "a", 0),
+        ("enroll_code.create", "b", 1),
+        ("officer.add", "c", 2),
+        ("export.registrations", "1311", 3),
+    ];
+    for (action, subject, minutes) in entries {
+        storage
+            .record_audit(&AuditEntry {
+                at: NOW + Duration::minutes(minutes),
+                actor: "Sari Wulandari".into(),
+                action: action.into(),
+                subject: subject.into(),
+                details: serde_json::json!({ "rows": minutes, "file": "cakupan.xlsx" }),
+            })
+            .await
+            .expect("recorded");
+    }
+    let newest = storage.audit_entries(&all(10)).await.expect("read");
+    assert_eq!(
+        newest
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<Vec<_>>(),
+        vec!["1311", "c", "b", "a"]
+    );
+    assert!(newest.windows(2).all(|w| w[0].id > w[1].id));
+    let first = &newest[0];
+    assert_eq!(first.actor, "Sari Wulandari");
+    assert_eq!(first.action, "export.registrations");
+    assert_eq!(first.at, NOW + Duration::minutes(3));
+    assert_eq!(
+        first.details,
+        serde_json::json!({ "rows": 3, "file": "cakupan.xlsx" })
+    );
+    assert_eq!(storage.audit_entries(&all(2)).await.expect("read").len(), 2);
+    let officers = storage
+        .audit_entries(&AuditFilter {
+            limit: 10,
+            action: Some("officer.add".into()),
+            since_ms: None,
+        })
+        .await
+        .expect("read");
+    assert_eq!(
+        officers
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<Vec<_>>(),
+        vec!["c", "a"]
+    );
+    let recent = storage
+        .audit_entries(&AuditFilter {
+            limit: 10,
+            action: Some("officer.add".into()),
+            since_ms: Some(crate::storage::ms(NOW + Duration::minutes(1))),
+        })
+        .await
+        .expect("read");
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].subject, "c");
+}
+
+async fn records_in_a_region_come_in_pages(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["13"]).await;
+    let mut operations = Vec::new();
+    let mut in_sangir = Vec::new();
+    // Seven persons in Sangir (1311 01), two elsewhere in Solok Selatan.
+    for serial in 1..=9u16 {
+        let village = if serial <= 7 {
+            "1311012001"
+        } else {
+            "1311022001"
+        };
+        let person = registration(&nik(1, serial), "Siti Aminah", village, &rina.scope);
+        operations.push(create(&rina.scope, u64::from(serial), base_ms(), &person));
+        if serial <= 7 {
+            in_sangir.push(person);
+        }
+    }
+    // One of Sangir's persons withdraws; her record is left out.
+    let withdrawn = in_sangir.remove(2);
+    operations.push(edit(
+        &rina.scope,
+        10,
+        base_ms() + 1,
+        withdrawn.id,
+        vec![Change::Status(Status::Withdrawn {
+            reason: "pindah".into(),
+        })],
+    ));
+    storage
+        .push(&rina.scope, &operations, NOW)
+        .await
+        .expect("push");
+    let mut found = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = storage
+            .records_in_region("131101", after, 2)
+            .await
+            .expect("page");
+        let Some(last) = page.last_id else { break };
+        assert!(page.registrations.len() <= 2);
+        found.extend(page.registrations);
+        after = Some(last);
+        pages += 1;
+    }
+    assert_eq!(pages, 3, "6 active records in pages of 2");
+    in_sangir.sort_by_key(|r| r.id);
+    assert_eq!(found, in_sangir);
+    let everywhere = storage
+        .records_in_region("", None, 100)
+        .await
+        .expect("page");
+    assert_eq!(everywhere.registrations.len(), 8);
 }

@@ -356,6 +356,27 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
+/// A page of records in a region as loaded by a backend: (id, state, creating
+/// operation body) rows → the complete active registrations.
+pub(crate) fn records_page(
+    rows: Vec<(RecordId, Option<String>, Option<String>)>,
+) -> Result<RecordsPage> {
+    let mut page = RecordsPage {
+        last_id: rows.last().map(|row| row.0),
+        ..RecordsPage::default()
+    };
+    for (id, state, creating_body) in rows {
+        let state = record_state(state.as_deref(), creating_body.as_deref())?;
+        match state.to_registration(id) {
+            Ok(registration) if registration.is_active() => page.registrations.push(registration),
+            Ok(_) => {}
+            // Only the id: the state may hold a NIK.
+            Err(_) => tracing::debug!(record = %id, "incomplete record left out of a page"),
+        }
+    }
+    Ok(page)
+}
+
 /// A value from stored JSON text.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StorageError::Corrupt(e.to_string()))
@@ -567,6 +588,62 @@ pub struct Counts {
     pub devices: u64,
 }
 
+/// One entry for the audit log: who did what, to what, when. Build it with
+/// [`crate::audit::audit`], which masks NIKs; never store a secret in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// The staff member (`--staff`, `LINDUNG_STAFF`, or the OS user name).
+    pub actor: String,
+    /// What was done, e.g. `officer.add` (see [`crate::audit::action`]).
+    pub action: String,
+    /// What it was done to: an officer or device id, a region code, a file name.
+    pub subject: String,
+    /// Further details, as a JSON value.
+    pub details: serde_json::Value,
+}
+
+/// Which audit entries to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// At most this many (the newest).
+    pub limit: u32,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only entries at or after this moment (Unix milliseconds).
+    pub since_ms: Option<i64>,
+}
+
+/// A stored audit entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// Its number, increasing in the order entries were stored.
+    pub id: i64,
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Details.
+    pub details: serde_json::Value,
+}
+
+/// One page of the active registrations in a region, in record-id order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordsPage {
+    /// The complete, active registrations of the page (a record still
+    /// missing fields is left out).
+    pub registrations: Vec<lindung_shared::registration::Registration>,
+    /// The last record id the page read: pass it as `after` for the next
+    /// page. `None` when the page read nothing (the end).
+    pub last_id: Option<RecordId>,
+}
+
 /// Everything the server stores. Implemented once per backend; the
 /// conformance suite checks that both behave the same.
 #[async_trait]
@@ -694,6 +771,22 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The staff device's id (the author of staff operations).
     async fn staff_device(&self) -> Result<DeviceId>;
+
+    /// Appends an entry to the audit log.
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<()>;
+
+    /// Audit entries, newest first.
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+
+    /// Up to `limit` active records whose village code starts with
+    /// `region_prefix`, with ids greater than `after`, in id order (a page of
+    /// an export: memory stays bounded however many records there are).
+    async fn records_in_region(
+        &self,
+        region_prefix: &str,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<RecordsPage>;
 }
 
 #[cfg(test)]

@@ -42,11 +42,12 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    Authenticated, ConflictEntry, Counts, CoverageCounts, DatabaseUrl, Device, DuplicateCandidate,
-    DuplicateKind, EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, Officer, PullResult,
-    PushResult, ReferenceReplaced, Resolution, Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome,
-    StaffRequest, Storage, StorageError, from_json, from_ms, from_seq, json, ms, operation_body,
-    parse_hash, record_state, to_seq,
+    AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
+    DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment, MergeEntry,
+    NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced, Resolution,
+    Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome, StaffRequest, Storage, StorageError,
+    from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page,
+    to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -185,7 +186,17 @@ const MIGRATIONS: &[&str] = &[
          jkm_flat bigint NOT NULL,
          jht_rate_bp integer NOT NULL
      );",
-    // 7: staff reconciliation. Records keep what the probable-duplicate
+    // 7: the audit log: every staff action and export (who, when, what).
+    "CREATE TABLE audit_log (
+         id bigserial PRIMARY KEY,
+         at_ms bigint NOT NULL,
+         actor text NOT NULL,
+         action text NOT NULL,
+         subject text NOT NULL,
+         details text NOT NULL
+     );
+     CREATE INDEX audit_log_by_action ON audit_log (action, id);",
+    // 8: staff reconciliation. Records keep what the probable-duplicate
     // search compares; devices how far they have pulled (to tell a conflict
     // from a later edit); the conflict log and merges. The staff device
     // (see `ingest::staff_operations`) is created by `migrate`.
@@ -220,7 +231,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
-const STAFF_MIGRATION: usize = 6;
+const STAFF_MIGRATION: usize = 7;
 
 /// Rebuilds `persons` and `person_counts` from `records`.
 const RECOMPUTE_COVERAGE: &str = "
@@ -1838,6 +1849,80 @@ impl Storage for PostgresStorage {
                 })
             })
             .collect()
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO audit_log (at_ms, actor, action, subject, details)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &ms(entry.at),
+                    &entry.actor,
+                    &entry.action,
+                    &entry.subject,
+                    &json(&entry.details)?,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, at_ms, actor, action, subject, details FROM audit_log
+                 WHERE ($1::text IS NULL OR action = $1) AND ($2::bigint IS NULL OR at_ms >= $2)
+                 ORDER BY id DESC LIMIT $3",
+                &[&filter.action, &filter.since_ms, &i64::from(filter.limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let details: String = row.try_get(5)?;
+                Ok(AuditRecord {
+                    id: row.try_get(0)?,
+                    at: from_ms(row.try_get(1)?)?,
+                    actor: row.try_get(2)?,
+                    action: row.try_get(3)?,
+                    subject: row.try_get(4)?,
+                    details: from_json(&details)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn records_in_region(
+        &self,
+        region_prefix: &str,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<RecordsPage> {
+        let client = self.client().await?;
+        let sql = format!(
+            "{RECORD_COLUMNS} WHERE r.active AND r.village_code LIKE $1
+               AND ($2::uuid IS NULL OR r.id > $2) ORDER BY r.id LIMIT $3"
+        );
+        let rows = client
+            .query(
+                sql.as_str(),
+                &[
+                    &prefix_pattern(region_prefix),
+                    &after.map(|id| id.0),
+                    &i64::from(limit),
+                ],
+            )
+            .await?;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let id: Uuid = row.try_get(0)?;
+                Ok((RecordId(id), row.try_get(1)?, row.try_get(3)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        records_page(rows)
     }
 
     async fn staff_device(&self) -> Result<DeviceId> {

@@ -25,11 +25,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    Authenticated, ConflictEntry, Counts, CoverageCounts, Device, DuplicateCandidate,
-    DuplicateKind, EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, Officer, PullResult,
-    PushResult, ReferenceReplaced, Resolution, Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome,
-    StaffRequest, Storage, StorageError, from_json, from_ms, from_seq, json, ms, operation_body,
-    parse_hash, record_state, to_seq,
+    AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
+    Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment, MergeEntry,
+    NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced, Resolution,
+    Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome, StaffRequest, Storage, StorageError,
+    from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page,
+    to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -168,7 +169,17 @@ const MIGRATIONS: &[&str] = &[
          jkm_flat INTEGER NOT NULL,
          jht_rate_bp INTEGER NOT NULL
      ) STRICT;",
-    // 7: staff reconciliation. Records keep what the probable-duplicate
+    // 7: the audit log: every staff action and export (who, when, what).
+    "CREATE TABLE audit_log (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         at_ms INTEGER NOT NULL,
+         actor TEXT NOT NULL,
+         action TEXT NOT NULL,
+         subject TEXT NOT NULL,
+         details TEXT NOT NULL
+     ) STRICT;
+     CREATE INDEX audit_log_by_action ON audit_log (action, id);",
+    // 8: staff reconciliation. Records keep what the probable-duplicate
     // search compares; devices how far they have pulled (to tell a conflict
     // from a later edit); the conflict log and merges. The staff device
     // (see `ingest::staff_operations`) is created by `migrate`.
@@ -203,7 +214,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
-const STAFF_MIGRATION: usize = 6;
+const STAFF_MIGRATION: usize = 7;
 
 /// Rebuilds `persons` and `person_counts` from `records`.
 const RECOMPUTE_COVERAGE: &str = "
@@ -1732,6 +1743,96 @@ impl Storage for SqliteStorage {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let at_ms = ms(entry.at);
+        let (actor, action, subject) = (
+            entry.actor.clone(),
+            entry.action.clone(),
+            entry.subject.clone(),
+        );
+        let details = json(&entry.details)?;
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO audit_log (at_ms, actor, action, subject, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![at_ms, actor, action, subject, details],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let filter = filter.clone();
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT id, at_ms, actor, action, subject, details FROM audit_log
+                 WHERE (?1 IS NULL OR action = ?1) AND (?2 IS NULL OR at_ms >= ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            type Row = (i64, i64, String, String, String, String);
+            let rows = statement
+                .query_map(
+                    params![filter.action, filter.since_ms, i64::from(filter.limit)],
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                        ))
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<Row>>>()?;
+            rows.into_iter()
+                .map(|(id, at_ms, actor, action, subject, details)| {
+                    Ok(AuditRecord {
+                        id,
+                        at: from_ms(at_ms)?,
+                        actor,
+                        action,
+                        subject,
+                        details: from_json(&details)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn records_in_region(
+        &self,
+        region_prefix: &str,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<RecordsPage> {
+        let prefix = region_prefix.to_owned();
+        // Ids are stored hyphenated in lower case, so text order is byte order.
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT r.id, r.state, o.body FROM records r
+                 LEFT JOIN operations o ON r.state IS NULL AND o.server_seq = r.updated_seq
+                 WHERE r.active AND substr(r.village_code, 1, length(?1)) = ?1 AND r.id > ?2
+                 ORDER BY r.id LIMIT ?3",
+            )?;
+            type Row = (String, Option<String>, Option<String>);
+            let rows = statement
+                .query_map(params![prefix, after, i64::from(limit)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect::<rusqlite::Result<Vec<Row>>>()?;
+            let rows = rows
+                .into_iter()
+                .map(|(id, state, body)| Ok((RecordId(parse_uuid(&id)?), state, body)))
+                .collect::<Result<Vec<_>>>()?;
+            records_page(rows)
         })
         .await
     }
