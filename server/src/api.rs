@@ -90,6 +90,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/enroll", post(enroll))
         .route("/api/v1/sync/push", post(push))
         .route("/api/v1/sync/pull", get(pull))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(crate::staff_api::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -100,7 +102,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub struct ApiError(pub WireError);
 
 impl ApiError {
-    fn new(code: ErrorCode, english: impl Into<String>, indonesian: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        code: ErrorCode,
+        english: impl Into<String>,
+        indonesian: impl Into<String>,
+    ) -> Self {
         ApiError(WireError::new(code, english, indonesian))
     }
 
@@ -137,6 +143,10 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(ErrorBody { error: self.0 })).into_response()
     }
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
 }
 
 async fn health() -> Json<serde_json::Value> {

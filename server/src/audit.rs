@@ -44,6 +44,10 @@ pub mod action {
     pub const DUPLICATES_UNMERGE: &str = "duplicates.unmerge";
     /// `conflicts resolve`.
     pub const CONFLICT_RESOLVE: &str = "conflict.resolve";
+    /// `staff add` (the token is never recorded).
+    pub const STAFF_ADD: &str = "staff.add";
+    /// `staff revoke`.
+    pub const STAFF_REVOKE: &str = "staff.revoke";
 }
 
 /// Who is acting: `given` (from `--staff` or `LINDUNG_STAFF`), else

@@ -160,6 +160,13 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Central staff accounts for the staff API (`/api/v1/staff/…`, see `/api/v1/openapi.json`).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Duplicate persons: list groups (same NIK, or probably the same person), merge, undo a merge.
     Duplicates {
         #[command(subcommand)]
@@ -342,6 +349,30 @@ pub enum ReferenceCommand {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `staff …`
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create a staff account for the staff API; its token is printed once.
+    Add {
+        /// The person's name (recorded in the audit log with what they do).
+        name: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List staff accounts.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a staff account: its token stops working.
+    Revoke {
+        /// The account id (from `staff list`).
+        id: uuid::Uuid,
     },
 }
 
@@ -655,6 +686,10 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Staff { command, database } => {
+            let storage = database.open().await?;
+            staff_command(storage.as_ref(), actor, command).await
+        }
         Command::Duplicates { command, database } => {
             let storage = database.open().await?;
             crate::reconcile::duplicates(storage.as_ref(), command, actor).await
@@ -901,7 +936,7 @@ fn region_code(region: Option<&str>) -> anyhow::Result<String> {
     }
 }
 
-fn parse_level(text: &str) -> anyhow::Result<lindung_shared::region::Level> {
+pub(crate) fn parse_level(text: &str) -> anyhow::Result<lindung_shared::region::Level> {
     use lindung_shared::region::Level;
     Ok(match text.trim().to_ascii_lowercase().as_str() {
         "province" | "provinsi" => Level::Province,
@@ -928,23 +963,17 @@ async fn list_coverage(
     }
     let now = OffsetDateTime::now_utc();
     let year = year.unwrap_or(now.year());
-    let rows: Vec<_> =
-        crate::report::regions_coverage(storage, &code, level, year, include_baseline, now)
-            .await?
-            .into_iter()
-            .map(|row| (row.region_code, row.region_name, row.coverage))
-            .collect();
+    let rows =
+        crate::report::regions_coverage(storage, &code, level, year, include_baseline, now).await?;
     if json {
-        let list: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(code, name, figures)| {
-                serde_json::json!({ "region_code": code, "region": name, "coverage": figures })
-            })
-            .collect();
-        say!("{}", serde_json::to_string_pretty(&list)?);
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&crate::report::listing_json(&rows))?
+        );
         return Ok(());
     }
-    for (code, name, figures) in rows {
+    for row in rows {
+        let (code, name, figures) = (row.region_code, row.region_name, row.coverage);
         match figures {
             Coverage::NoDenominator { persons } => {
                 say!(
@@ -984,23 +1013,19 @@ async fn show_coverage(
     let year = year.unwrap_or(now.year());
     let report =
         crate::report::region_coverage(storage, &code, year, include_baseline, now).await?;
-    let (name, figures, counts) = (report.row.region_name, report.row.coverage, report.counts);
     if json {
         say!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "region_code": code,
-                "region": name,
-                "year": year,
-                "baseline_included": include_baseline,
-                "coverage": figures,
-                "persons_by_category": counts.by_category,
-                "persons_by_payer": counts.by_payer,
-                "monthly_contribution_per_person": report.monthly_contribution,
-            }))?
+            serde_json::to_string_pretty(&crate::report::report_json(
+                &code,
+                year,
+                include_baseline,
+                &report
+            ))?
         );
         return Ok(());
     }
+    let (name, figures, counts) = (report.row.region_name, report.row.coverage, report.counts);
     say!(
         "{name} ({}), {year}",
         if code.is_empty() { "-" } else { &code }
@@ -1059,48 +1084,23 @@ async fn import_reference(
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read {} (a UTF-8 CSV file)", file.display()))?;
-    let parsed = crate::reference::parse(&text, regions())
-        .with_context(|| format!("{} cannot be used", file.display()))?;
-    if !parsed.problems.is_empty() {
-        if json {
-            say!(
-                "{}",
-                serde_json::json!({ "imported": false, "problems": parsed.problems })
-            );
-        } else {
-            for problem in &parsed.problems {
-                say!(
-                    "baris/line {} [{}]: {} / {}",
-                    problem.line,
-                    problem.column,
-                    problem.message_id,
-                    problem.message
-                );
-            }
-        }
-        bail!(
-            "{} row problem(s): nothing was imported; fix the file and import it again",
-            parsed.problems.len()
-        );
-    }
-    let replaced = storage.replace_reference(&parsed.rows).await?;
     let file_name = file
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    audit(
-        storage,
-        actor,
-        action::REFERENCE_IMPORT,
-        &file_name,
-        serde_json::json!({
-            "file": file_name,
-            "years": replaced.years,
-            "rows": replaced.stored,
-            "removed": replaced.removed,
-        }),
-    )
-    .await?;
+    let outcome = crate::reference::import(storage, actor, &text, &file_name)
+        .await
+        .with_context(|| format!("{} cannot be used", file.display()))?;
+    let replaced = match outcome {
+        Ok(replaced) => replaced,
+        Err(problems) => {
+            report_reference_problems(&problems, json)?;
+            bail!(
+                "{} row problem(s): nothing was imported; fix the file and import it again",
+                problems.len()
+            );
+        }
+    };
     if json {
         say!(
             "{}",
@@ -1116,6 +1116,117 @@ async fn import_reference(
             replaced.stored,
             replaced.removed
         );
+    }
+    Ok(())
+}
+
+async fn staff_command(
+    storage: &dyn Storage,
+    actor: &str,
+    command: StaffCommand,
+) -> anyhow::Result<()> {
+    match command {
+        StaffCommand::Add { name, json } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                bail!("NAME: nama wajib diisi / a name is required");
+            }
+            let token = crate::secrets::new_token().context("no random numbers from the system")?;
+            let account = crate::storage::StaffAccount {
+                id: uuid::Uuid::now_v7(),
+                name,
+                created_at: OffsetDateTime::now_utc(),
+                revoked_at: None,
+            };
+            storage
+                .add_staff_account(&account, &crate::secrets::token_hash(&token))
+                .await?;
+            audit(
+                storage,
+                actor,
+                action::STAFF_ADD,
+                &account.id.to_string(),
+                serde_json::json!({ "name": account.name }),
+            )
+            .await?;
+            if json {
+                say!(
+                    "{}",
+                    serde_json::json!({ "id": account.id, "name": account.name, "token": token })
+                );
+            } else {
+                say!(
+                    "Akun staf / staff account: {} ({})",
+                    account.name,
+                    account.id
+                );
+                say!("Token (ditampilkan sekali saja / shown only once): {token}");
+                say!("Pakai / use: Authorization: Bearer {token}");
+            }
+            Ok(())
+        }
+        StaffCommand::List { json } => {
+            let accounts = storage.staff_accounts().await?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&accounts)?);
+            } else if accounts.is_empty() {
+                say!("Belum ada akun staf. / No staff accounts yet.");
+            } else {
+                for a in accounts {
+                    say!(
+                        "{}  {:<30} {}",
+                        a.id,
+                        a.name,
+                        if a.revoked_at.is_some() {
+                            "dicabut / revoked"
+                        } else {
+                            "aktif / active"
+                        }
+                    );
+                }
+            }
+            Ok(())
+        }
+        StaffCommand::Revoke { id } => {
+            if !storage
+                .revoke_staff_account(id, OffsetDateTime::now_utc())
+                .await?
+            {
+                bail!("no staff account {id} (see `lindung-server staff list`)");
+            }
+            audit(
+                storage,
+                actor,
+                action::STAFF_REVOKE,
+                &id.to_string(),
+                serde_json::json!({}),
+            )
+            .await?;
+            say!("Akun staf {id} dicabut. / Staff account {id} revoked.");
+            Ok(())
+        }
+    }
+}
+
+fn report_reference_problems(
+    problems: &[crate::reference::ReferenceProblem],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({ "imported": false, "problems": problems })
+        );
+    } else {
+        for problem in problems {
+            say!(
+                "baris/line {} [{}]: {} / {}",
+                problem.line,
+                problem.column,
+                problem.message_id,
+                problem.message
+            );
+        }
     }
     Ok(())
 }

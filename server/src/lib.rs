@@ -5,6 +5,8 @@
 //! - [`serve`]: logging, listening, graceful shutdown.
 //! - [`api`]: the HTTP API agents call (enrol, push, pull), body limits and compression.
 //! - [`duplicates`]: the duplicate-person queue (certain and probable groups, merge edits), without I/O.
+//! - [`staff_api`]: the staff API (`/api/v1/staff/…`: coverage, reference, duplicates, conflicts, audit).
+//! - [`openapi`]: the OpenAPI document served at `/api/v1/openapi.json`.
 //! - [`ingest`]: what a push batch does (dedup, validation, scope, clock bound, merge), without I/O.
 //! - [`storage`]: the [`storage::Storage`] trait and its SQLite and PostgreSQL backends.
 //! - [`reconcile`]: staff commands for the duplicate queue and the conflict log.
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod duplicates;
 pub mod export;
 pub mod ingest;
+pub mod openapi;
 pub mod persons;
 pub mod reconcile;
 pub mod reference;
@@ -28,4 +31,5 @@ pub mod region_summary;
 pub mod report;
 pub mod secrets;
 pub mod serve;
+pub mod staff_api;
 pub mod storage;

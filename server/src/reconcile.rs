@@ -176,17 +176,35 @@ pub async fn conflicts(
     }
 }
 
-/// A region option as a code prefix ("" for the whole country).
-fn region_prefix(region: Option<&str>) -> anyhow::Result<String> {
-    let Some(region) = region else {
+/// Why a reconciliation request cannot be done (the API maps these to
+/// HTTP statuses: 404, 409, 422; the CLI prints them).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The conflict, merge or record does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// It was already resolved or undone.
+    #[error("{0}")]
+    Stale(String),
+    /// The request or the values it would write are not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A region code as a code prefix ("" for the whole country).
+pub fn region_prefix(region: Option<&str>) -> Result<String, ReconcileError> {
+    let Some(region) = region.filter(|r| !r.trim().is_empty()) else {
         return Ok(String::new());
     };
     match regions().get(region) {
         Some(found) => Ok(found.code.to_owned()),
-        None => bail!(
-            "--region {region:?}: kode wilayah tidak dikenal / unknown region code \
+        None => Err(ReconcileError::Invalid(format!(
+            "region {region:?}: kode wilayah tidak dikenal / unknown region code \
              (see `lindung-server regions`)"
-        ),
+        ))),
     }
 }
 
@@ -198,7 +216,7 @@ struct Names {
 }
 
 impl Names {
-    async fn load(storage: &dyn Storage) -> anyhow::Result<Names> {
+    async fn load(storage: &dyn Storage) -> Result<Names, StorageError> {
         let officers = storage
             .officers()
             .await?
@@ -290,7 +308,7 @@ async fn load_members(
     storage: &dyn Storage,
     group: &DuplicateGroup,
     names: &Names,
-) -> anyhow::Result<Vec<Member>> {
+) -> Result<Vec<Member>, StorageError> {
     let mut members = Vec::with_capacity(group.members.len());
     for candidate in &group.members {
         let stored = storage.record(candidate.record_id).await?;
@@ -372,13 +390,33 @@ fn member_json(member: &Member) -> serde_json::Value {
     })
 }
 
-async fn list_duplicates(
+/// Duplicate groups in a region, as JSON (what `duplicates list --json` and
+/// `GET /api/v1/staff/duplicates` return): `{"total", "groups": [{"kind",
+/// "records": [...]}]}`, NIKs masked.
+pub async fn duplicate_groups_json(
     storage: &dyn Storage,
     region: Option<&str>,
     probable: bool,
     limit: usize,
-    as_json: bool,
-) -> anyhow::Result<()> {
+) -> Result<serde_json::Value, ReconcileError> {
+    let (groups, names) = find_groups(storage, region, probable).await?;
+    let kind = if probable { "probable" } else { "certain" };
+    let mut listed = Vec::new();
+    for group in groups.iter().take(limit) {
+        let members = load_members(storage, group, &names).await?;
+        listed.push(json!({
+            "kind": kind,
+            "records": members.iter().map(member_json).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(json!({ "total": groups.len(), "groups": listed }))
+}
+
+async fn find_groups(
+    storage: &dyn Storage,
+    region: Option<&str>,
+    probable: bool,
+) -> Result<(Vec<DuplicateGroup>, Names), ReconcileError> {
     let prefix = region_prefix(region)?;
     let groups = if probable {
         probable_groups(
@@ -393,24 +431,24 @@ async fn list_duplicates(
                 .await?,
         )
     };
-    let total = groups.len();
-    let names = Names::load(storage).await?;
-    let kind = if probable { "probable" } else { "certain" };
+    Ok((groups, Names::load(storage).await?))
+}
+
+async fn list_duplicates(
+    storage: &dyn Storage,
+    region: Option<&str>,
+    probable: bool,
+    limit: usize,
+    as_json: bool,
+) -> anyhow::Result<()> {
     if as_json {
-        let mut listed = Vec::new();
-        for group in groups.iter().take(limit) {
-            let members = load_members(storage, group, &names).await?;
-            listed.push(json!({
-                "kind": kind,
-                "records": members.iter().map(member_json).collect::<Vec<_>>(),
-            }));
-        }
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "total": total, "groups": listed }))?
-        );
+        let listed = duplicate_groups_json(storage, region, probable, limit).await?;
+        say!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(());
     }
+    let (groups, names) = find_groups(storage, region, probable).await?;
+    let total = groups.len();
+    let kind = if probable { "probable" } else { "certain" };
     if groups.is_empty() {
         say!(
             "Tidak ada kelompok ganda {}. / No {kind} duplicate groups.",
@@ -501,49 +539,62 @@ fn refusal_text(refused: &[(RecordId, WireError)]) -> String {
         .join("\n")
 }
 
-async fn merge(
+/// A merge made.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MergeDone {
+    /// Its number (to undo it).
+    pub merge_id: i64,
+    /// The record kept.
+    pub kept: RecordId,
+    /// The records merged into it.
+    pub merged: Vec<RecordId>,
+    /// Operations written.
+    pub operations: usize,
+}
+
+/// Merges `others` into `keep`, taking the named fields' values from the
+/// named records (`take`: field name and record); audited.
+pub async fn merge_duplicates(
     storage: &dyn Storage,
-    keep: RecordId,
-    others: Vec<RecordId>,
-    take: &[String],
     actor: &str,
-    as_json: bool,
-) -> anyhow::Result<()> {
+    keep: RecordId,
+    others: &[RecordId],
+    take: &[(String, RecordId)],
+) -> Result<MergeDone, ReconcileError> {
     let mut members = vec![keep];
     for other in others {
-        if !members.contains(&other) {
-            members.push(other);
+        if !members.contains(other) {
+            members.push(*other);
         }
     }
     let mut records = HashMap::new();
     for member in &members {
-        let stored = storage.record(*member).await?.with_context(|| {
-            format!("--with/--keep: tidak ada data {member} / no record {member}")
+        let stored = storage.record(*member).await?.ok_or_else(|| {
+            ReconcileError::NotFound(format!("tidak ada data {member} / no record {member}"))
         })?;
         records.insert(*member, stored);
     }
     let mut taken = Vec::new();
-    for item in take {
-        let (field_name, record) = item
-            .split_once('=')
-            .with_context(|| format!("--take {item:?}: tulis FIELD=RECORD / write FIELD=RECORD"))?;
-        let field = Field::from_name(field_name.trim()).with_context(|| {
-            format!("--take {item:?}: kolom tidak dikenal / unknown field {field_name:?}")
+    for (field_name, record) in take {
+        let field = Field::from_name(field_name.trim()).ok_or_else(|| {
+            ReconcileError::Invalid(format!(
+                "take {field_name:?}: kolom tidak dikenal / unknown field"
+            ))
         })?;
-        let record: RecordId = record
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--take {item:?}: {record:?} is not a record id"))?;
-        let stored = records.get(&record).with_context(|| {
-            format!("--take {item:?}: {record} bukan bagian penggabungan / is not one of the records merged")
+        let stored = records.get(record).ok_or_else(|| {
+            ReconcileError::Invalid(format!(
+                "take {field_name}={record}: bukan bagian penggabungan / is not one of the records merged"
+            ))
         })?;
-        let value = stored.state.current(field).cloned().with_context(|| {
-            format!("--take {item:?}: {record} tidak punya nilai / has no value for {field_name}")
+        let value = stored.state.current(field).cloned().ok_or_else(|| {
+            ReconcileError::Invalid(format!(
+                "take {field_name}={record}: tidak punya nilai / has no value"
+            ))
         })?;
         taken.push(value);
     }
-    let edits =
-        merge_edits(keep, &members, taken).map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    let edits = merge_edits(keep, &members, taken)
+        .map_err(|problem| ReconcileError::Invalid(problem.to_string()))?;
     let outcome = storage
         .staff_edit(
             StaffRequest {
@@ -568,44 +619,98 @@ async fn merge(
                 actor,
                 "duplicates merged"
             );
-            crate::audit::audit(
+            let taken: Vec<String> = take.iter().map(|(f, r)| format!("{f}={r}")).collect();
+            audit_or_log(
                 storage,
                 actor,
                 crate::audit::action::DUPLICATES_MERGE,
                 &format!("merge {id}"),
-                json!({ "kept": keep, "records": &members, "taken": take }),
+                json!({ "kept": keep, "records": &members, "taken": taken }),
             )
-            .await?;
-            if as_json {
-                say!(
-                    "{}",
-                    json!({ "merge_id": id, "kept": keep, "merged": &members[1..], "operations": operations })
-                );
-            } else {
-                say!(
-                    "Digabung (penggabungan #{id}): {} data ke {keep}. / Merged (merge #{id}): {} records into {keep}.",
-                    members.len() - 1,
-                    members.len() - 1
-                );
-                say!("Batalkan / undo: lindung-server duplicates unmerge {id}");
-            }
-            Ok(())
+            .await;
+            Ok(MergeDone {
+                merge_id: id,
+                kept: keep,
+                merged: members[1..].to_vec(),
+                operations,
+            })
         }
-        StaffOutcome::Applied { merge_id: None, .. } => bail!("the merge was not recorded"),
-        StaffOutcome::Refused(refused) => bail!(
+        StaffOutcome::Applied { merge_id: None, .. } => Err(ReconcileError::Storage(
+            StorageError::Corrupt("the merge was not recorded".into()),
+        )),
+        StaffOutcome::Refused(refused) => Err(ReconcileError::Invalid(format!(
             "penggabungan ditolak / merge refused:\n{}",
             refusal_text(&refused)
-        ),
-        StaffOutcome::Stale(why) => bail!("{why}"),
+        ))),
+        StaffOutcome::Stale(why) => Err(ReconcileError::Stale(why)),
     }
 }
 
-async fn unmerge(storage: &dyn Storage, id: i64, actor: &str, as_json: bool) -> anyhow::Result<()> {
-    let merge = storage.merge(id).await?.with_context(|| {
-        format!("tidak ada penggabungan #{id} / no merge #{id} (see `duplicates merges`)")
+/// Records a decision in the audit log; the decision is already stored, so
+/// a failure to audit is logged rather than reported as a failed decision.
+async fn audit_or_log(
+    storage: &dyn Storage,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: serde_json::Value,
+) {
+    if let Err(error) = crate::audit::audit(storage, actor, action, subject, details).await {
+        tracing::error!(%action, %subject, error = %format!("{error:#}"), "audit entry not written");
+    }
+}
+
+async fn merge(
+    storage: &dyn Storage,
+    keep: RecordId,
+    others: Vec<RecordId>,
+    take: &[String],
+    actor: &str,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let mut pairs = Vec::new();
+    for item in take {
+        let (field, record) = item
+            .split_once('=')
+            .with_context(|| format!("--take {item:?}: tulis FIELD=RECORD / write FIELD=RECORD"))?;
+        let record: RecordId = record
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--take {item:?}: {record:?} is not a record id"))?;
+        pairs.push((field.trim().to_owned(), record));
+    }
+    let done = merge_duplicates(storage, actor, keep, &others, &pairs).await?;
+    if as_json {
+        say!("{}", serde_json::to_string(&done)?);
+    } else {
+        let n = done.merged.len();
+        say!(
+            "Digabung (penggabungan #{id}): {n} data ke {keep}. / Merged (merge #{id}): {n} records into {keep}.",
+            id = done.merge_id
+        );
+        say!(
+            "Batalkan / undo: lindung-server duplicates unmerge {}",
+            done.merge_id
+        );
+    }
+    Ok(())
+}
+
+/// Undoes merge `id`; audited. Returns how many records are active again.
+pub async fn undo_merge(
+    storage: &dyn Storage,
+    actor: &str,
+    id: i64,
+) -> Result<usize, ReconcileError> {
+    let merge = storage.merge(id).await?.ok_or_else(|| {
+        ReconcileError::NotFound(format!(
+            "tidak ada penggabungan #{id} / no merge #{id} (see `duplicates merges`)"
+        ))
     })?;
     if merge.undone.is_some() {
-        bail!("penggabungan #{id} sudah dibatalkan / merge #{id} was already undone");
+        return Err(ReconcileError::Stale(format!(
+            "penggabungan #{id} sudah dibatalkan / merge #{id} was already undone"
+        )));
     }
     let outcome = storage
         .staff_edit(
@@ -618,58 +723,72 @@ async fn unmerge(storage: &dyn Storage, id: i64, actor: &str, as_json: bool) -> 
         )
         .await?;
     match outcome {
-        StaffOutcome::Applied { operations, .. } => {
+        StaffOutcome::Applied { .. } => {
             tracing::info!(merge = id, actor, "merge undone");
-            crate::audit::audit(
+            audit_or_log(
                 storage,
                 actor,
                 crate::audit::action::DUPLICATES_UNMERGE,
                 &format!("merge {id}"),
                 json!({ "kept": merge.survivor, "records": merge.members }),
             )
-            .await?;
-            if as_json {
-                say!(
-                    "{}",
-                    json!({ "merge_id": id, "undone": true, "operations": operations })
-                );
-            } else {
-                say!(
-                    "Penggabungan #{id} dibatalkan: {} data aktif kembali. / Merge #{id} undone: {} records active again.",
-                    merge.members.len() - 1,
-                    merge.members.len() - 1
-                );
-            }
-            Ok(())
+            .await;
+            Ok(merge.members.len().saturating_sub(1))
         }
-        StaffOutcome::Refused(refused) => bail!(
+        StaffOutcome::Refused(refused) => Err(ReconcileError::Invalid(format!(
             "pembatalan ditolak / undo refused:\n{}",
             refusal_text(&refused)
-        ),
-        StaffOutcome::Stale(why) => bail!("{why}"),
+        ))),
+        StaffOutcome::Stale(why) => Err(ReconcileError::Stale(why)),
     }
 }
 
-async fn list_merges(storage: &dyn Storage, limit: u32, as_json: bool) -> anyhow::Result<()> {
-    let merges = storage.merges(limit).await?;
+async fn unmerge(storage: &dyn Storage, id: i64, actor: &str, as_json: bool) -> anyhow::Result<()> {
+    let active_again = undo_merge(storage, actor, id).await?;
     if as_json {
-        let listed: Vec<_> = merges
-            .iter()
-            .map(|m| {
-                json!({
-                    "id": m.id,
-                    "created_at": time_text(m.created_at),
-                    "actor": m.actor,
-                    "kept": m.survivor,
-                    "records": m.members,
-                    "undone_at": m.undone.as_ref().map(|u| time_text(u.at)),
-                    "undone_by": m.undone.as_ref().map(|u| u.by.clone()),
-                })
+        say!(
+            "{}",
+            json!({ "merge_id": id, "undone": true, "active_again": active_again })
+        );
+    } else {
+        say!(
+            "Penggabungan #{id} dibatalkan: {active_again} data aktif kembali. / Merge #{id} undone: {active_again} records active again."
+        );
+    }
+    Ok(())
+}
+
+/// Merges as JSON, newest first.
+pub async fn merges_json(
+    storage: &dyn Storage,
+    limit: u32,
+) -> Result<serde_json::Value, ReconcileError> {
+    let merges = storage.merges(limit).await?;
+    Ok(merges
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "created_at": time_text(m.created_at),
+                "actor": m.actor,
+                "kept": m.survivor,
+                "records": m.members,
+                "undone_at": m.undone.as_ref().map(|u| time_text(u.at)),
+                "undone_by": m.undone.as_ref().map(|u| u.by.clone()),
             })
-            .collect();
-        say!("{}", serde_json::to_string_pretty(&listed)?);
+        })
+        .collect())
+}
+
+async fn list_merges(storage: &dyn Storage, limit: u32, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&merges_json(storage, limit).await?)?
+        );
         return Ok(());
     }
+    let merges = storage.merges(limit).await?;
     if merges.is_empty() {
         say!("Belum ada penggabungan. / No merges yet.");
     }
@@ -689,6 +808,44 @@ async fn list_merges(storage: &dyn Storage, limit: u32, as_json: bool) -> anyhow
     Ok(())
 }
 
+/// Conflict-log entries as JSON (what `conflicts list --json` and
+/// `GET /api/v1/staff/conflicts` return), newest first.
+pub async fn conflicts_json(
+    storage: &dyn Storage,
+    region: Option<&str>,
+    all: bool,
+    limit: u32,
+) -> Result<serde_json::Value, ReconcileError> {
+    let prefix = region_prefix(region)?;
+    let entries = storage.conflicts(&prefix, all, limit).await?;
+    let names = Names::load(storage).await?;
+    Ok(entries
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "record_id": c.record_id,
+                "field": c.field.as_str(),
+                "village_code": c.village_code,
+                "kept": {
+                    "value": value_text(&c.kept.change),
+                    "by": names.writer(c.kept.stamp.device_id),
+                    "at": stamp_time(&c.kept),
+                },
+                "overwritten": {
+                    "value": value_text(&c.overwritten.change),
+                    "by": names.writer(c.overwritten.stamp.device_id),
+                    "at": stamp_time(&c.overwritten),
+                },
+                "detected_at": time_text(c.detected_at),
+                "resolved": c.resolved.as_ref().map(|r| json!({
+                    "at": time_text(r.at), "by": r.by, "how": r.how,
+                })),
+            })
+        })
+        .collect())
+}
+
 async fn list_conflicts(
     storage: &dyn Storage,
     region: Option<&str>,
@@ -696,38 +853,14 @@ async fn list_conflicts(
     limit: u32,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let prefix = region_prefix(region)?;
-    let entries = storage.conflicts(&prefix, all, limit).await?;
-    let names = Names::load(storage).await?;
     if as_json {
-        let listed: Vec<_> = entries
-            .iter()
-            .map(|c| {
-                json!({
-                    "id": c.id,
-                    "record_id": c.record_id,
-                    "field": c.field.as_str(),
-                    "village_code": c.village_code,
-                    "kept": {
-                        "value": value_text(&c.kept.change),
-                        "by": names.writer(c.kept.stamp.device_id),
-                        "at": stamp_time(&c.kept),
-                    },
-                    "overwritten": {
-                        "value": value_text(&c.overwritten.change),
-                        "by": names.writer(c.overwritten.stamp.device_id),
-                        "at": stamp_time(&c.overwritten),
-                    },
-                    "detected_at": time_text(c.detected_at),
-                    "resolved": c.resolved.as_ref().map(|r| json!({
-                        "at": time_text(r.at), "by": r.by, "how": r.how,
-                    })),
-                })
-            })
-            .collect();
+        let listed = conflicts_json(storage, region, all, limit).await?;
         say!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(());
     }
+    let prefix = region_prefix(region)?;
+    let entries = storage.conflicts(&prefix, all, limit).await?;
+    let names = Names::load(storage).await?;
     if entries.is_empty() {
         say!(
             "Tidak ada konflik{}. / No {}conflicts.",
@@ -774,24 +907,45 @@ async fn list_conflicts(
 }
 
 /// How staff resolve a conflict.
-enum How {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum How {
+    /// Keep the value that won.
     Keep,
+    /// Take the value that was overwritten.
     TakeOther,
+    /// A new value, as an officer would type it.
     New(String),
 }
 
-async fn resolve(
+/// A conflict resolved.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Resolved {
+    /// The conflict.
+    pub conflict_id: i64,
+    /// `kept`, `other` or `new`.
+    pub resolved: &'static str,
+    /// The field.
+    pub field: &'static str,
+    /// The value now in force (NIK masked).
+    pub value: String,
+}
+
+/// Resolves conflict `id`; audited.
+pub async fn resolve_conflict(
     storage: &dyn Storage,
+    actor: &str,
     id: i64,
     how: How,
-    actor: &str,
-    as_json: bool,
-) -> anyhow::Result<()> {
-    let conflict = storage.conflict(id).await?.with_context(|| {
-        format!("tidak ada konflik #{id} / no conflict #{id} (see `conflicts list`)")
+) -> Result<Resolved, ReconcileError> {
+    let conflict = storage.conflict(id).await?.ok_or_else(|| {
+        ReconcileError::NotFound(format!(
+            "tidak ada konflik #{id} / no conflict #{id} (see `conflicts list`)"
+        ))
     })?;
     if conflict.resolved.is_some() {
-        bail!("konflik #{id} sudah diselesaikan / conflict #{id} is already resolved");
+        return Err(ReconcileError::Stale(format!(
+            "konflik #{id} sudah diselesaikan / conflict #{id} is already resolved"
+        )));
     }
     let (change, how_code) = match how {
         How::Keep => (conflict.kept.change.clone(), "kept"),
@@ -820,7 +974,7 @@ async fn resolve(
     match outcome {
         StaffOutcome::Applied { .. } => {
             tracing::info!(conflict = id, how = how_code, actor, "conflict resolved");
-            crate::audit::audit(
+            audit_or_log(
                 storage,
                 actor,
                 crate::audit::action::CONFLICT_RESOLVE,
@@ -831,27 +985,42 @@ async fn resolve(
                     "how": how_code,
                 }),
             )
-            .await?;
-            if as_json {
-                say!(
-                    "{}",
-                    json!({ "conflict_id": id, "resolved": how_code, "value": value_text(&change) })
-                );
-            } else {
-                say!(
-                    "Konflik #{id} selesai: {} = {}. / Conflict #{id} resolved ({how_code}).",
-                    conflict.field.label(lindung_shared::lang::Lang::Id),
-                    value_text(&change)
-                );
-            }
-            Ok(())
+            .await;
+            Ok(Resolved {
+                conflict_id: id,
+                resolved: how_code,
+                field: conflict.field.as_str(),
+                value: value_text(&change),
+            })
         }
-        StaffOutcome::Refused(refused) => bail!(
+        StaffOutcome::Refused(refused) => Err(ReconcileError::Invalid(format!(
             "penyelesaian ditolak / resolution refused:\n{}",
             refusal_text(&refused)
-        ),
-        StaffOutcome::Stale(why) => bail!("{why}"),
+        ))),
+        StaffOutcome::Stale(why) => Err(ReconcileError::Stale(why)),
     }
+}
+
+async fn resolve(
+    storage: &dyn Storage,
+    id: i64,
+    how: How,
+    actor: &str,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let done = resolve_conflict(storage, actor, id, how).await?;
+    if as_json {
+        say!("{}", serde_json::to_string(&done)?);
+    } else {
+        let label = Field::from_name(done.field)
+            .map_or(done.field, |f| f.label(lindung_shared::lang::Lang::Id));
+        say!(
+            "Konflik #{id} selesai: {label} = {}. / Conflict #{id} resolved ({}).",
+            done.value,
+            done.resolved
+        );
+    }
+    Ok(())
 }
 
 /// The change a typed value makes to `field` of the record, validated as an
@@ -861,21 +1030,20 @@ async fn typed_value(
     record_id: RecordId,
     field: Field,
     text: &str,
-) -> anyhow::Result<Change> {
+) -> Result<Change, ReconcileError> {
     let stored = storage.record(record_id).await?.ok_or_else(|| {
         StorageError::Corrupt(format!("conflict names unknown record {record_id}"))
     })?;
-    let current = stored
-        .state
-        .to_registration(record_id)
-        .map_err(|_| anyhow::anyhow!("record {record_id} is incomplete on the server"))?;
+    let current = stored.state.to_registration(record_id).map_err(|_| {
+        ReconcileError::Invalid(format!("record {record_id} is incomplete on the server"))
+    })?;
     let mut input = RegistrationInput::from_registration(&current);
     let Some(slot) = input.text_mut(field) else {
-        bail!(
-            "--value: kolom {} tidak bisa diisi langsung / field {} cannot be typed; use --keep or --take-other",
+        return Err(ReconcileError::Invalid(format!(
+            "value: kolom {} tidak bisa diisi langsung / field {} cannot be typed; keep or take the other value",
             field.label(lindung_shared::lang::Lang::Id),
             field.as_str()
-        );
+        )));
     };
     *slot = text.to_owned();
     let now = OffsetDateTime::now_utc();
@@ -884,21 +1052,21 @@ async fn typed_value(
         today: now.date(),
         now,
     };
-    let valid = match validate_registration(&input, &context) {
-        Ok(valid) => valid,
-        Err(invalid) => {
-            let lines: Vec<String> = invalid
-                .messages()
-                .iter()
-                .map(|m| format!("  - {} / {}", m.message_id, m.message_en))
-                .collect();
-            bail!("--value {text:?} ditolak / refused:\n{}", lines.join("\n"));
-        }
-    };
+    let valid = validate_registration(&input, &context).map_err(|invalid| {
+        let lines: Vec<String> = invalid
+            .messages()
+            .iter()
+            .map(|m| format!("  - {} / {}", m.message_id, m.message_en))
+            .collect();
+        ReconcileError::Invalid(format!(
+            "value {text:?} ditolak / refused:\n{}",
+            lines.join("\n")
+        ))
+    })?;
     valid
         .into_registration(record_id, current.origin)
         .to_changes()
         .into_iter()
         .find(|change| change.field() == field)
-        .with_context(|| format!("no value for {}", field.as_str()))
+        .ok_or_else(|| ReconcileError::Invalid(format!("no value for {}", field.as_str())))
 }

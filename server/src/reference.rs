@@ -261,6 +261,51 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
     Ok(parsed)
 }
 
+/// Why a reference file could not be imported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be read as a reference table.
+    #[error(transparent)]
+    File(#[from] ReferenceFileError),
+    /// The storage failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+}
+
+/// Imports a reference CSV (`source` names it in the audit log): stored
+/// only when every row is valid, replacing each year it holds; otherwise
+/// the row problems and nothing stored. Audited.
+pub async fn import(
+    storage: &dyn crate::storage::Storage,
+    actor: &str,
+    text: &str,
+    source: &str,
+) -> Result<Result<crate::storage::ReferenceReplaced, Vec<ReferenceProblem>>, ImportError> {
+    let parsed = parse(text, lindung_shared::region::regions())?;
+    if !parsed.problems.is_empty() {
+        return Ok(Err(parsed.problems));
+    }
+    let replaced = storage.replace_reference(&parsed.rows).await?;
+    let details = serde_json::json!({
+        "file": source,
+        "years": replaced.years,
+        "rows": replaced.stored,
+        "removed": replaced.removed,
+    });
+    if let Err(error) = crate::audit::audit(
+        storage,
+        actor,
+        crate::audit::action::REFERENCE_IMPORT,
+        source,
+        details,
+    )
+    .await
+    {
+        tracing::error!(error = %format!("{error:#}"), "audit entry not written");
+    }
+    Ok(Ok(replaced))
+}
+
 #[cfg(test)]
 mod tests {
     use lindung_shared::region::regions;

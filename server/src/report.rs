@@ -155,3 +155,37 @@ pub async fn regions_coverage(
     }
     Ok(rows)
 }
+
+/// A listing as JSON (what `coverage --level … --json` prints and the staff
+/// API returns): one object per region.
+pub fn listing_json(rows: &[RegionCoverage]) -> serde_json::Value {
+    rows.iter()
+        .map(|row| {
+            serde_json::json!({
+                "region_code": row.region_code,
+                "region": row.region_name,
+                "coverage": row.coverage,
+            })
+        })
+        .collect()
+}
+
+/// One region's report as JSON (what `coverage --region … --json` prints
+/// and the staff API returns).
+pub fn report_json(
+    code: &str,
+    year: i32,
+    include_baseline: bool,
+    report: &RegionReport,
+) -> serde_json::Value {
+    serde_json::json!({
+        "region_code": code,
+        "region": report.row.region_name,
+        "year": year,
+        "baseline_included": include_baseline,
+        "coverage": report.row.coverage,
+        "persons_by_category": report.counts.by_category,
+        "persons_by_payer": report.counts.by_payer,
+        "monthly_contribution_per_person": report.monthly_contribution,
+    })
+}

@@ -234,6 +234,8 @@ pub enum ErrorCode {
     SequenceReused,
     /// Not found.
     NotFound,
+    /// The decision was already taken (a conflict resolved, a merge undone).
+    AlreadyDone,
     /// Too many requests; retry later.
     RateLimited,
     /// The server is starting, stopping or overloaded; retry later.
@@ -260,6 +262,7 @@ impl ErrorCode {
             ErrorCode::InvalidValue => "invalid_value",
             ErrorCode::SequenceReused => "sequence_reused",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::AlreadyDone => "already_done",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
@@ -274,7 +277,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::DeviceRevoked | ErrorCode::Forbidden | ErrorCode::OutOfScope => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::SequenceReused => 409,
+            ErrorCode::SequenceReused | ErrorCode::AlreadyDone => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedProtocol => 426,
             ErrorCode::RateLimited => 429,

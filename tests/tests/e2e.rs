@@ -15,4 +15,5 @@ mod quickstart;
 mod reconcile;
 mod region_cli;
 mod server_cli;
+mod staff_api;
 mod sync;

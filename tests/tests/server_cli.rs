@@ -1,5 +1,6 @@
 //! `lindung-server regions`: the operator can see which region edition is built in.
 
+use lindung_tests::raw_request;
 use lindung_tests::server;
 
 #[test]
@@ -79,31 +80,6 @@ fn reference_data_is_imported_a_year_at_a_time_and_a_bad_file_changes_nothing() 
     assert_eq!(rows[0]["working_population"], 100_000);
     assert_eq!(rows[0]["target_bp"], 2_830);
     assert_eq!(rows[1]["baseline"], 48_160);
-}
-
-/// Sends one raw HTTP/1.1 request and returns the status code and body.
-fn raw_request(address: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).expect("connects");
-    let request = format!(
-        "{head}\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("head sent");
-    stream.write_all(body).expect("body sent");
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]

@@ -43,6 +43,7 @@ where
     a_stored_record_is_the_merge_of_its_operations(fresh().await.as_ref()).await;
     conflicts_are_logged_and_resolved_by_staff(fresh().await.as_ref()).await;
     duplicates_are_merged_and_unmerged_by_staff(fresh().await.as_ref()).await;
+    staff_accounts_authenticate_until_revoked(fresh().await.as_ref()).await;
     the_audit_log_keeps_entries_newest_first(fresh().await.as_ref()).await;
     records_in_a_region_come_in_pages(fresh().await.as_ref()).await;
 }
@@ -1621,4 +1622,48 @@ async fn records_in_a_region_come_in_pages(storage: &dyn Storage) {
         .await
         .expect("page");
     assert_eq!(everywhere.registrations.len(), 8);
+}
+
+async fn staff_accounts_authenticate_until_revoked(storage: &dyn Storage) {
+    let account = super::StaffAccount {
+        id: Uuid::now_v7(),
+        name: "Ani".into(),
+        created_at: NOW,
+        revoked_at: None,
+    };
+    let hash = crate::secrets::token_hash("token of ani");
+    storage
+        .add_staff_account(&account, &hash)
+        .await
+        .expect("added");
+    assert_eq!(
+        storage.staff_account_by_token(&hash).await.expect("works"),
+        Some(account.clone())
+    );
+    assert_eq!(
+        storage
+            .staff_account_by_token(&crate::secrets::token_hash("another"))
+            .await
+            .expect("works"),
+        None
+    );
+    assert!(
+        storage
+            .revoke_staff_account(account.id, NOW)
+            .await
+            .expect("works")
+    );
+    assert!(
+        !storage
+            .revoke_staff_account(Uuid::now_v7(), NOW)
+            .await
+            .expect("works")
+    );
+    let found = storage
+        .staff_account_by_token(&hash)
+        .await
+        .expect("works")
+        .expect("still there");
+    assert_eq!(found.revoked_at, Some(NOW));
+    assert_eq!(storage.staff_accounts().await.expect("list").len(), 1);
 }

@@ -37,6 +37,21 @@ use lindung_shared::registration::Field;
 /// listings leave it out and no enrolment code can name it.
 pub const STAFF_OFFICER_ID: uuid::Uuid = uuid::Uuid::nil();
 
+/// A central staff member who may use the staff API (`/api/v1/staff/…`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StaffAccount {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Name, as recorded in the audit log.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it was revoked, if it was.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
 /// What staff decided; stored in the same transaction as its operations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StaffAction {
@@ -771,6 +786,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// The staff device's id (the author of staff operations).
     async fn staff_device(&self) -> Result<DeviceId>;
+
+    /// Adds a staff account whose API token hashes to `token_hash`.
+    async fn add_staff_account(&self, account: &StaffAccount, token_hash: &[u8; 32]) -> Result<()>;
+
+    /// Every staff account, oldest first.
+    async fn staff_accounts(&self) -> Result<Vec<StaffAccount>>;
+
+    /// Revokes a staff account; false when there is none with that id.
+    async fn revoke_staff_account(&self, id: uuid::Uuid, now: OffsetDateTime) -> Result<bool>;
+
+    /// The staff account a token belongs to (revoked ones included: the
+    /// caller refuses them with a clear message).
+    async fn staff_account_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<StaffAccount>>;
 
     /// Appends an entry to the audit log.
     async fn record_audit(&self, entry: &AuditEntry) -> Result<()>;

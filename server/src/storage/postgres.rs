@@ -45,9 +45,9 @@ use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
     DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment, MergeEntry,
     NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced, Resolution,
-    Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome, StaffRequest, Storage, StorageError,
-    from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page,
-    to_seq,
+    Result, STAFF_OFFICER_ID, StaffAccount, StaffAction, StaffOutcome, StaffRequest, Storage,
+    StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state,
+    records_page, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -227,6 +227,14 @@ const MIGRATIONS: &[&str] = &[
          undo text NOT NULL,
          undone_ms bigint,
          undone_by text
+     );",
+    // 9: central staff accounts for the staff API (tokens stored hashed).
+    "CREATE TABLE staff_accounts (
+         id uuid PRIMARY KEY,
+         name text NOT NULL,
+         token_hash bytea NOT NULL UNIQUE,
+         created_ms bigint NOT NULL,
+         revoked_ms bigint
      );",
 ];
 
@@ -519,6 +527,18 @@ fn merge_entry(row: &Row) -> Result<MergeEntry> {
             }),
             None => None,
         },
+    })
+}
+
+const STAFF_COLUMNS: &str = "SELECT id, name, created_ms, revoked_ms FROM staff_accounts";
+
+fn staff_account(row: &Row) -> Result<StaffAccount> {
+    let revoked: Option<i64> = row.try_get(3)?;
+    Ok(StaffAccount {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        created_at: from_ms(row.try_get(2)?)?,
+        revoked_at: revoked.map(from_ms).transpose()?,
     })
 }
 
@@ -1923,6 +1943,50 @@ impl Storage for PostgresStorage {
             })
             .collect::<Result<Vec<_>>>()?;
         records_page(rows)
+    }
+
+    async fn add_staff_account(&self, account: &StaffAccount, token_hash: &[u8; 32]) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO staff_accounts (id, name, token_hash, created_ms) VALUES ($1, $2, $3, $4)",
+                &[&account.id, &account.name, &&token_hash[..], &ms(account.created_at)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn staff_accounts(&self) -> Result<Vec<StaffAccount>> {
+        let client = self.client().await?;
+        let sql = format!("{STAFF_COLUMNS} ORDER BY created_ms, id");
+        client
+            .query(sql.as_str(), &[])
+            .await?
+            .iter()
+            .map(staff_account)
+            .collect()
+    }
+
+    async fn revoke_staff_account(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE staff_accounts SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1",
+                &[&id, &ms(now)],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn staff_account_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<StaffAccount>> {
+        let client = self.client().await?;
+        let sql = format!("{STAFF_COLUMNS} WHERE token_hash = $1");
+        client
+            .query_opt(sql.as_str(), &[&&token_hash[..]])
+            .await?
+            .as_ref()
+            .map(staff_account)
+            .transpose()
     }
 
     async fn staff_device(&self) -> Result<DeviceId> {

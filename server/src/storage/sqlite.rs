@@ -28,9 +28,9 @@ use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
     Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment, MergeEntry,
     NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced, Resolution,
-    Result, STAFF_OFFICER_ID, StaffAction, StaffOutcome, StaffRequest, Storage, StorageError,
-    from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page,
-    to_seq,
+    Result, STAFF_OFFICER_ID, StaffAccount, StaffAction, StaffOutcome, StaffRequest, Storage,
+    StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state,
+    records_page, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -211,6 +211,14 @@ const MIGRATIONS: &[&str] = &[
          undone_ms INTEGER,
          undone_by TEXT
      ) STRICT;",
+    // 9: central staff accounts for the staff API (tokens stored hashed).
+    "CREATE TABLE staff_accounts (
+         id TEXT PRIMARY KEY,
+         name TEXT NOT NULL,
+         token_hash BLOB NOT NULL UNIQUE,
+         created_ms INTEGER NOT NULL,
+         revoked_ms INTEGER
+     ) STRICT;"
 ];
 
 /// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
@@ -566,6 +574,22 @@ fn merge_entry(row: MergeRow) -> Result<MergeEntry> {
 
 fn parse_nik(text: &str) -> Result<Nik> {
     Nik::from_digits(text).map_err(|e| StorageError::Corrupt(format!("stored NIK: {e:?}")))
+}
+
+const STAFF_COLUMNS: &str = "SELECT id, name, created_ms, revoked_ms FROM staff_accounts";
+
+fn staff_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, Option<i64>)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn staff_account(row: (String, String, i64, Option<i64>)) -> Result<StaffAccount> {
+    let (id, name, created, revoked) = row;
+    Ok(StaffAccount {
+        id: parse_uuid(&id)?,
+        name,
+        created_at: from_ms(created)?,
+        revoked_at: revoked.map(from_ms).transpose()?,
+    })
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid> {
@@ -1833,6 +1857,60 @@ impl Storage for SqliteStorage {
                 .map(|(id, state, body)| Ok((RecordId(parse_uuid(&id)?), state, body)))
                 .collect::<Result<Vec<_>>>()?;
             records_page(rows)
+        })
+        .await
+    }
+
+    async fn add_staff_account(&self, account: &StaffAccount, token_hash: &[u8; 32]) -> Result<()> {
+        let account = account.clone();
+        let token_hash = *token_hash;
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO staff_accounts (id, name, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    account.id.hyphenated().to_string(),
+                    account.name,
+                    &token_hash[..],
+                    ms(account.created_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn staff_accounts(&self) -> Result<Vec<StaffAccount>> {
+        self.run(|connection| {
+            let mut statement =
+                connection.prepare_cached(&format!("{STAFF_COLUMNS} ORDER BY created_ms, id"))?;
+            let rows = statement
+                .query_map([], staff_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(staff_account).collect()
+        })
+        .await
+    }
+
+    async fn revoke_staff_account(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        self.run(move |connection| {
+            let changed = connection.execute(
+                "UPDATE staff_accounts SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE id = ?1",
+                params![id.hyphenated().to_string(), ms(now)],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn staff_account_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<StaffAccount>> {
+        let token_hash = *token_hash;
+        self.run(move |connection| {
+            connection
+                .prepare_cached(&format!("{STAFF_COLUMNS} WHERE token_hash = ?1"))?
+                .query_row(params![&token_hash[..]], staff_row)
+                .optional()?
+                .map(staff_account)
+                .transpose()
         })
         .await
     }
