@@ -493,7 +493,7 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
                         for row in rows {
                             say!(
                                 "{year} {:<10} bekerja/working {:>10} existing/baseline {:>9} target {}",
-                                row.region_code,
+                                crate::reference::shown_code(&row.region_code),
                                 row.working_population
                                     .map(|n| n.to_string())
                                     .unwrap_or_else(|| "-".into()),

@@ -131,6 +131,23 @@ fn parse_count(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Words that name the whole country in the region column (its code is "").
+const NATIONAL: [&str; 4] = ["id", "indonesia", "nasional", "national"];
+
+/// The region code a cell names: a known region's code, or "" for the
+/// whole country (`ID`, `Indonesia`, `nasional`, `national`).
+fn region_of(cell: &str, regions: &Regions) -> Option<String> {
+    if NATIONAL.contains(&cell.trim().to_ascii_lowercase().as_str()) {
+        return Some(String::new());
+    }
+    normalize_code(cell).filter(|code| regions.get(code).is_some())
+}
+
+/// A region code as people read it ("ID" for the whole country).
+pub fn shown_code(code: &str) -> &str {
+    if code.is_empty() { "ID" } else { code }
+}
+
 /// Parses a reference file's text. Unknown columns are ignored.
 pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, ReferenceFileError> {
     let text = text.trim_start_matches('\u{feff}');
@@ -148,6 +165,15 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
             "region code (kode_wilayah)",
         ));
     }
+    let header_of = |wanted: Column| {
+        columns
+            .iter()
+            .position(|column| *column == Some(wanted))
+            .and_then(|i| headers.get(i))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (year_header, region_header) = (header_of(Column::Year), header_of(Column::Region));
     let mut parsed = ParsedReference::default();
     let mut seen: BTreeMap<(i32, String), usize> = BTreeMap::new();
     for (index, record) in reader.records().enumerate() {
@@ -173,9 +199,14 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
             target_bp: None,
             category_denominators: BTreeMap::new(),
         };
+        // A short row may stop before the year or region cell; "" is a
+        // region code of its own (the whole country), so note what was read.
+        let (mut year_read, mut region_read) = (false, false);
         for ((cell, column), header) in record.iter().zip(&columns).zip(headers.iter()) {
             let cell = cell.trim();
             let Some(column) = column else { continue };
+            year_read |= *column == Column::Year;
+            region_read |= *column == Column::Region;
             if cell.is_empty() {
                 if matches!(column, Column::Year | Column::Region) {
                     fail(header, "required".into(), "wajib diisi".into());
@@ -191,7 +222,7 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
                         format!("{cell:?} bukan tahun antara 2000 dan 2100"),
                     ),
                 },
-                Column::Region => match normalize_code(cell).filter(|c| regions.get(c).is_some()) {
+                Column::Region => match region_of(cell, regions) {
                     Some(code) => row.region_code = code,
                     None => fail(
                         header,
@@ -226,6 +257,12 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
                 },
             }
         }
+        if !year_read {
+            fail(&year_header, "required".into(), "wajib diisi".into());
+        }
+        if !region_read {
+            fail(&region_header, "required".into(), "wajib diisi".into());
+        }
         if let (Some(baseline), Some(population)) = (row.baseline, row.working_population)
             && baseline > population
         {
@@ -236,7 +273,6 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
             );
         }
         if problems.is_empty()
-            && !row.region_code.is_empty()
             && let Some(first) = seen.insert((row.year, row.region_code.clone()), line)
         {
             problems.push(ReferenceProblem {
@@ -244,11 +280,13 @@ pub fn parse(text: &str, regions: &Regions) -> Result<ParsedReference, Reference
                 column: "kode_wilayah".into(),
                 message: format!(
                     "region {} for {} is already on line {first}",
-                    row.region_code, row.year
+                    shown_code(&row.region_code),
+                    row.year
                 ),
                 message_id: format!(
                     "wilayah {} tahun {} sudah ada di baris {first}",
-                    row.region_code, row.year
+                    shown_code(&row.region_code),
+                    row.year
                 ),
             });
         }
@@ -339,6 +377,26 @@ mod tests {
             village.category_denominators.get(&Category::Fisherman),
             Some(&300)
         );
+    }
+
+    #[test]
+    fn the_whole_country_is_a_row_of_its_own() {
+        let text = "tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs\n\
+                    2025;ID;100.000.000;38.000.000\n\
+                    2025;17;1.000.000;360.000\n\
+                    2025;Indonesia;1;1\n\
+                    2025\n";
+        let parsed = parse(text, regions()).expect("readable");
+        let codes: Vec<&str> = parsed.rows.iter().map(|r| r.region_code.as_str()).collect();
+        assert_eq!(codes, vec!["", "17"]);
+        assert_eq!(parsed.rows[0].working_population, Some(100_000_000));
+        let at: Vec<(usize, &str)> = parsed
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_str()))
+            .collect();
+        assert_eq!(at, vec![(4, "kode_wilayah"), (5, "kode_wilayah")]);
+        assert!(parsed.problems[0].message.contains("region ID for 2025"));
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub async fn region_coverage(
 }
 
 /// The coverage of every region of `level` inside `code` ("" for the
-/// country), in code order. The pace is not computed per region (0).
+/// country), in code order, each with the pace of its last 30 days.
 pub async fn regions_coverage(
     storage: &dyn Storage,
     code: &str,
@@ -130,6 +130,13 @@ pub async fn regions_coverage(
         .map(|row| (row.region_code.clone(), row))
         .collect();
     let persons = storage.persons_by_region(code, level.code_len()).await?;
+    let pace = storage
+        .pace_by_region(
+            code,
+            level.code_len(),
+            crate::storage::ms(now - Duration::days(30)),
+        )
+        .await?;
     let rates = rates_on(storage, now.date()).await?;
     let mut rows = Vec::new();
     for (child, name) in regions_at(code, level) {
@@ -140,7 +147,7 @@ pub async fn regions_coverage(
             include_baseline,
             persons: persons.get(&child).copied().unwrap_or(0),
             target_bp: reference.and_then(|r| r.target_bp),
-            registered_last_30_days: 0,
+            registered_last_30_days: pace.get(&child).copied().unwrap_or(0),
             yearly_cost_per_person: 12 * rates.minimum_monthly(),
             today: now.date(),
         });

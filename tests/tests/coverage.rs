@@ -187,3 +187,221 @@ fn a_regency_at_17_percent_against_28_30_shows_its_gap_cost_and_pace() {
     let rates = central.admin(["rates", "list", "--json"]).json();
     assert_eq!(rates["minimum_monthly"], 168);
 }
+
+/// Writes `rows` (already `;`-separated) under the agent's import header and
+/// imports them on `laptop` as fishermen paid by the regional budget.
+fn import_workers(laptop: &Laptop, rows: &[String]) {
+    let csv = laptop.dir().join("pekerja.csv");
+    let mut text = String::from("NIK;Nama Lengkap;Kode Desa;Pekerjaan\n");
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).expect("csv");
+    let imported = laptop.agent([
+        "import",
+        csv.to_str().expect("utf-8"),
+        "--payer",
+        "apbd",
+        "--consent",
+        "signed_form",
+    ]);
+    assert_eq!(
+        imported.code,
+        Some(0),
+        "{}{}",
+        imported.stdout,
+        imported.stderr
+    );
+}
+
+/// A worker row: a NIK of a woman born in 1990 in `district`, a name made of
+/// letters only, the village.
+fn worker(district: &str, serial: u32, village: &str) -> String {
+    let letters: String = format!("{serial:03}")
+        .bytes()
+        .map(|b| char::from(b'a' + (b - b'0')))
+        .collect();
+    format!(
+        "{district}{:02}0190{serial:04};Pekerja {letters};{village};nelayan",
+        41 + serial % 28
+    )
+}
+
+fn import_reference(central: &Central, dir: &std::path::Path, rows: &str) {
+    let reference = dir.join("acuan.csv");
+    std::fs::write(
+        &reference,
+        format!("tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n{rows}"),
+    )
+    .expect("written");
+    let loaded = central.admin(["reference", "import", reference.to_str().expect("utf-8")]);
+    assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
+}
+
+/// "Sarolangun covers 43 % of about 112,000 workers and wants 65 %."
+#[test]
+fn sarolangun_at_43_percent_of_112_000_workers_against_65() {
+    let central = Central::start();
+    let year = time::OffsetDateTime::now_utc().year();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 48,120 covered outside Lindung, and 40 persons registered below.
+    import_reference(
+        &central,
+        dir.path(),
+        &format!("{year};15.03;112.000;48.120;65\n"),
+    );
+    let officer = central.add_officer("Yusuf Hamdani", &["1503"]);
+    let laptop = Laptop::init("Yusuf");
+    laptop.enroll(&central, &officer, &central.url());
+    let rows: Vec<String> = (1..=40)
+        .map(|i| {
+            let village = if i % 2 == 0 {
+                "1503012001"
+            } else {
+                "1503012002"
+            };
+            worker("150301", i, village)
+        })
+        .collect();
+    import_workers(&laptop, &rows);
+    laptop.sync();
+
+    let report = central
+        .admin(["coverage", "--region", "15.03", "--json"])
+        .json();
+    let coverage = &report["coverage"];
+    assert_eq!(coverage["status"], "measured", "{report}");
+    assert_eq!(coverage["persons"], 40);
+    // (48,120 + 40) / 112,000 = 43.00 %.
+    assert_eq!(coverage["covered"], 48_160);
+    assert_eq!(coverage["coverage_percent"], 43.0);
+    // 65 % of 112,000 = 72,800 persons; 72,800 − 48,160 = 24,640 missing.
+    assert_eq!(coverage["target_persons"], 72_800);
+    assert_eq!(coverage["gap_persons"], 24_640);
+    // 24,640 × 12 months × Rp 16,800 (JKK minimum Rp 10,000 + JKM Rp 6,800)
+    // = Rp 4,967,424,000 a year.
+    assert_eq!(coverage["gap_cost_per_year"], 4_967_424_000u64);
+    // 40 registered in the last 30 days: ⌈24,640 × 30 / 40⌉ = 18,480 days.
+    assert_eq!(coverage["pace_per_30_days"], 40);
+    let reached = time::OffsetDateTime::now_utc().date() + time::Duration::days(18_480);
+    assert_eq!(coverage["target_reached_on"], reached.to_string());
+    let text = central.admin(["coverage", "--region", "15.03"]);
+    assert!(text.stdout.contains("43.00 %"), "{}", text.stdout);
+    assert!(text.stdout.contains("Rp 4.967.424.000"), "{}", text.stdout);
+    // Lindung's own share: 40 / 112,000 = 0.04 %.
+    let own = central
+        .admin(["coverage", "--region", "15.03", "--no-baseline", "--json"])
+        .json();
+    assert_eq!(own["coverage"]["coverage_percent"], 0.04);
+    // Jambi's regencies list Sarolangun with the same figures and pace.
+    let regencies = central
+        .admin(["coverage", "--region", "15", "--level", "regency", "--json"])
+        .json();
+    let sarolangun = regencies
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["region_code"] == "1503")
+        .expect("Sarolangun listed");
+    assert_eq!(sarolangun["coverage"], report["coverage"]);
+}
+
+/// "Bengkulu province 37 % against a national 39 %; Kaur 75 %, Lebong 17 %."
+#[test]
+fn bengkulu_at_37_against_39_nationally_with_kaur_at_75_and_lebong_at_17() {
+    let central = Central::start();
+    let year = time::OffsetDateTime::now_utc().year();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Baselines leave room for 6 persons registered in Kaur and 4 in Lebong.
+    import_reference(
+        &central,
+        dir.path(),
+        &format!(
+            "{year};ID;100.000.000;38.999.990;\n\
+             {year};17;1.000.000;369.990;39\n\
+             {year};17.04;60.000;44.994;75\n\
+             {year};17.07;60.000;10.196;39\n"
+        ),
+    );
+    let officer = central.add_officer("Rahmat Hidayat", &["1704", "1707"]);
+    let laptop = Laptop::init("Rahmat");
+    laptop.enroll(&central, &officer, &central.url());
+    let mut rows: Vec<String> = (1..=6).map(|i| worker("170401", i, "1704012001")).collect();
+    rows.extend((7..=10).map(|i| worker("170701", i, "1707012001")));
+    import_workers(&laptop, &rows);
+    laptop.sync();
+    let today = time::OffsetDateTime::now_utc().date();
+
+    let regencies = central
+        .admin(["coverage", "--region", "17", "--level", "regency", "--json"])
+        .json();
+    let regencies = regencies.as_array().expect("a list");
+    assert_eq!(regencies.len(), 10, "Bengkulu has ten regencies and cities");
+    let row = |code: &str| {
+        regencies
+            .iter()
+            .find(|r| r["region_code"] == code)
+            .map(|r| r["coverage"].clone())
+            .unwrap_or_else(|| panic!("{code} listed"))
+    };
+    // Kaur: (44,994 + 6) / 60,000 = 75.00 %, its 75 % target reached.
+    let kaur = row("1704");
+    assert_eq!(kaur["coverage_percent"], 75.0);
+    assert_eq!(kaur["gap_persons"], 0);
+    assert_eq!(kaur["gap_cost_per_year"], 0);
+    assert_eq!(kaur["pace_per_30_days"], 6);
+    assert_eq!(kaur["target_reached_on"], today.to_string());
+    // Lebong: (10,196 + 4) / 60,000 = 17.00 %; 39 % is 23,400 persons, so
+    // 13,200 missing: 13,200 × 12 × Rp 16,800 = Rp 2,661,120,000 a year, and at
+    // 4 per 30 days ⌈13,200 × 30 / 4⌉ = 99,000 days.
+    let lebong = row("1707");
+    assert_eq!(lebong["coverage_percent"], 17.0);
+    assert_eq!(lebong["target_persons"], 23_400);
+    assert_eq!(lebong["gap_persons"], 13_200);
+    assert_eq!(lebong["gap_cost_per_year"], 2_661_120_000u64);
+    assert_eq!(lebong["pace_per_30_days"], 4);
+    assert_eq!(
+        lebong["target_reached_on"],
+        (today + time::Duration::days(99_000)).to_string()
+    );
+    assert!(
+        regencies
+            .iter()
+            .filter(|r| r["region_code"] != "1704" && r["region_code"] != "1707")
+            .all(|r| r["coverage"]["status"] == "no_denominator" && r["coverage"]["persons"] == 0)
+    );
+
+    // The province: (369,990 + 10) / 1,000,000 = 37.00 %; 39 % is 390,000,
+    // so 20,000 missing: 20,000 × 12 × Rp 16,800 = Rp 4,032,000,000 a year.
+    let province = central
+        .admin(["coverage", "--region", "17", "--json"])
+        .json();
+    let bengkulu = &province["coverage"];
+    assert_eq!(bengkulu["persons"], 10);
+    assert_eq!(bengkulu["coverage_percent"], 37.0);
+    assert_eq!(bengkulu["gap_persons"], 20_000);
+    assert_eq!(bengkulu["gap_cost_per_year"], 4_032_000_000u64);
+    assert_eq!(bengkulu["pace_per_30_days"], 10);
+    // The national row: (38,999,990 + 10) / 100,000,000 = 39.00 %, no target set.
+    let national = central.admin(["coverage", "--json"]).json();
+    assert_eq!(national["region"], "Indonesia");
+    assert_eq!(national["coverage"]["coverage_percent"], 39.0);
+    assert_eq!(national["coverage"]["persons"], 10);
+    assert!(national["coverage"]["gap_persons"].is_null(), "{national}");
+    // The provinces of the country list Bengkulu with its own figures.
+    let provinces = central
+        .admin(["coverage", "--level", "province", "--json"])
+        .json();
+    let listed = provinces
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["region_code"] == "17")
+        .expect("Bengkulu listed");
+    assert_eq!(listed["coverage"], province["coverage"]);
+    assert!(
+        bengkulu["coverage_bp"].as_u64() < national["coverage"]["coverage_bp"].as_u64(),
+        "Bengkulu is below the national figure"
+    );
+}

@@ -37,6 +37,7 @@ where
     a_clock_far_ahead_is_bounded(fresh().await.as_ref()).await;
     reference_data_is_replaced_a_year_at_a_time(fresh().await.as_ref()).await;
     coverage_counts_distinct_active_persons(fresh().await.as_ref()).await;
+    the_pace_is_counted_per_region(fresh().await.as_ref()).await;
     contribution_rates_are_kept_by_date(fresh().await.as_ref()).await;
     incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 7).await;
     incremental_coverage_equals_a_recompute(fresh().await.as_ref(), 2026).await;
@@ -971,6 +972,106 @@ async fn coverage_counts_distinct_active_persons(storage: &dyn Storage) {
             .persons,
         1
     );
+}
+
+/// `pace_by_region` groups what `coverage_counts` gives one region as
+/// `persons_since`: distinct active persons first stored since a moment.
+async fn the_pace_is_counted_per_region(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    // Before the window: Ani in Lubuk Gadang (1311012001).
+    let ani = registration(&nik(1, 1), "Ani Suryani", "1311012001", &rina.scope);
+    storage
+        .push(&rina.scope, &[create(&rina.scope, 1, base_ms(), &ani)], NOW)
+        .await
+        .expect("push");
+    // An hour later, inside the window: Siti in 1311012001 (registered
+    // again by Budi in 1311012002: one person, counted where first stored),
+    // Dewi in 1311022001, and Wati in 1311012002, who then withdraws.
+    let later = NOW + Duration::hours(1);
+    let siti = registration(&nik(2, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let siti_again = registration(&nik(2, 1), "Siti Aminah", "1311012002", &budi.scope);
+    let dewi = registration(&nik(3, 1), "Dewi Lestari", "1311022001", &rina.scope);
+    let wati = registration(&nik(4, 1), "Wati Handayani", "1311012002", &rina.scope);
+    storage
+        .push(
+            &rina.scope,
+            &[
+                create(&rina.scope, 2, base_ms() + 1, &siti),
+                create(&rina.scope, 3, base_ms() + 2, &dewi),
+                create(&rina.scope, 4, base_ms() + 3, &wati),
+                edit(
+                    &rina.scope,
+                    5,
+                    base_ms() + 4,
+                    wati.id,
+                    vec![Change::Status(Status::Withdrawn {
+                        reason: "pindah".into(),
+                    })],
+                ),
+            ],
+            later,
+        )
+        .await
+        .expect("push");
+    storage
+        .push(
+            &budi.scope,
+            &[create(&budi.scope, 1, base_ms() + 5, &siti_again)],
+            later,
+        )
+        .await
+        .expect("push");
+    let since = crate::storage::ms(NOW + Duration::minutes(30));
+    let pairs = |map: std::collections::BTreeMap<String, u64>| map.into_iter().collect::<Vec<_>>();
+    let by_district = storage
+        .pace_by_region("1311", 6, since)
+        .await
+        .expect("pace");
+    assert_eq!(
+        pairs(by_district.clone()),
+        vec![("131101".to_owned(), 1), ("131102".to_owned(), 1)],
+        "Ani is older than the window, Wati withdrew, Siti counts once"
+    );
+    let by_village = storage
+        .pace_by_region("1311", 10, since)
+        .await
+        .expect("pace");
+    assert_eq!(
+        pairs(by_village.clone()),
+        vec![
+            ("1311012001".to_owned(), 1),
+            ("1311012002".to_owned(), 1),
+            ("1311022001".to_owned(), 1),
+        ],
+        "a region counts the persons with an active record there, as `coverage_counts` does"
+    );
+    assert_eq!(
+        pairs(storage.pace_by_region("", 2, since).await.expect("pace")),
+        vec![("13".to_owned(), 2)]
+    );
+    assert_eq!(
+        pairs(
+            storage
+                .pace_by_region("131101", 10, crate::storage::ms(NOW - Duration::days(30)))
+                .await
+                .expect("pace")
+        ),
+        vec![("1311012001".to_owned(), 2), ("1311012002".to_owned(), 1)],
+        "a wider window includes Ani"
+    );
+    assert!(
+        storage
+            .pace_by_region("1371", 6, since)
+            .await
+            .expect("pace")
+            .is_empty()
+    );
+    // Each listed figure is the one region's own `persons_since`.
+    for (code, pace) in by_district.into_iter().chain(by_village) {
+        let counts = storage.coverage_counts(&code, since).await.expect("counts");
+        assert_eq!(counts.persons_since, pace, "{code}");
+    }
 }
 
 /// Random streams of registrations, moves, category changes, withdrawals,

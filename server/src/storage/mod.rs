@@ -735,6 +735,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         length: usize,
     ) -> Result<std::collections::BTreeMap<String, u64>>;
 
+    /// The pace per region of code length `length` under `region_prefix`:
+    /// region code → distinct persons (NIKs) with an active record in that
+    /// region first stored at or after `since_ms` (Unix milliseconds), the
+    /// figure `coverage_counts` gives one region as `persons_since`, grouped
+    /// (regions with none are absent).
+    async fn pace_by_region(
+        &self,
+        region_prefix: &str,
+        length: usize,
+        since_ms: i64,
+    ) -> Result<std::collections::BTreeMap<String, u64>>;
+
     /// Every contribution-rate entry, oldest first (empty: the built-in defaults apply).
     async fn contribution_rates(&self) -> Result<Vec<lindung_shared::coverage::ContributionRates>>;
 

@@ -1582,6 +1582,27 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
+    async fn pace_by_region(
+        &self,
+        region_prefix: &str,
+        length: usize,
+        since_ms: i64,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let client = self.client().await?;
+        let length = i32::try_from(length).unwrap_or(10);
+        let rows = client
+            .query(
+                "SELECT substr(village_code, 1, $2), COUNT(DISTINCT nik) FROM records
+                 WHERE active AND nik IS NOT NULL AND created_ms >= $3 AND village_code LIKE $1
+                 GROUP BY 1",
+                &[&prefix_pattern(region_prefix), &length, &since_ms],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, to_seq(row.try_get(1)?))))
+            .collect()
+    }
+
     async fn contribution_rates(&self) -> Result<Vec<lindung_shared::coverage::ContributionRates>> {
         let client = self.client().await?;
         let rows = client

@@ -1474,6 +1474,31 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn pace_by_region(
+        &self,
+        region_prefix: &str,
+        length: usize,
+        since_ms: i64,
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        let prefix = region_prefix.to_owned();
+        let length = i64::try_from(length).unwrap_or(10);
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT substr(village_code, 1, ?2), COUNT(DISTINCT nik) FROM records
+                 WHERE active AND nik IS NOT NULL AND created_ms >= ?3
+                   AND substr(village_code, 1, length(?1)) = ?1
+                 GROUP BY 1",
+            )?;
+            let rows = statement
+                .query_map(params![prefix, length, since_ms], |row| {
+                    Ok((row.get::<_, String>(0)?, to_seq(row.get(1)?)))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn contribution_rates(&self) -> Result<Vec<lindung_shared::coverage::ContributionRates>> {
         self.run(|connection| {
             let mut statement = connection.prepare_cached(
