@@ -328,7 +328,7 @@ fn bengkulu_at_37_against_39_nationally_with_kaur_at_75_and_lebong_at_17() {
     let laptop = Laptop::init("Rahmat");
     laptop.enroll(&central, &officer, &central.url());
     let mut rows: Vec<String> = (1..=6).map(|i| worker("170401", i, "1704012001")).collect();
-    rows.extend((7..=10).map(|i| worker("170701", i, "1707012001")));
+    rows.extend((7..=10).map(|i| worker("170701", i, "1707012002")));
     import_workers(&laptop, &rows);
     laptop.sync();
     let today = time::OffsetDateTime::now_utc().date();
