@@ -8,6 +8,7 @@
 // Test support: a failed assumption must stop the test with its reason.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod browser;
 pub mod central;
 pub mod fault_proxy;
 

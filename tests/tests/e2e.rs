@@ -8,6 +8,7 @@
 mod agent_import;
 mod agent_workflow;
 mod audit_export;
+mod browser;
 mod coverage;
 mod crash;
 mod nik_cli;
