@@ -975,20 +975,24 @@ async fn coverage_counts_distinct_active_persons(storage: &dyn Storage) {
 }
 
 /// `pace_by_region` groups what `coverage_counts` gives one region as
-/// `persons_since`: distinct active persons first stored since a moment.
+/// `persons_since`: persons first counted (where coverage counts them) on
+/// or after a day.
 async fn the_pace_is_counted_per_region(storage: &dyn Storage) {
     let rina = enrol(storage, "Rina", &["1311"]).await;
     let budi = enrol(storage, "Budi", &["1311"]).await;
-    // Before the window: Ani in Lubuk Gadang (1311012001).
+    // Forty days ago, before the window: Ani in Lubuk Gadang (1311012001).
     let ani = registration(&nik(1, 1), "Ani Suryani", "1311012001", &rina.scope);
     storage
-        .push(&rina.scope, &[create(&rina.scope, 1, base_ms(), &ani)], NOW)
+        .push(
+            &rina.scope,
+            &[create(&rina.scope, 1, base_ms(), &ani)],
+            NOW - Duration::days(40),
+        )
         .await
         .expect("push");
-    // An hour later, inside the window: Siti in 1311012001 (registered
-    // again by Budi in 1311012002: one person, counted where first stored),
-    // Dewi in 1311022001, and Wati in 1311012002, who then withdraws.
-    let later = NOW + Duration::hours(1);
+    // Today, inside the window: Siti in 1311012001 (registered again by
+    // Budi in 1311012002: one person, counted where first registered), Dewi
+    // in 1311022001, and Wati in 1311012002, who then withdraws.
     let siti = registration(&nik(2, 1), "Siti Aminah", "1311012001", &rina.scope);
     let siti_again = registration(&nik(2, 1), "Siti Aminah", "1311012002", &budi.scope);
     let dewi = registration(&nik(3, 1), "Dewi Lestari", "1311022001", &rina.scope);
@@ -1010,7 +1014,7 @@ async fn the_pace_is_counted_per_region(storage: &dyn Storage) {
                     })],
                 ),
             ],
-            later,
+            NOW,
         )
         .await
         .expect("push");
@@ -1018,11 +1022,11 @@ async fn the_pace_is_counted_per_region(storage: &dyn Storage) {
         .push(
             &budi.scope,
             &[create(&budi.scope, 1, base_ms() + 5, &siti_again)],
-            later,
+            NOW,
         )
         .await
         .expect("push");
-    let since = crate::storage::ms(NOW + Duration::minutes(30));
+    let since = crate::storage::ms(NOW - Duration::days(30));
     let pairs = |map: std::collections::BTreeMap<String, u64>| map.into_iter().collect::<Vec<_>>();
     let by_district = storage
         .pace_by_region("1311", 6, since)
@@ -1039,25 +1043,25 @@ async fn the_pace_is_counted_per_region(storage: &dyn Storage) {
         .expect("pace");
     assert_eq!(
         pairs(by_village.clone()),
-        vec![
-            ("1311012001".to_owned(), 1),
-            ("1311012002".to_owned(), 1),
-            ("1311022001".to_owned(), 1),
-        ],
-        "a region counts the persons with an active record there, as `coverage_counts` does"
+        vec![("1311012001".to_owned(), 1), ("1311022001".to_owned(), 1)],
+        "a person counts where coverage counts them: Siti at her first registration"
     );
     assert_eq!(
         pairs(storage.pace_by_region("", 2, since).await.expect("pace")),
         vec![("13".to_owned(), 2)]
     );
     assert_eq!(
+        pairs(storage.pace_by_region("", 0, since).await.expect("pace")),
+        vec![(String::new(), 2)]
+    );
+    assert_eq!(
         pairs(
             storage
-                .pace_by_region("131101", 10, crate::storage::ms(NOW - Duration::days(30)))
+                .pace_by_region("131101", 10, crate::storage::ms(NOW - Duration::days(50)))
                 .await
                 .expect("pace")
         ),
-        vec![("1311012001".to_owned(), 2), ("1311012002".to_owned(), 1)],
+        vec![("1311012001".to_owned(), 2)],
         "a wider window includes Ani"
     );
     assert!(
@@ -1067,10 +1071,15 @@ async fn the_pace_is_counted_per_region(storage: &dyn Storage) {
             .expect("pace")
             .is_empty()
     );
-    // Each listed figure is the one region's own `persons_since`.
+    // Each listed figure is the one region's own `persons_since`, and the
+    // levels add up.
     for (code, pace) in by_district.into_iter().chain(by_village) {
         let counts = storage.coverage_counts(&code, since).await.expect("counts");
         assert_eq!(counts.persons_since, pace, "{code}");
+    }
+    for code in ["", "13", "1311"] {
+        let counts = storage.coverage_counts(code, since).await.expect("counts");
+        assert_eq!((counts.persons, counts.persons_since), (3, 2), "{code:?}");
     }
 }
 
@@ -1101,7 +1110,10 @@ pub async fn incremental_coverage_equals_a_recompute(storage: &dyn Storage, seed
     let mut seqs = [0u64; 3];
     let mut records: Vec<RecordId> = Vec::new();
     let mut clock = base_ms();
+    // Pushes arrive over several days, so persons have different first days.
+    let mut arrival = NOW;
     for _ in 0..40 {
+        arrival += Duration::hours(i64::try_from(next(30)).expect("small"));
         let d = next(3) as usize;
         let device = &devices[d].scope;
         let mut batch = Vec::new();
@@ -1138,16 +1150,17 @@ pub async fn incremental_coverage_equals_a_recompute(storage: &dyn Storage, seed
             };
             batch.push(op);
         }
-        storage.push(device, &batch, NOW).await.expect("push");
-        let maintained = storage.person_counts().await.expect("counts");
+        storage.push(device, &batch, arrival).await.expect("push");
+        let maintained = storage.coverage_tables().await.expect("counts");
         storage.recompute_coverage().await.expect("recompute");
-        let recomputed = storage.person_counts().await.expect("counts");
+        let recomputed = storage.coverage_tables().await.expect("counts");
         assert_eq!(maintained, recomputed, "seed {seed}");
     }
     let persons: u64 = storage
-        .person_counts()
+        .coverage_tables()
         .await
         .expect("counts")
+        .villages
         .iter()
         .map(|(_, n)| n)
         .sum();

@@ -565,12 +565,25 @@ pub struct PullResult {
 pub struct CoverageCounts {
     /// Distinct persons.
     pub persons: u64,
-    /// Distinct persons whose record reached the server since the given moment.
+    /// Distinct persons first counted (their representative record first
+    /// stored) on or after the UTC day of the given moment: the pace.
     pub persons_since: u64,
     /// Distinct persons per category code.
     pub by_category: std::collections::BTreeMap<String, u64>,
     /// Distinct persons per payer code.
     pub by_payer: std::collections::BTreeMap<String, u64>,
+}
+
+/// The maintained coverage tables (see `persons`), each sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverageTables {
+    /// Persons per village, category and payer (`person_counts`).
+    pub villages: Vec<(crate::persons::Place, u64)>,
+    /// Persons per rolled-up region, category and payer (`region_counts`;
+    /// the place's code is the region's).
+    pub regions: Vec<(crate::persons::Place, u64)>,
+    /// Persons first counted per rolled-up region and day (`region_days`).
+    pub days: Vec<((String, i64), u64)>,
 }
 
 /// What replacing reference data did.
@@ -723,8 +736,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn reference(&self, year: i32) -> Result<Vec<ReferenceRow>>;
 
     /// Persons registered in the region whose code starts with `region_prefix`
-    /// ("" for the whole country); `persons_since` counts records first stored
-    /// at or after `since_ms` (Unix milliseconds).
+    /// ("" for the whole country); `persons_since` counts the persons first
+    /// counted on or after the UTC day of `since_ms` (Unix milliseconds).
     async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts>;
 
     /// Persons per region of code length `length` under `region_prefix`
@@ -736,9 +749,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     ) -> Result<std::collections::BTreeMap<String, u64>>;
 
     /// The pace per region of code length `length` under `region_prefix`:
-    /// region code → distinct persons (NIKs) with an active record in that
-    /// region first stored at or after `since_ms` (Unix milliseconds), the
-    /// figure `coverage_counts` gives one region as `persons_since`, grouped
+    /// region code → persons counted in that region and first counted on or
+    /// after the UTC day of `since_ms` (Unix milliseconds), the figure
+    /// `coverage_counts` gives one region as `persons_since`, grouped
     /// (regions with none are absent).
     async fn pace_by_region(
         &self,
@@ -760,8 +773,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// from the records, in one transaction; returns the number of persons.
     async fn recompute_coverage(&self) -> Result<u64>;
 
-    /// The coverage counts per place, as maintained (for checks and exports).
-    async fn person_counts(&self) -> Result<Vec<(crate::persons::Place, u64)>>;
+    /// The coverage tables as maintained, in a fixed order (to compare
+    /// them with a recompute).
+    async fn coverage_tables(&self) -> Result<CoverageTables>;
 
     /// Applies a staff decision: its edits become operations of the staff
     /// device (planned like any push, so validated, merged and pulled by the

@@ -43,18 +43,18 @@ use uuid::Uuid;
 
 use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
-    DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment, MergeEntry,
-    NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced, Resolution,
-    Result, STAFF_OFFICER_ID, StaffAccount, StaffAction, StaffOutcome, StaffRequest, Storage,
-    StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state,
-    records_page, to_seq,
+    CoverageTables, DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal,
+    Enrollment, MergeEntry, NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage,
+    ReferenceReplaced, Resolution, Result, STAFF_OFFICER_ID, StaffAccount, StaffAction,
+    StaffOutcome, StaffRequest, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
+    operation_body, parse_hash, record_state, records_page, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
     advance_acknowledged, niks_set_by, plan_batch, staff_operations, staff_scope, undo_of,
     versions_to_locate,
 };
-use crate::persons::Place;
+use crate::persons::{Person, Place};
 use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `schema_migrations` holds the numbers applied.
@@ -236,21 +236,66 @@ const MIGRATIONS: &[&str] = &[
          created_ms bigint NOT NULL,
          revoked_ms bigint
      );",
+    // 10: coverage rolled up to the country, provinces, regencies and
+    // districts (`region_counts`), and persons first counted per region and
+    // day (`region_days`, the pace), so a drill-down reads a few rows per
+    // region; persons remember their first day. Filled by `migrate`.
+    "ALTER TABLE persons ADD COLUMN first_day bigint NOT NULL DEFAULT 0;
+     CREATE INDEX persons_by_village_day ON persons (village_code text_pattern_ops, first_day);
+     CREATE TABLE region_counts (
+         level integer NOT NULL,
+         code text COLLATE \"C\" NOT NULL,
+         category text NOT NULL,
+         payer text NOT NULL,
+         persons bigint NOT NULL,
+         PRIMARY KEY (level, code, category, payer)
+     );
+     CREATE TABLE region_days (
+         level integer NOT NULL,
+         code text COLLATE \"C\" NOT NULL,
+         day bigint NOT NULL,
+         persons bigint NOT NULL,
+         PRIMARY KEY (level, code, day)
+     );
+     DROP INDEX records_by_created;",
 ];
+
+/// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
+/// coverage tables are rebuilt after it.
+const ROLLUP_MIGRATION: usize = 9;
 
 /// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
 const STAFF_MIGRATION: usize = 7;
 
-/// Rebuilds `persons` and `person_counts` from `records`.
+/// Rebuilds the coverage tables from `records`: each NIK's representative
+/// (its active record with the smallest id) becomes a person; villages are
+/// counted from the persons, the rolled-up regions from the villages, and
+/// the days per district first, then rolled up. The region code lengths are
+/// those of `persons::ROLLUP_LENGTHS`.
 const RECOMPUTE_COVERAGE: &str = "
-    DELETE FROM persons;
-    DELETE FROM person_counts;
-    INSERT INTO persons (nik, village_code, category, payer)
+    TRUNCATE persons, person_counts, region_counts, region_days;
+    INSERT INTO persons (nik, village_code, category, payer, first_day)
         SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
-               COALESCE(payer, 'unknown')
+               COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
         FROM records WHERE active AND nik IS NOT NULL ORDER BY nik, id;
     INSERT INTO person_counts (village_code, category, payer, persons)
-        SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;";
+        SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;
+    INSERT INTO region_counts (level, code, category, payer, persons)
+        SELECT l.level, substr(c.village_code, 1, l.level), c.category, c.payer, SUM(c.persons)
+        FROM person_counts c
+        JOIN (VALUES (0), (2), (4), (6)) AS l(level)
+          ON l.level = 0 OR l.level < length(c.village_code)
+        GROUP BY 1, 2, 3, 4;
+    CREATE TEMPORARY TABLE district_days ON COMMIT DROP AS
+        SELECT substr(village_code, 1, 6) AS district, LEAST(length(village_code), 7) AS length,
+               first_day, COUNT(*) AS persons
+        FROM persons GROUP BY 1, 2, 3;
+    INSERT INTO region_days (level, code, day, persons)
+        SELECT l.level, substr(d.district, 1, l.level), d.first_day, SUM(d.persons)
+        FROM district_days d
+        JOIN (VALUES (0), (2), (4), (6)) AS l(level)
+          ON l.level = 0 OR l.level < d.length
+        GROUP BY 1, 2, 3;";
 
 /// Longest wait for a pooled connection before a request is refused as busy.
 const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -376,7 +421,7 @@ async fn migrate(client: &mut Object) -> Result<()> {
         .map_err(|_| StorageError::Corrupt(format!("schema version {found}")))?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.batch_execute(migration).await?;
-        if index == 4 {
+        if index == ROLLUP_MIGRATION {
             tx.batch_execute(RECOMPUTE_COVERAGE).await?;
         }
         if index == STAFF_MIGRATION {
@@ -756,63 +801,81 @@ async fn load_context(
 /// device's new acknowledged sequence number.
 /// Brings `persons` and `person_counts` up to date for the NIKs a batch
 /// touched: two reads and at most four writes, whatever the batch size.
-async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
+async fn refresh_persons(
+    tx: &Transaction<'_>,
+    plan: &BatchPlan,
+    now: OffsetDateTime,
+) -> Result<()> {
     let affected = &plan.affected_niks;
     if affected.is_empty() {
         return Ok(());
     }
+    let (mut current, to_read) = crate::persons::representatives_in_batch(
+        &plan.records,
+        &plan.unheld_before,
+        crate::persons::day_of(ms(now)),
+    );
     // NIKs that only this batch's records hold need no reads.
-    let niks: Vec<&str> = affected
+    let held: Vec<&str> = affected
         .difference(&plan.unheld_before)
         .map(Nik::as_str)
         .collect();
-    let parameters: [&(dyn ToSql + Sync); 1] = [&niks];
-    let (stored_rows, current_rows) = if niks.is_empty() {
-        (Vec::new(), Vec::new())
-    } else {
-        tokio::try_join!(
+    let current_niks: Vec<&str> = held
+        .iter()
+        .copied()
+        .chain(to_read.iter().map(Nik::as_str))
+        .collect();
+    let stored_parameters: [&(dyn ToSql + Sync); 1] = [&held];
+    let current_parameters: [&(dyn ToSql + Sync); 1] = [&current_niks];
+    let (stored_rows, current_rows) = tokio::try_join!(
+        skip_rows_if(
+            held.is_empty(),
             tx.query(
-                "SELECT nik, village_code, category, payer FROM persons WHERE nik = ANY($1)",
-                &parameters,
+                "SELECT nik, village_code, category, payer, first_day FROM persons
+                 WHERE nik = ANY($1)",
+                &stored_parameters,
             ),
+        ),
+        skip_rows_if(
+            current_niks.is_empty(),
             tx.query(
                 "SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
-                        COALESCE(payer, 'unknown')
+                        COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
                  FROM records WHERE nik = ANY($1) AND active ORDER BY nik, id",
-                &parameters,
+                &current_parameters,
             ),
-        )?
-    };
-    let places = |rows: Vec<Row>| -> Result<HashMap<Nik, Place>> {
+        ),
+    )?;
+    let persons = |rows: Vec<Row>| -> Result<HashMap<Nik, Person>> {
         rows.iter()
             .map(|row| {
                 let nik: String = row.try_get(0)?;
                 Ok((
                     parse_nik(&nik)?,
-                    Place {
-                        village_code: row.try_get(1)?,
-                        category: row.try_get(2)?,
-                        payer: row.try_get(3)?,
+                    Person {
+                        place: Place {
+                            village_code: row.try_get(1)?,
+                            category: row.try_get(2)?,
+                            payer: row.try_get(3)?,
+                        },
+                        first_day: row.try_get(4)?,
                     },
                 ))
             })
             .collect()
     };
-    let mut current = places(current_rows)?;
-    current.extend(crate::persons::representatives_in_batch(
-        &plan.records,
-        &plan.unheld_before,
-    ));
-    let changes = crate::persons::changes(affected, &places(stored_rows)?, &current);
-    let mut upserted: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+    current.extend(persons(current_rows)?);
+    let changes = crate::persons::changes(affected, &persons(stored_rows)?, &current);
+    let mut upserted: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
     let mut removed: Vec<&str> = Vec::new();
-    for (nik, place) in &changes.persons {
-        match place {
-            Some(place) => {
+    for (nik, person) in &changes.persons {
+        match person {
+            Some(person) => {
                 upserted.0.push(nik.as_str());
-                upserted.1.push(&place.village_code);
-                upserted.2.push(&place.category);
-                upserted.3.push(&place.payer);
+                upserted.1.push(&person.place.village_code);
+                upserted.2.push(&person.place.category);
+                upserted.3.push(&person.place.payer);
+                upserted.4.push(person.first_day);
             }
             None => removed.push(nik.as_str()),
         }
@@ -824,19 +887,43 @@ async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
         deltas.2.push(&place.payer);
         deltas.3.push(*delta);
     }
+    let mut regions: (Vec<i32>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+    for (place, delta) in &changes.region_deltas {
+        regions.0.push(level_of(&place.village_code));
+        regions.1.push(&place.village_code);
+        regions.2.push(&place.category);
+        regions.3.push(&place.payer);
+        regions.4.push(*delta);
+    }
+    let mut days: (Vec<i32>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
+    for ((code, day), delta) in &changes.day_deltas {
+        days.0.push(level_of(code));
+        days.1.push(code);
+        days.2.push(*day);
+        days.3.push(*delta);
+    }
     // Independent writes, sent together (pipelined); empty ones skipped.
-    let upsert_parameters: [&(dyn ToSql + Sync); 4] =
-        [&upserted.0, &upserted.1, &upserted.2, &upserted.3];
+    let upsert_parameters: [&(dyn ToSql + Sync); 5] = [
+        &upserted.0,
+        &upserted.1,
+        &upserted.2,
+        &upserted.3,
+        &upserted.4,
+    ];
     let remove_parameters: [&(dyn ToSql + Sync); 1] = [&removed];
     let delta_parameters: [&(dyn ToSql + Sync); 4] = [&deltas.0, &deltas.1, &deltas.2, &deltas.3];
+    let region_parameters: [&(dyn ToSql + Sync); 5] =
+        [&regions.0, &regions.1, &regions.2, &regions.3, &regions.4];
+    let day_parameters: [&(dyn ToSql + Sync); 4] = [&days.0, &days.1, &days.2, &days.3];
     tokio::try_join!(
         skip_if(
             upserted.0.is_empty(),
             tx.execute(
-                "INSERT INTO persons (nik, village_code, category, payer)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+                "INSERT INTO persons (nik, village_code, category, payer, first_day)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
                  ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
-                     category = excluded.category, payer = excluded.payer",
+                     category = excluded.category, payer = excluded.payer,
+                     first_day = excluded.first_day",
                 &upsert_parameters,
             ),
         ),
@@ -857,6 +944,27 @@ async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
                 &delta_parameters,
             ),
         ),
+        skip_if(
+            regions.0.is_empty(),
+            tx.execute(
+                "INSERT INTO region_counts (level, code, category, payer, persons)
+                 SELECT * FROM UNNEST($1::integer[], $2::text[], $3::text[], $4::text[],
+                                      $5::bigint[])
+                 ON CONFLICT (level, code, category, payer)
+                     DO UPDATE SET persons = region_counts.persons + excluded.persons",
+                &region_parameters,
+            ),
+        ),
+        skip_if(
+            days.0.is_empty(),
+            tx.execute(
+                "INSERT INTO region_days (level, code, day, persons)
+                 SELECT * FROM UNNEST($1::integer[], $2::text[], $3::bigint[], $4::bigint[])
+                 ON CONFLICT (level, code, day)
+                     DO UPDATE SET persons = region_days.persons + excluded.persons",
+                &day_parameters,
+            ),
+        ),
     )?;
     if deltas.3.iter().any(|delta| *delta < 0) {
         tx.execute(
@@ -867,7 +975,43 @@ async fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
         )
         .await?;
     }
+    if regions.4.iter().any(|delta| *delta < 0) {
+        tx.execute(
+            "DELETE FROM region_counts c
+             USING UNNEST($1::integer[], $2::text[], $3::text[], $4::text[]) AS d(l, r, k, p)
+             WHERE c.level = d.l AND c.code = d.r AND c.category = d.k AND c.payer = d.p
+               AND c.persons = 0",
+            &[&regions.0, &regions.1, &regions.2, &regions.3],
+        )
+        .await?;
+    }
+    if days.3.iter().any(|delta| *delta < 0) {
+        tx.execute(
+            "DELETE FROM region_days c
+             USING UNNEST($1::integer[], $2::text[], $3::bigint[]) AS d(l, r, y)
+             WHERE c.level = d.l AND c.code = d.r AND c.day = d.y AND c.persons = 0",
+            &[&days.0, &days.1, &days.2],
+        )
+        .await?;
+    }
     Ok(())
+}
+
+/// The level of a rolled-up region: its code's length.
+fn level_of(code: &str) -> i32 {
+    level_of_length(code.len())
+}
+
+fn level_of_length(length: usize) -> i32 {
+    i32::try_from(length).unwrap_or(i32::MAX)
+}
+
+/// `query` unless `skip`, in which case no rows (and no round trip).
+async fn skip_rows_if(
+    skip: bool,
+    query: impl std::future::Future<Output = std::result::Result<Vec<Row>, tokio_postgres::Error>>,
+) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+    if skip { Ok(Vec::new()) } else { query.await }
 }
 
 async fn write_plan(
@@ -1385,7 +1529,7 @@ impl Storage for PostgresStorage {
             now,
         )
         .await?;
-        refresh_persons(&tx, &plan).await?;
+        refresh_persons(&tx, &plan, now).await?;
         tx.commit().await?;
         Ok(PushResult {
             receipts: plan.receipts,
@@ -1533,14 +1677,41 @@ impl Storage for PostgresStorage {
             .read_only(true)
             .start()
             .await?;
-        let pattern = prefix_pattern(region_prefix);
-        let rows = tx
-            .query(
-                "SELECT category, payer, SUM(persons)::bigint FROM person_counts
-                 WHERE village_code LIKE $1 GROUP BY 1, 2",
-                &[&pattern],
-            )
-            .await?;
+        let since_day = crate::persons::day_of(since_ms);
+        // A rolled-up region reads its own rows; a village (or any other
+        // prefix) sums its villages.
+        let (rows, since) = if crate::persons::ROLLUP_LENGTHS.contains(&region_prefix.len()) {
+            let level = level_of(region_prefix);
+            let place_parameters: [&(dyn ToSql + Sync); 2] = [&level, &region_prefix];
+            let day_parameters: [&(dyn ToSql + Sync); 3] = [&level, &region_prefix, &since_day];
+            tokio::try_join!(
+                tx.query(
+                    "SELECT category, payer, persons FROM region_counts
+                     WHERE level = $1 AND code = $2",
+                    &place_parameters,
+                ),
+                tx.query_one(
+                    "SELECT COALESCE(SUM(persons), 0)::bigint FROM region_days
+                     WHERE level = $1 AND code = $2 AND day >= $3",
+                    &day_parameters,
+                ),
+            )?
+        } else {
+            let pattern = prefix_pattern(region_prefix);
+            let place_parameters: [&(dyn ToSql + Sync); 1] = [&pattern];
+            let day_parameters: [&(dyn ToSql + Sync); 2] = [&pattern, &since_day];
+            tokio::try_join!(
+                tx.query(
+                    "SELECT category, payer, SUM(persons)::bigint FROM person_counts
+                     WHERE village_code LIKE $1 GROUP BY 1, 2",
+                    &place_parameters,
+                ),
+                tx.query_one(
+                    "SELECT COUNT(*) FROM persons WHERE village_code LIKE $1 AND first_day >= $2",
+                    &day_parameters,
+                ),
+            )?
+        };
         let mut counts = CoverageCounts::default();
         for row in rows {
             let category: String = row.try_get(0)?;
@@ -1550,15 +1721,7 @@ impl Storage for PostgresStorage {
             *counts.by_category.entry(category).or_default() += persons;
             *counts.by_payer.entry(payer).or_default() += persons;
         }
-        let since: i64 = tx
-            .query_one(
-                "SELECT COUNT(DISTINCT nik) FROM records
-                 WHERE active AND nik IS NOT NULL AND village_code LIKE $1 AND created_ms >= $2",
-                &[&pattern, &since_ms],
-            )
-            .await?
-            .try_get(0)?;
-        counts.persons_since = to_seq(since);
+        counts.persons_since = to_seq(since.try_get(0)?);
         tx.commit().await?;
         Ok(counts)
     }
@@ -1569,14 +1732,24 @@ impl Storage for PostgresStorage {
         length: usize,
     ) -> Result<std::collections::BTreeMap<String, u64>> {
         let client = self.client().await?;
-        let length = i32::try_from(length).unwrap_or(10);
-        let rows = client
-            .query(
-                "SELECT substr(village_code, 1, $2), SUM(persons)::bigint FROM person_counts
-                 WHERE village_code LIKE $1 GROUP BY 1",
-                &[&prefix_pattern(region_prefix), &length],
-            )
-            .await?;
+        let pattern = prefix_pattern(region_prefix);
+        let rows = if crate::persons::ROLLUP_LENGTHS.contains(&length) {
+            client
+                .query(
+                    "SELECT code, SUM(persons)::bigint FROM region_counts
+                     WHERE level = $2 AND code LIKE $1 GROUP BY 1",
+                    &[&pattern, &level_of_length(length)],
+                )
+                .await?
+        } else {
+            client
+                .query(
+                    "SELECT substr(village_code, 1, $2), SUM(persons)::bigint FROM person_counts
+                     WHERE village_code LIKE $1 GROUP BY 1",
+                    &[&pattern, &level_of_length(length)],
+                )
+                .await?
+        };
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, to_seq(row.try_get(1)?))))
             .collect()
@@ -1589,15 +1762,26 @@ impl Storage for PostgresStorage {
         since_ms: i64,
     ) -> Result<std::collections::BTreeMap<String, u64>> {
         let client = self.client().await?;
-        let length = i32::try_from(length).unwrap_or(10);
-        let rows = client
-            .query(
-                "SELECT substr(village_code, 1, $2), COUNT(DISTINCT nik) FROM records
-                 WHERE active AND nik IS NOT NULL AND created_ms >= $3 AND village_code LIKE $1
-                 GROUP BY 1",
-                &[&prefix_pattern(region_prefix), &length, &since_ms],
-            )
-            .await?;
+        let pattern = prefix_pattern(region_prefix);
+        let since_day = crate::persons::day_of(since_ms);
+        let rows = if crate::persons::ROLLUP_LENGTHS.contains(&length) {
+            client
+                .query(
+                    "SELECT code, SUM(persons)::bigint FROM region_days
+                     WHERE level = $2 AND code LIKE $1 AND day >= $3
+                     GROUP BY 1 HAVING SUM(persons) > 0",
+                    &[&pattern, &level_of_length(length), &since_day],
+                )
+                .await?
+        } else {
+            client
+                .query(
+                    "SELECT substr(village_code, 1, $2), COUNT(*) FROM persons
+                     WHERE village_code LIKE $1 AND first_day >= $3 GROUP BY 1",
+                    &[&pattern, &level_of_length(length), &since_day],
+                )
+                .await?
+        };
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, to_seq(row.try_get(1)?))))
             .collect()
@@ -1670,27 +1854,46 @@ impl Storage for PostgresStorage {
         Ok(to_seq(persons))
     }
 
-    async fn person_counts(&self) -> Result<Vec<(Place, u64)>> {
+    async fn coverage_tables(&self) -> Result<CoverageTables> {
         let client = self.client().await?;
-        let rows = client
-            .query(
+        let (villages, regions, days) = tokio::try_join!(
+            client.query(
                 "SELECT village_code, category, payer, persons FROM person_counts
                  ORDER BY village_code COLLATE \"C\", category COLLATE \"C\", payer COLLATE \"C\"",
                 &[],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    Place {
-                        village_code: row.try_get(0)?,
-                        category: row.try_get(1)?,
-                        payer: row.try_get(2)?,
-                    },
-                    to_seq(row.try_get(3)?),
-                ))
-            })
-            .collect()
+            ),
+            client.query(
+                "SELECT code, category, payer, persons FROM region_counts
+                 ORDER BY code COLLATE \"C\", category COLLATE \"C\", payer COLLATE \"C\"",
+                &[],
+            ),
+            client.query(
+                "SELECT code, day, persons FROM region_days ORDER BY code COLLATE \"C\", day",
+                &[],
+            ),
+        )?;
+        let places = |rows: Vec<Row>| -> Result<Vec<(Place, u64)>> {
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        Place {
+                            village_code: row.try_get(0)?,
+                            category: row.try_get(1)?,
+                            payer: row.try_get(2)?,
+                        },
+                        to_seq(row.try_get(3)?),
+                    ))
+                })
+                .collect()
+        };
+        Ok(CoverageTables {
+            villages: places(villages)?,
+            regions: places(regions)?,
+            days: days
+                .iter()
+                .map(|row| Ok(((row.try_get(0)?, row.try_get(1)?), to_seq(row.try_get(2)?))))
+                .collect::<Result<_>>()?,
+        })
     }
 
     async fn staff_edit(&self, request: StaffRequest, now: OffsetDateTime) -> Result<StaffOutcome> {
@@ -1749,7 +1952,7 @@ impl Storage for PostgresStorage {
             now,
         )
         .await?;
-        refresh_persons(&tx, &plan).await?;
+        refresh_persons(&tx, &plan, now).await?;
         let now_ms = ms(now);
         let merge_id = match &request.action {
             StaffAction::ResolveConflict { conflict_id, how } => {

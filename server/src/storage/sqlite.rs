@@ -26,18 +26,18 @@ use uuid::Uuid;
 
 use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
-    Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment, MergeEntry,
-    NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced, Resolution,
-    Result, STAFF_OFFICER_ID, StaffAccount, StaffAction, StaffOutcome, StaffRequest, Storage,
-    StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state,
-    records_page, to_seq,
+    CoverageTables, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment,
+    MergeEntry, NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced,
+    Resolution, Result, STAFF_OFFICER_ID, StaffAccount, StaffAction, StaffOutcome, StaffRequest,
+    Storage, StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash,
+    record_state, records_page, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
     advance_acknowledged, covers, niks_set_by, plan_batch, staff_operations, staff_scope, undo_of,
     versions_to_locate,
 };
-use crate::persons::Place;
+use crate::persons::{Person, Place, Tally};
 use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `user_version` counts those applied.
@@ -218,23 +218,122 @@ const MIGRATIONS: &[&str] = &[
          token_hash BLOB NOT NULL UNIQUE,
          created_ms INTEGER NOT NULL,
          revoked_ms INTEGER
-     ) STRICT;"
+     ) STRICT;",
+    // 10: coverage rolled up to the country, provinces, regencies and
+    // districts (`region_counts`), and persons first counted per region and
+    // day (`region_days`, the pace), so a drill-down reads a few rows per
+    // region; persons remember their first day. Filled by `migrate`.
+    "DROP TABLE persons;
+     CREATE TABLE persons (
+         nik TEXT PRIMARY KEY,
+         village_code TEXT NOT NULL,
+         category TEXT NOT NULL,
+         payer TEXT NOT NULL,
+         first_day INTEGER NOT NULL
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX persons_by_village_day ON persons (village_code, first_day);
+     CREATE TABLE region_counts (
+         level INTEGER NOT NULL,
+         code TEXT NOT NULL,
+         category TEXT NOT NULL,
+         payer TEXT NOT NULL,
+         persons INTEGER NOT NULL,
+         PRIMARY KEY (level, code, category, payer)
+     ) STRICT, WITHOUT ROWID;
+     CREATE TABLE region_days (
+         level INTEGER NOT NULL,
+         code TEXT NOT NULL,
+         day INTEGER NOT NULL,
+         persons INTEGER NOT NULL,
+         PRIMARY KEY (level, code, day)
+     ) STRICT, WITHOUT ROWID;
+     DROP INDEX records_by_created;"
 ];
+
+/// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
+/// coverage tables are rebuilt after it.
+const ROLLUP_MIGRATION: usize = 9;
 
 /// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
 const STAFF_MIGRATION: usize = 7;
 
-/// Rebuilds `persons` and `person_counts` from `records`.
-const RECOMPUTE_COVERAGE: &str = "
-    DELETE FROM persons;
-    DELETE FROM person_counts;
-    INSERT INTO persons (nik, village_code, category, payer)
-        SELECT r.nik, r.village_code, COALESCE(r.category, 'unknown'), COALESCE(r.payer, 'unknown')
-        FROM records r
-        WHERE r.active AND r.nik IS NOT NULL
-          AND r.id = (SELECT MIN(x.id) FROM records x WHERE x.nik = r.nik AND x.active);
-    INSERT INTO person_counts (village_code, category, payer, persons)
-        SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;";
+/// The level of a rolled-up region (its code's length) as stored.
+fn level_of(length: usize) -> i64 {
+    i64::try_from(length).unwrap_or(i64::MAX)
+}
+
+/// Rebuilds the coverage tables from `records` in one pass: each NIK's
+/// representative (its active record with the smallest id) becomes a
+/// person, and a [`Tally`] gives the village, region and day counts.
+fn recompute_coverage_tables(tx: &Transaction<'_>) -> Result<u64> {
+    tx.execute_batch(
+        "DELETE FROM persons; DELETE FROM person_counts;
+         DELETE FROM region_counts; DELETE FROM region_days;",
+    )?;
+    let mut tally = Tally::default();
+    {
+        // With a single MIN(), SQLite takes the other columns from the row
+        // holding the minimum: the representative record.
+        let mut select = tx.prepare(
+            "SELECT nik, MIN(id), village_code, COALESCE(category, 'unknown'),
+                    COALESCE(payer, 'unknown'), COALESCE(created_ms, 0)
+             FROM records WHERE active AND nik IS NOT NULL GROUP BY nik",
+        )?;
+        let mut insert = tx.prepare(
+            "INSERT INTO persons (nik, village_code, category, payer, first_day)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let person = Person {
+                place: Place {
+                    village_code: row.get(2)?,
+                    category: row.get(3)?,
+                    payer: row.get(4)?,
+                },
+                first_day: crate::persons::day_of(row.get(5)?),
+            };
+            insert.execute(params![
+                row.get::<_, String>(0)?,
+                person.place.village_code,
+                person.place.category,
+                person.place.payer,
+                person.first_day
+            ])?;
+            tally.add(person);
+        }
+    }
+    let mut insert = tx.prepare(
+        "INSERT INTO person_counts (village_code, category, payer, persons) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (place, persons) in tally.villages() {
+        insert.execute(params![
+            place.village_code,
+            place.category,
+            place.payer,
+            from_seq(*persons)
+        ])?;
+    }
+    let mut insert = tx.prepare(
+        "INSERT INTO region_counts (level, code, category, payer, persons)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (place, persons) in tally.regions() {
+        insert.execute(params![
+            level_of(place.village_code.len()),
+            place.village_code,
+            place.category,
+            place.payer,
+            from_seq(persons)
+        ])?;
+    }
+    let mut insert =
+        tx.prepare("INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)")?;
+    for ((code, day), persons) in tally.days() {
+        insert.execute(params![level_of(code.len()), code, day, from_seq(persons)])?;
+    }
+    Ok(tally.persons())
+}
 
 /// WAL frames after which the writer checkpoints by itself (about 64 MB
 /// with 4 KiB pages): a backstop that bounds the WAL should the background
@@ -374,8 +473,8 @@ fn migrate(connection: &mut Connection) -> Result<()> {
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = connection.transaction()?;
         tx.execute_batch(migration)?;
-        if index == 4 {
-            tx.execute_batch(RECOMPUTE_COVERAGE)?;
+        if index == ROLLUP_MIGRATION {
+            recompute_coverage_tables(&tx)?;
         }
         if index == STAFF_MIGRATION {
             create_staff_device(&tx)?;
@@ -741,37 +840,48 @@ fn load_context(
     Ok(context)
 }
 
-/// Brings `persons` and `person_counts` up to date for the NIKs a batch touched.
-fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
+/// Brings the coverage tables up to date for the NIKs a batch touched.
+fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) -> Result<()> {
     let affected = &plan.affected_niks;
     if affected.is_empty() {
         return Ok(());
     }
     let mut stored = HashMap::new();
-    let mut current = crate::persons::representatives_in_batch(&plan.records, &plan.unheld_before);
+    let (mut current, to_read) = crate::persons::representatives_in_batch(
+        &plan.records,
+        &plan.unheld_before,
+        crate::persons::day_of(ms(now)),
+    );
     {
-        let mut stored_statement =
-            tx.prepare_cached("SELECT village_code, category, payer FROM persons WHERE nik = ?1")?;
+        let mut stored_statement = tx.prepare_cached(
+            "SELECT village_code, category, payer, first_day FROM persons WHERE nik = ?1",
+        )?;
         let mut current_statement = tx.prepare_cached(
-            "SELECT village_code, COALESCE(category, 'unknown'), COALESCE(payer, 'unknown')
+            "SELECT village_code, COALESCE(category, 'unknown'), COALESCE(payer, 'unknown'),
+                    COALESCE(created_ms, 0) / 86400000
              FROM records WHERE nik = ?1 AND active ORDER BY id LIMIT 1",
         )?;
-        let place = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Place> {
-            Ok(Place {
-                village_code: row.get(0)?,
-                category: row.get(1)?,
-                payer: row.get(2)?,
+        let person = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Person> {
+            Ok(Person {
+                place: Place {
+                    village_code: row.get(0)?,
+                    category: row.get(1)?,
+                    payer: row.get(2)?,
+                },
+                first_day: row.get(3)?,
             })
         };
         for nik in affected.difference(&plan.unheld_before) {
             if let Some(found) = stored_statement
-                .query_row([nik.as_str()], place)
+                .query_row([nik.as_str()], person)
                 .optional()?
             {
                 stored.insert(*nik, found);
             }
+        }
+        for nik in affected.difference(&plan.unheld_before).chain(&to_read) {
             if let Some(found) = current_statement
-                .query_row([nik.as_str()], place)
+                .query_row([nik.as_str()], person)
                 .optional()?
             {
                 current.insert(*nik, found);
@@ -780,19 +890,22 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
     }
     let changes = crate::persons::changes(affected, &stored, &current);
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO persons (nik, village_code, category, payer) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO persons (nik, village_code, category, payer, first_day)
+         VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
-             category = excluded.category, payer = excluded.payer",
+             category = excluded.category, payer = excluded.payer,
+             first_day = excluded.first_day",
     )?;
     let mut remove = tx.prepare_cached("DELETE FROM persons WHERE nik = ?1")?;
-    for (nik, place) in &changes.persons {
-        match place {
-            Some(place) => {
+    for (nik, person) in &changes.persons {
+        match person {
+            Some(person) => {
                 upsert.execute(params![
                     nik.as_str(),
-                    place.village_code,
-                    place.category,
-                    place.payer
+                    person.place.village_code,
+                    person.place.category,
+                    person.place.payer,
+                    person.first_day
                 ])?;
             }
             None => {
@@ -815,6 +928,41 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<()> {
             delta
         ])?;
         prune.execute(params![place.village_code, place.category, place.payer])?;
+    }
+    let mut count = tx.prepare_cached(
+        "INSERT INTO region_counts (level, code, category, payer, persons) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (level, code, category, payer) DO UPDATE SET persons = persons + excluded.persons",
+    )?;
+    let mut prune = tx.prepare_cached(
+        "DELETE FROM region_counts
+         WHERE level = ?1 AND code = ?2 AND category = ?3 AND payer = ?4 AND persons = 0",
+    )?;
+    for (place, delta) in &changes.region_deltas {
+        let level = level_of(place.village_code.len());
+        count.execute(params![
+            level,
+            place.village_code,
+            place.category,
+            place.payer,
+            delta
+        ])?;
+        prune.execute(params![
+            level,
+            place.village_code,
+            place.category,
+            place.payer
+        ])?;
+    }
+    let mut count = tx.prepare_cached(
+        "INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (level, code, day) DO UPDATE SET persons = persons + excluded.persons",
+    )?;
+    let mut prune = tx.prepare_cached(
+        "DELETE FROM region_days WHERE level = ?1 AND code = ?2 AND day = ?3 AND persons = 0",
+    )?;
+    for ((code, day), delta) in &changes.day_deltas {
+        count.execute(params![level_of(code.len()), code, day, delta])?;
+        prune.execute(params![level_of(code.len()), code, day])?;
     }
     Ok(())
 }
@@ -1329,7 +1477,7 @@ impl Storage for SqliteStorage {
                     },
                 );
                 let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
-                refresh_persons(&tx, &plan)?;
+                refresh_persons(&tx, &plan, now)?;
                 tx.commit()?;
                 Ok(PushResult {
                     receipts: plan.receipts,
@@ -1418,15 +1566,31 @@ impl Storage for SqliteStorage {
 
     async fn coverage_counts(&self, region_prefix: &str, since_ms: i64) -> Result<CoverageCounts> {
         let prefix = region_prefix.to_owned();
+        let since_day = crate::persons::day_of(since_ms);
         self.run(move |connection| {
             let tx = connection.transaction()?;
-            let in_region = "substr(village_code, 1, length(?1)) = ?1";
+            // A rolled-up region reads its own rows; a village (or any other
+            // prefix) sums its villages. Codes are digits, and ':' sorts
+            // right after '9', so `>= p AND < p || ':'` is "starts with p".
+            let rolled_up = crate::persons::ROLLUP_LENGTHS.contains(&prefix.len());
+            let (by_place, since) = if rolled_up {
+                (
+                    "SELECT category, payer, SUM(persons) FROM region_counts
+                     WHERE level = length(?1) AND code = ?1 GROUP BY 1, 2",
+                    "SELECT COALESCE(SUM(persons), 0) FROM region_days
+                     WHERE level = length(?1) AND code = ?1 AND day >= ?2",
+                )
+            } else {
+                (
+                    "SELECT category, payer, SUM(persons) FROM person_counts
+                     WHERE village_code >= ?1 AND village_code < ?1 || ':' GROUP BY 1, 2",
+                    "SELECT COUNT(*) FROM persons
+                     WHERE village_code >= ?1 AND village_code < ?1 || ':' AND first_day >= ?2",
+                )
+            };
             let mut counts = CoverageCounts::default();
             {
-                let mut statement = tx.prepare_cached(&format!(
-                    "SELECT category, payer, SUM(persons) FROM person_counts
-                     WHERE {in_region} GROUP BY 1, 2"
-                ))?;
+                let mut statement = tx.prepare_cached(by_place)?;
                 let mut rows = statement.query(params![prefix])?;
                 while let Some(row) = rows.next()? {
                     let category: String = row.get(0)?;
@@ -1437,15 +1601,9 @@ impl Storage for SqliteStorage {
                     *counts.by_payer.entry(payer).or_default() += persons;
                 }
             }
-            let since: i64 = tx.query_row(
-                &format!(
-                    "SELECT COUNT(DISTINCT nik) FROM records
-                     WHERE active AND nik IS NOT NULL AND {in_region} AND created_ms >= ?2"
-                ),
-                params![prefix, since_ms],
-                |row| row.get(0),
-            )?;
-            counts.persons_since = to_seq(since);
+            let persons_since: i64 =
+                tx.query_row(since, params![prefix, since_day], |row| row.get(0))?;
+            counts.persons_since = to_seq(persons_since);
             tx.commit()?;
             Ok(counts)
         })
@@ -1458,14 +1616,17 @@ impl Storage for SqliteStorage {
         length: usize,
     ) -> Result<std::collections::BTreeMap<String, u64>> {
         let prefix = region_prefix.to_owned();
-        let length = i64::try_from(length).unwrap_or(10);
         self.run(move |connection| {
-            let mut statement = connection.prepare_cached(
+            let sql = if crate::persons::ROLLUP_LENGTHS.contains(&length) {
+                "SELECT code, SUM(persons) FROM region_counts
+                 WHERE level = ?2 AND code >= ?1 AND code < ?1 || ':' GROUP BY 1"
+            } else {
                 "SELECT substr(village_code, 1, ?2), SUM(persons) FROM person_counts
-                 WHERE substr(village_code, 1, length(?1)) = ?1 GROUP BY 1",
-            )?;
+                 WHERE village_code >= ?1 AND village_code < ?1 || ':' GROUP BY 1"
+            };
+            let mut statement = connection.prepare_cached(sql)?;
             let rows = statement
-                .query_map(params![prefix, length], |row| {
+                .query_map(params![prefix, level_of(length)], |row| {
                     Ok((row.get::<_, String>(0)?, to_seq(row.get(1)?)))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -1481,16 +1642,20 @@ impl Storage for SqliteStorage {
         since_ms: i64,
     ) -> Result<std::collections::BTreeMap<String, u64>> {
         let prefix = region_prefix.to_owned();
-        let length = i64::try_from(length).unwrap_or(10);
+        let since_day = crate::persons::day_of(since_ms);
         self.run(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT substr(village_code, 1, ?2), COUNT(DISTINCT nik) FROM records
-                 WHERE active AND nik IS NOT NULL AND created_ms >= ?3
-                   AND substr(village_code, 1, length(?1)) = ?1
-                 GROUP BY 1",
-            )?;
+            let sql = if crate::persons::ROLLUP_LENGTHS.contains(&length) {
+                "SELECT code, SUM(persons) FROM region_days
+                 WHERE level = ?2 AND code >= ?1 AND code < ?1 || ':' AND day >= ?3
+                 GROUP BY 1 HAVING SUM(persons) > 0"
+            } else {
+                "SELECT substr(village_code, 1, ?2), COUNT(*) FROM persons
+                 WHERE village_code >= ?1 AND village_code < ?1 || ':' AND first_day >= ?3
+                 GROUP BY 1"
+            };
+            let mut statement = connection.prepare_cached(sql)?;
             let rows = statement
-                .query_map(params![prefix, length, since_ms], |row| {
+                .query_map(params![prefix, level_of(length), since_day], |row| {
                     Ok((row.get::<_, String>(0)?, to_seq(row.get(1)?)))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
@@ -1565,33 +1730,50 @@ impl Storage for SqliteStorage {
         self.run(|connection| {
             let tx =
                 connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(RECOMPUTE_COVERAGE)?;
-            let persons: i64 =
-                tx.query_row("SELECT COUNT(*) FROM persons", [], |row| row.get(0))?;
+            let persons = recompute_coverage_tables(&tx)?;
             tx.commit()?;
-            Ok(to_seq(persons))
+            Ok(persons)
         })
         .await
     }
 
-    async fn person_counts(&self) -> Result<Vec<(Place, u64)>> {
+    async fn coverage_tables(&self) -> Result<CoverageTables> {
         self.run(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT village_code, category, payer, persons FROM person_counts ORDER BY 1, 2, 3",
-            )?;
-            let rows = statement
+            let tx = connection.transaction()?;
+            let place = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(Place, u64)> {
+                Ok((
+                    Place {
+                        village_code: row.get(0)?,
+                        category: row.get(1)?,
+                        payer: row.get(2)?,
+                    },
+                    to_seq(row.get(3)?),
+                ))
+            };
+            let villages = tx
+                .prepare(
+                    "SELECT village_code, category, payer, persons FROM person_counts ORDER BY 1, 2, 3",
+                )?
+                .query_map([], place)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let regions = tx
+                .prepare(
+                    "SELECT code, category, payer, persons FROM region_counts ORDER BY 2, 3, 4",
+                )?
+                .query_map([], place)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let days = tx
+                .prepare("SELECT code, day, persons FROM region_days ORDER BY 1, 2")?
                 .query_map([], |row| {
-                    Ok((
-                        Place {
-                            village_code: row.get(0)?,
-                            category: row.get(1)?,
-                            payer: row.get(2)?,
-                        },
-                        to_seq(row.get(3)?),
-                    ))
+                    Ok(((row.get(0)?, row.get(1)?), to_seq(row.get(2)?)))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            tx.commit()?;
+            Ok(CoverageTables {
+                villages,
+                regions,
+                days,
+            })
         })
         .await
     }
@@ -1642,7 +1824,7 @@ impl Storage for SqliteStorage {
                     return Ok(StaffOutcome::Refused(refused));
                 }
                 write_plan(&tx, &staff, &plan, now)?;
-                refresh_persons(&tx, &plan)?;
+                refresh_persons(&tx, &plan, now)?;
                 let now_ms = ms(now);
                 let merge_id = match &request.action {
                     StaffAction::ResolveConflict { conflict_id, how } => {
