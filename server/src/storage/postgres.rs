@@ -866,7 +866,7 @@ async fn refresh_persons(
     };
     current.extend(persons(current_rows)?);
     let changes = crate::persons::changes(affected, &persons(stored_rows)?, &current);
-    let mut upserted: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+    let mut upserted: PersonColumns<'_> = Default::default();
     let mut removed: Vec<&str> = Vec::new();
     for (nik, person) in &changes.persons {
         match person {
@@ -887,7 +887,7 @@ async fn refresh_persons(
         deltas.2.push(&place.payer);
         deltas.3.push(*delta);
     }
-    let mut regions: (Vec<i32>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+    let mut regions: RegionColumns<'_> = Default::default();
     for (place, delta) in &changes.region_deltas {
         regions.0.push(level_of(&place.village_code));
         regions.1.push(&place.village_code);
@@ -996,6 +996,17 @@ async fn refresh_persons(
     }
     Ok(())
 }
+
+/// Column arrays of persons to upsert (nik, village, category, payer, first day).
+type PersonColumns<'a> = (
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<i64>,
+);
+/// Column arrays of region count changes (level, code, category, payer, delta).
+type RegionColumns<'a> = (Vec<i32>, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>, Vec<i64>);
 
 /// The level of a rolled-up region: its code's length.
 fn level_of(code: &str) -> i32 {
