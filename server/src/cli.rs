@@ -355,13 +355,30 @@ pub enum ReferenceCommand {
 /// `staff …`
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
-    /// Create a staff account for the staff API; its token is printed once.
+    /// Create a staff account: an API token (printed once) and, with
+    /// `--login`, a dashboard login whose password is read from
+    /// LINDUNG_STAFF_PASSWORD or asked in the terminal (never an argument).
     Add {
         /// The person's name (recorded in the audit log with what they do).
         name: String,
+        /// Dashboard login name (letters, digits, `.`, `_`, `-`; kept lower-case).
+        #[arg(long)]
+        login: Option<String>,
+        /// staff (everything), supervisor (one region, needs --region) or viewer (read-only).
+        #[arg(long, default_value = "staff")]
+        role: String,
+        /// The region a supervisor is limited to (e.g. 13.11).
+        #[arg(long)]
+        region: Option<String>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Set a staff account's dashboard password (LINDUNG_STAFF_PASSWORD or a
+    /// terminal prompt); its open sessions end.
+    Passwd {
+        /// The account's login (or its id, from `staff list`).
+        account: String,
     },
     /// List staff accounts.
     List {
@@ -1126,43 +1143,138 @@ async fn staff_command(
     command: StaffCommand,
 ) -> anyhow::Result<()> {
     match command {
-        StaffCommand::Add { name, json } => {
+        StaffCommand::Add {
+            name,
+            login,
+            role,
+            region,
+            json,
+        } => {
             let name = name.trim().to_owned();
             if name.is_empty() {
                 bail!("NAME: nama wajib diisi / a name is required");
             }
+            let role = crate::storage::Role::parse(&role).with_context(|| {
+                format!(
+                    "--role {role:?}: peran tidak dikenal / unknown role (staff, supervisor, viewer)"
+                )
+            })?;
+            let region = match (role, region) {
+                (crate::storage::Role::Supervisor, Some(region)) => {
+                    Some(region_code(Some(&region)).with_context(|| {
+                        format!("--region {region:?}: wilayah tidak dikenal / no such region")
+                    })?)
+                }
+                (crate::storage::Role::Supervisor, None) => bail!(
+                    "--region: pengawas (supervisor) harus dibatasi satu wilayah / a supervisor needs --region"
+                ),
+                (_, Some(_)) => {
+                    bail!("--region: hanya untuk peran supervisor / only for --role supervisor")
+                }
+                (_, None) => None,
+            };
+            let login = login.map(|l| normalize_login(&l)).transpose()?;
+            if let Some(login) = &login
+                && storage.staff_account_by_login(login).await?.is_some()
+            {
+                bail!("--login {login:?}: sudah dipakai / already taken");
+            }
+            let password_hash = match &login {
+                Some(_) => Some(
+                    crate::secrets::hash_password(&read_staff_password()?)
+                        .context("cannot hash the password")?,
+                ),
+                None => None,
+            };
             let token = crate::secrets::new_token().context("no random numbers from the system")?;
             let account = crate::storage::StaffAccount {
                 id: uuid::Uuid::now_v7(),
                 name,
                 created_at: OffsetDateTime::now_utc(),
                 revoked_at: None,
+                login,
+                role,
+                region,
             };
             storage
-                .add_staff_account(&account, &crate::secrets::token_hash(&token))
+                .add_staff_account(
+                    &account,
+                    &crate::secrets::token_hash(&token),
+                    password_hash.as_deref(),
+                )
                 .await?;
             audit(
                 storage,
                 actor,
                 action::STAFF_ADD,
                 &account.id.to_string(),
-                serde_json::json!({ "name": account.name }),
+                serde_json::json!({
+                    "name": account.name,
+                    "login": account.login,
+                    "role": account.role.as_str(),
+                    "region": account.region,
+                }),
             )
             .await?;
             if json {
                 say!(
                     "{}",
-                    serde_json::json!({ "id": account.id, "name": account.name, "token": token })
+                    serde_json::json!({
+                        "id": account.id,
+                        "name": account.name,
+                        "login": account.login,
+                        "role": account.role.as_str(),
+                        "region": account.region,
+                        "token": token,
+                    })
                 );
             } else {
                 say!(
-                    "Akun staf / staff account: {} ({})",
+                    "Akun staf / staff account: {} ({}), peran / role: {}{}",
                     account.name,
-                    account.id
+                    account.id,
+                    account.role.as_str(),
+                    account
+                        .region
+                        .as_deref()
+                        .map(|r| format!(", wilayah / region: {r}"))
+                        .unwrap_or_default()
                 );
+                if let Some(login) = &account.login {
+                    say!("Login dasbor / dashboard login: {login}");
+                }
                 say!("Token (ditampilkan sekali saja / shown only once): {token}");
                 say!("Pakai / use: Authorization: Bearer {token}");
             }
+            Ok(())
+        }
+        StaffCommand::Passwd { account } => {
+            let accounts = storage.staff_accounts().await?;
+            let wanted = account.trim().to_lowercase();
+            let Some(found) = accounts.into_iter().find(|a| {
+                a.login.as_deref() == Some(wanted.as_str()) || a.id.to_string() == wanted
+            }) else {
+                bail!("no staff account {account:?} (see `lindung-server staff list`)");
+            };
+            if found.login.is_none() {
+                bail!(
+                    "{account}: akun ini tanpa login dasbor / this account has no dashboard login (staff add --login)"
+                );
+            }
+            let hash = crate::secrets::hash_password(&read_staff_password()?)
+                .context("cannot hash the password")?;
+            storage.set_staff_password(found.id, &hash).await?;
+            audit(
+                storage,
+                actor,
+                action::STAFF_PASSWORD,
+                &found.id.to_string(),
+                serde_json::json!({ "login": found.login }),
+            )
+            .await?;
+            say!(
+                "Kata sandi diganti; sesi yang terbuka diakhiri. / Password changed; open sessions ended."
+            );
             Ok(())
         }
         StaffCommand::List { json } => {
@@ -1174,9 +1286,12 @@ async fn staff_command(
             } else {
                 for a in accounts {
                     say!(
-                        "{}  {:<30} {}",
+                        "{}  {:<30} {:<16} {:<10} {:<10} {}",
                         a.id,
                         a.name,
+                        a.login.as_deref().unwrap_or("-"),
+                        a.role.as_str(),
+                        a.region.as_deref().unwrap_or("-"),
                         if a.revoked_at.is_some() {
                             "dicabut / revoked"
                         } else {
@@ -1229,6 +1344,58 @@ fn report_reference_problems(
         }
     }
     Ok(())
+}
+
+/// The environment variable a staff password may come from (scripts, tests).
+pub const STAFF_PASSWORD_VARIABLE: &str = "LINDUNG_STAFF_PASSWORD";
+
+/// A new staff password: from [`STAFF_PASSWORD_VARIABLE`], else asked twice
+/// in the terminal. Never a command-line argument (it would show in `ps`
+/// and the shell history).
+fn read_staff_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    let password = match std::env::var(STAFF_PASSWORD_VARIABLE) {
+        Ok(password) => password,
+        Err(_) => {
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "kata sandi diperlukan: setel {STAFF_PASSWORD_VARIABLE} atau jalankan di terminal / \
+                     a password is needed: set {STAFF_PASSWORD_VARIABLE} or run in a terminal"
+                );
+            }
+            let first = rpassword::prompt_password("Kata sandi / password: ")
+                .context("cannot read the password")?;
+            let again = rpassword::prompt_password("Ulangi / again: ")
+                .context("cannot read the password")?;
+            if first != again {
+                bail!("kata sandi tidak sama / the passwords differ");
+            }
+            first
+        }
+    };
+    if password.chars().count() < crate::secrets::MIN_PASSWORD_CHARS {
+        bail!(
+            "kata sandi minimal {n} karakter / the password needs at least {n} characters",
+            n = crate::secrets::MIN_PASSWORD_CHARS
+        );
+    }
+    Ok(password)
+}
+
+/// A login name as stored: trimmed, lower-case; letters, digits, `.`, `_`, `-`.
+pub fn normalize_login(login: &str) -> anyhow::Result<String> {
+    let login = login.trim().to_lowercase();
+    if !(2..=64).contains(&login.chars().count())
+        || !login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        bail!(
+            "--login {login:?}: 2 sampai 64 huruf, angka, titik, garis bawah atau tanda hubung / \
+             2 to 64 letters, digits, dots, underscores or hyphens"
+        );
+    }
+    Ok(login)
 }
 
 /// `--region` of an export: a known region code, else an error naming the option.
