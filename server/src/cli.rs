@@ -475,15 +475,7 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
             match command {
                 DeviceCommand::List { json } => list_devices(storage.as_ref(), json).await,
                 DeviceCommand::Revoke { id } => {
-                    if storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
-                        audit(
-                            storage.as_ref(),
-                            actor,
-                            action::DEVICE_REVOKE,
-                            &id.to_string(),
-                            serde_json::json!({}),
-                        )
-                        .await?;
+                    if revoke_device(storage.as_ref(), actor, id).await? {
                         say!("Perangkat {id} dicabut. / Device {id} revoked.");
                         Ok(())
                     } else {
@@ -786,25 +778,7 @@ async fn add_officer(
     regions: &[String],
     json: bool,
 ) -> anyhow::Result<()> {
-    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.chars().count() < 2 {
-        bail!("officer name: at least 2 letters");
-    }
-    let officer = Officer {
-        id: OfficerId(uuid::Uuid::now_v7()),
-        name,
-        regions: scope_codes(regions)?,
-        created_at: OffsetDateTime::now_utc(),
-    };
-    storage.add_officer(&officer).await?;
-    audit(
-        storage,
-        actor,
-        action::OFFICER_ADD,
-        &officer.id.to_string(),
-        serde_json::json!({ "name": officer.name, "regions": officer.regions }),
-    )
-    .await?;
+    let officer = create_officer(storage, actor, &name, regions).await?;
     if json {
         say!("{}", serde_json::to_string_pretty(&officer)?);
     } else {
@@ -822,6 +796,60 @@ async fn add_officer(
         );
     }
     Ok(())
+}
+
+/// Creates an officer who may register in `regions` and records it in the
+/// audit log. Used by `officer add` and the dashboard.
+pub async fn create_officer(
+    storage: &dyn Storage,
+    actor: &str,
+    name: &str,
+    regions: &[String],
+) -> anyhow::Result<Officer> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.chars().count() < 2 {
+        bail!("officer name: at least 2 letters");
+    }
+    let officer = Officer {
+        id: OfficerId(uuid::Uuid::now_v7()),
+        name,
+        regions: scope_codes(regions)?,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    if officer.regions.is_empty() {
+        bail!("--region: at least one region");
+    }
+    storage.add_officer(&officer).await?;
+    audit(
+        storage,
+        actor,
+        action::OFFICER_ADD,
+        &officer.id.to_string(),
+        serde_json::json!({ "name": officer.name, "regions": officer.regions }),
+    )
+    .await?;
+    Ok(officer)
+}
+
+/// Revokes a device and records it in the audit log; false when there is
+/// no such device. Used by `device revoke` and the dashboard.
+pub async fn revoke_device(
+    storage: &dyn Storage,
+    actor: &str,
+    id: DeviceId,
+) -> anyhow::Result<bool> {
+    if !storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
+        return Ok(false);
+    }
+    audit(
+        storage,
+        actor,
+        action::DEVICE_REVOKE,
+        &id.to_string(),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(true)
 }
 
 fn describe_region(code: &str) -> String {
@@ -859,6 +887,43 @@ async fn enroll_code(
     valid_hours: u32,
     json: bool,
 ) -> anyhow::Result<()> {
+    let (officer, code, expires_at) =
+        issue_enrollment_code(storage, actor, officer, valid_hours).await?;
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({
+                "code": code,
+                "officer_id": officer.id,
+                "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339)?,
+            })
+        );
+    } else {
+        say!(
+            "Kode pendaftaran / enrolment code for {}: {code}",
+            officer.name
+        );
+        say!(
+            "Berlaku sampai / valid until {} UTC, sekali pakai / single use.",
+            expires_at.format(&time::format_description::well_known::Rfc3339)?
+        );
+        say!(
+            "Di laptop petugas / on the officer's laptop: lindung-agent enroll --server URL --code {code}"
+        );
+    }
+    Ok(())
+}
+
+/// Issues a one-time enrolment code for an officer, valid `valid_hours`
+/// (1 to 720), and records it in the audit log (never the code). Returns the
+/// officer, the code (to show once) and its expiry. Used by `enroll-code`
+/// and the dashboard.
+pub async fn issue_enrollment_code(
+    storage: &dyn Storage,
+    actor: &str,
+    officer: OfficerId,
+    valid_hours: u32,
+) -> anyhow::Result<(Officer, String, OffsetDateTime)> {
     let Some(officer) = storage.officer(officer).await? else {
         bail!("no officer {officer} (see `lindung-server officer list`)");
     };
@@ -891,29 +956,7 @@ async fn enroll_code(
         }),
     )
     .await?;
-    if json {
-        say!(
-            "{}",
-            serde_json::json!({
-                "code": code,
-                "officer_id": officer.id,
-                "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339)?,
-            })
-        );
-    } else {
-        say!(
-            "Kode pendaftaran / enrolment code for {}: {code}",
-            officer.name
-        );
-        say!(
-            "Berlaku sampai / valid until {} UTC, sekali pakai / single use.",
-            expires_at.format(&time::format_description::well_known::Rfc3339)?
-        );
-        say!(
-            "Di laptop petugas / on the officer's laptop: lindung-agent enroll --server URL --code {code}"
-        );
-    }
-    Ok(())
+    Ok((officer, code, expires_at))
 }
 
 async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
@@ -1422,15 +1465,47 @@ async fn export_coverage(
     {
         bail!("--level must be below the region {code}");
     }
+    let year = year.unwrap_or(OffsetDateTime::now_utc().year());
+    let written = export_coverage_file(
+        storage,
+        actor,
+        &code,
+        level,
+        year,
+        include_baseline,
+        format,
+        output,
+    )
+    .await?;
+    say!(
+        "{written} baris ditulis ke / rows written to {}",
+        output.display()
+    );
+    Ok(())
+}
+
+/// Writes the coverage of region `code` (or of every region of `level`
+/// inside it) to `output` and records the export in the audit log; returns
+/// the rows written. Used by `export coverage` and the dashboard.
+#[allow(clippy::too_many_arguments)]
+pub async fn export_coverage_file(
+    storage: &dyn Storage,
+    actor: &str,
+    code: &str,
+    level: Option<lindung_shared::region::Level>,
+    year: i32,
+    include_baseline: bool,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<u64> {
     let now = OffsetDateTime::now_utc();
-    let year = year.unwrap_or(now.year());
     let rows = match level {
         Some(level) => {
-            crate::report::regions_coverage(storage, &code, level, year, include_baseline, now)
+            crate::report::regions_coverage(storage, code, level, year, include_baseline, now)
                 .await?
         }
         None => vec![
-            crate::report::region_coverage(storage, &code, year, include_baseline, now)
+            crate::report::region_coverage(storage, code, year, include_baseline, now)
                 .await?
                 .row,
         ],
@@ -1441,7 +1516,7 @@ async fn export_coverage(
         storage,
         actor,
         action::EXPORT_COVERAGE,
-        &code,
+        code,
         serde_json::json!({
             "region": code,
             "level": level.map(|l| l.name_en()),
@@ -1453,11 +1528,7 @@ async fn export_coverage(
         }),
     )
     .await?;
-    say!(
-        "{written} baris ditulis ke / rows written to {}",
-        output.display()
-    );
-    Ok(())
+    Ok(written)
 }
 
 async fn export_registrations(
@@ -1468,14 +1539,32 @@ async fn export_registrations(
     output: &std::path::Path,
 ) -> anyhow::Result<()> {
     let code = export_region(region)?;
-    let written = crate::export::write_registrations(storage, &code, output, format)
+    let written = export_registrations_file(storage, actor, &code, format, output).await?;
+    say!(
+        "{written} pendaftaran ditulis ke / registrations written to {} (NIK disamarkan / NIKs masked)",
+        output.display()
+    );
+    Ok(())
+}
+
+/// Writes the active registrations of region `code` to `output` (NIKs
+/// masked) and records the export in the audit log; returns the rows
+/// written. Used by `export registrations` and the dashboard.
+pub async fn export_registrations_file(
+    storage: &dyn Storage,
+    actor: &str,
+    code: &str,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let written = crate::export::write_registrations(storage, code, output, format)
         .await
         .with_context(|| format!("export to {} failed; nothing was written", output.display()))?;
     audit(
         storage,
         actor,
         action::EXPORT_REGISTRATIONS,
-        &code,
+        code,
         serde_json::json!({
             "region": code,
             "format": format.name(),
@@ -1484,11 +1573,7 @@ async fn export_registrations(
         }),
     )
     .await?;
-    say!(
-        "{written} pendaftaran ditulis ke / registrations written to {} (NIK disamarkan / NIKs masked)",
-        output.display()
-    );
-    Ok(())
+    Ok(written)
 }
 
 async fn list_audit(

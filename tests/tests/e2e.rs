@@ -10,6 +10,7 @@ mod agent_workflow;
 mod audit_export;
 mod coverage;
 mod crash;
+mod dashboard;
 mod nik_cli;
 mod quickstart;
 mod reconcile;
