@@ -55,6 +55,8 @@ pub mod action {
     pub const STAFF_LOGIN: &str = "staff.login";
     /// A dashboard logout.
     pub const STAFF_LOGOUT: &str = "staff.logout";
+    /// A record's own page was shown in the dashboard (it shows the full NIK).
+    pub const RECORD_VIEW: &str = "record.view";
 }
 
 /// Who is acting: `given` (from `--staff` or `LINDUNG_STAFF`), else

@@ -579,7 +579,7 @@ pub async fn record(
     if let Err(error) = crate::audit::audit(
         storage,
         &ctx.account.name,
-        "record.view",
+        crate::audit::action::RECORD_VIEW,
         &id.to_string(),
         serde_json::json!({ "village": village }),
     )
