@@ -233,6 +233,22 @@ fn staff_log_in_see_coverage_merge_duplicates_and_log_out() {
     );
     assert!(page.body.contains("1311********0002") && !page.body.contains("1311010202850002"));
 
+    // Every screen opens, with its headers, and offers the language switch.
+    for path in [
+        "/officers",
+        "/reference",
+        "/exports",
+        "/conflicts",
+        "/merges",
+        "/audit",
+    ] {
+        let page = browser.get(path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert_security_headers(&page);
+        assert!(page.body.contains("id=\"lang-switch\""), "{path}");
+        assert!(page.body.contains("id=\"skip-link\""), "{path}");
+    }
+
     // Logging out ends the session: the old cookie no longer opens a page.
     let page = browser.post("/logout", &[("csrf", &token)]);
     assert_eq!(page.status, 303);
