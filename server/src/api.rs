@@ -92,6 +92,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/sync/pull", get(pull))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(crate::staff_api::routes())
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -48,6 +48,15 @@ pub mod action {
     pub const STAFF_ADD: &str = "staff.add";
     /// `staff revoke`.
     pub const STAFF_REVOKE: &str = "staff.revoke";
+    /// `staff passwd` (the password is never recorded).
+    pub const STAFF_PASSWORD: &str = "staff.password";
+    /// A dashboard login (`login` names who; failed attempts are not audited
+    /// but counted for rate limiting).
+    pub const STAFF_LOGIN: &str = "staff.login";
+    /// A dashboard logout.
+    pub const STAFF_LOGOUT: &str = "staff.logout";
+    /// A record's own page was shown in the dashboard (it shows the full NIK).
+    pub const RECORD_VIEW: &str = "record.view";
 }
 
 /// Who is acting: `given` (from `--staff` or `LINDUNG_STAFF`), else

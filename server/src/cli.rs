@@ -355,13 +355,30 @@ pub enum ReferenceCommand {
 /// `staff …`
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
-    /// Create a staff account for the staff API; its token is printed once.
+    /// Create a staff account: an API token (printed once) and, with
+    /// `--login`, a dashboard login whose password is read from
+    /// LINDUNG_STAFF_PASSWORD or asked in the terminal (never an argument).
     Add {
         /// The person's name (recorded in the audit log with what they do).
         name: String,
+        /// Dashboard login name (letters, digits, `.`, `_`, `-`; kept lower-case).
+        #[arg(long)]
+        login: Option<String>,
+        /// staff (everything), supervisor (one region, needs --region) or viewer (read-only).
+        #[arg(long, default_value = "staff")]
+        role: String,
+        /// The region a supervisor is limited to (e.g. 13.11).
+        #[arg(long)]
+        region: Option<String>,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Set a staff account's dashboard password (LINDUNG_STAFF_PASSWORD or a
+    /// terminal prompt); its open sessions end.
+    Passwd {
+        /// The account's login (or its id, from `staff list`).
+        account: String,
     },
     /// List staff accounts.
     List {
@@ -458,15 +475,7 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
             match command {
                 DeviceCommand::List { json } => list_devices(storage.as_ref(), json).await,
                 DeviceCommand::Revoke { id } => {
-                    if storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
-                        audit(
-                            storage.as_ref(),
-                            actor,
-                            action::DEVICE_REVOKE,
-                            &id.to_string(),
-                            serde_json::json!({}),
-                        )
-                        .await?;
+                    if revoke_device(storage.as_ref(), actor, id).await? {
                         say!("Perangkat {id} dicabut. / Device {id} revoked.");
                         Ok(())
                     } else {
@@ -769,25 +778,7 @@ async fn add_officer(
     regions: &[String],
     json: bool,
 ) -> anyhow::Result<()> {
-    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.chars().count() < 2 {
-        bail!("officer name: at least 2 letters");
-    }
-    let officer = Officer {
-        id: OfficerId(uuid::Uuid::now_v7()),
-        name,
-        regions: scope_codes(regions)?,
-        created_at: OffsetDateTime::now_utc(),
-    };
-    storage.add_officer(&officer).await?;
-    audit(
-        storage,
-        actor,
-        action::OFFICER_ADD,
-        &officer.id.to_string(),
-        serde_json::json!({ "name": officer.name, "regions": officer.regions }),
-    )
-    .await?;
+    let officer = create_officer(storage, actor, &name, regions).await?;
     if json {
         say!("{}", serde_json::to_string_pretty(&officer)?);
     } else {
@@ -805,6 +796,60 @@ async fn add_officer(
         );
     }
     Ok(())
+}
+
+/// Creates an officer who may register in `regions` and records it in the
+/// audit log. Used by `officer add` and the dashboard.
+pub async fn create_officer(
+    storage: &dyn Storage,
+    actor: &str,
+    name: &str,
+    regions: &[String],
+) -> anyhow::Result<Officer> {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.chars().count() < 2 {
+        bail!("officer name: at least 2 letters");
+    }
+    let officer = Officer {
+        id: OfficerId(uuid::Uuid::now_v7()),
+        name,
+        regions: scope_codes(regions)?,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    if officer.regions.is_empty() {
+        bail!("--region: at least one region");
+    }
+    storage.add_officer(&officer).await?;
+    audit(
+        storage,
+        actor,
+        action::OFFICER_ADD,
+        &officer.id.to_string(),
+        serde_json::json!({ "name": officer.name, "regions": officer.regions }),
+    )
+    .await?;
+    Ok(officer)
+}
+
+/// Revokes a device and records it in the audit log; false when there is
+/// no such device. Used by `device revoke` and the dashboard.
+pub async fn revoke_device(
+    storage: &dyn Storage,
+    actor: &str,
+    id: DeviceId,
+) -> anyhow::Result<bool> {
+    if !storage.revoke_device(id, OffsetDateTime::now_utc()).await? {
+        return Ok(false);
+    }
+    audit(
+        storage,
+        actor,
+        action::DEVICE_REVOKE,
+        &id.to_string(),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(true)
 }
 
 fn describe_region(code: &str) -> String {
@@ -842,6 +887,43 @@ async fn enroll_code(
     valid_hours: u32,
     json: bool,
 ) -> anyhow::Result<()> {
+    let (officer, code, expires_at) =
+        issue_enrollment_code(storage, actor, officer, valid_hours).await?;
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({
+                "code": code,
+                "officer_id": officer.id,
+                "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339)?,
+            })
+        );
+    } else {
+        say!(
+            "Kode pendaftaran / enrolment code for {}: {code}",
+            officer.name
+        );
+        say!(
+            "Berlaku sampai / valid until {} UTC, sekali pakai / single use.",
+            expires_at.format(&time::format_description::well_known::Rfc3339)?
+        );
+        say!(
+            "Di laptop petugas / on the officer's laptop: lindung-agent enroll --server URL --code {code}"
+        );
+    }
+    Ok(())
+}
+
+/// Issues a one-time enrolment code for an officer, valid `valid_hours`
+/// (1 to 720), and records it in the audit log (never the code). Returns the
+/// officer, the code (to show once) and its expiry. Used by `enroll-code`
+/// and the dashboard.
+pub async fn issue_enrollment_code(
+    storage: &dyn Storage,
+    actor: &str,
+    officer: OfficerId,
+    valid_hours: u32,
+) -> anyhow::Result<(Officer, String, OffsetDateTime)> {
     let Some(officer) = storage.officer(officer).await? else {
         bail!("no officer {officer} (see `lindung-server officer list`)");
     };
@@ -874,29 +956,7 @@ async fn enroll_code(
         }),
     )
     .await?;
-    if json {
-        say!(
-            "{}",
-            serde_json::json!({
-                "code": code,
-                "officer_id": officer.id,
-                "expires_at": expires_at.format(&time::format_description::well_known::Rfc3339)?,
-            })
-        );
-    } else {
-        say!(
-            "Kode pendaftaran / enrolment code for {}: {code}",
-            officer.name
-        );
-        say!(
-            "Berlaku sampai / valid until {} UTC, sekali pakai / single use.",
-            expires_at.format(&time::format_description::well_known::Rfc3339)?
-        );
-        say!(
-            "Di laptop petugas / on the officer's laptop: lindung-agent enroll --server URL --code {code}"
-        );
-    }
-    Ok(())
+    Ok((officer, code, expires_at))
 }
 
 async fn list_devices(storage: &dyn Storage, json: bool) -> anyhow::Result<()> {
@@ -1126,43 +1186,138 @@ async fn staff_command(
     command: StaffCommand,
 ) -> anyhow::Result<()> {
     match command {
-        StaffCommand::Add { name, json } => {
+        StaffCommand::Add {
+            name,
+            login,
+            role,
+            region,
+            json,
+        } => {
             let name = name.trim().to_owned();
             if name.is_empty() {
                 bail!("NAME: nama wajib diisi / a name is required");
             }
+            let role = crate::storage::Role::parse(&role).with_context(|| {
+                format!(
+                    "--role {role:?}: peran tidak dikenal / unknown role (staff, supervisor, viewer)"
+                )
+            })?;
+            let region = match (role, region) {
+                (crate::storage::Role::Supervisor, Some(region)) => {
+                    Some(region_code(Some(&region)).with_context(|| {
+                        format!("--region {region:?}: wilayah tidak dikenal / no such region")
+                    })?)
+                }
+                (crate::storage::Role::Supervisor, None) => bail!(
+                    "--region: pengawas (supervisor) harus dibatasi satu wilayah / a supervisor needs --region"
+                ),
+                (_, Some(_)) => {
+                    bail!("--region: hanya untuk peran supervisor / only for --role supervisor")
+                }
+                (_, None) => None,
+            };
+            let login = login.map(|l| normalize_login(&l)).transpose()?;
+            if let Some(login) = &login
+                && storage.staff_account_by_login(login).await?.is_some()
+            {
+                bail!("--login {login:?}: sudah dipakai / already taken");
+            }
+            let password_hash = match &login {
+                Some(_) => Some(
+                    crate::secrets::hash_password(&read_staff_password()?)
+                        .context("cannot hash the password")?,
+                ),
+                None => None,
+            };
             let token = crate::secrets::new_token().context("no random numbers from the system")?;
             let account = crate::storage::StaffAccount {
                 id: uuid::Uuid::now_v7(),
                 name,
                 created_at: OffsetDateTime::now_utc(),
                 revoked_at: None,
+                login,
+                role,
+                region,
             };
             storage
-                .add_staff_account(&account, &crate::secrets::token_hash(&token))
+                .add_staff_account(
+                    &account,
+                    &crate::secrets::token_hash(&token),
+                    password_hash.as_deref(),
+                )
                 .await?;
             audit(
                 storage,
                 actor,
                 action::STAFF_ADD,
                 &account.id.to_string(),
-                serde_json::json!({ "name": account.name }),
+                serde_json::json!({
+                    "name": account.name,
+                    "login": account.login,
+                    "role": account.role.as_str(),
+                    "region": account.region,
+                }),
             )
             .await?;
             if json {
                 say!(
                     "{}",
-                    serde_json::json!({ "id": account.id, "name": account.name, "token": token })
+                    serde_json::json!({
+                        "id": account.id,
+                        "name": account.name,
+                        "login": account.login,
+                        "role": account.role.as_str(),
+                        "region": account.region,
+                        "token": token,
+                    })
                 );
             } else {
                 say!(
-                    "Akun staf / staff account: {} ({})",
+                    "Akun staf / staff account: {} ({}), peran / role: {}{}",
                     account.name,
-                    account.id
+                    account.id,
+                    account.role.as_str(),
+                    account
+                        .region
+                        .as_deref()
+                        .map(|r| format!(", wilayah / region: {r}"))
+                        .unwrap_or_default()
                 );
+                if let Some(login) = &account.login {
+                    say!("Login dasbor / dashboard login: {login}");
+                }
                 say!("Token (ditampilkan sekali saja / shown only once): {token}");
                 say!("Pakai / use: Authorization: Bearer {token}");
             }
+            Ok(())
+        }
+        StaffCommand::Passwd { account } => {
+            let accounts = storage.staff_accounts().await?;
+            let wanted = account.trim().to_lowercase();
+            let Some(found) = accounts.into_iter().find(|a| {
+                a.login.as_deref() == Some(wanted.as_str()) || a.id.to_string() == wanted
+            }) else {
+                bail!("no staff account {account:?} (see `lindung-server staff list`)");
+            };
+            if found.login.is_none() {
+                bail!(
+                    "{account}: akun ini tanpa login dasbor / this account has no dashboard login (staff add --login)"
+                );
+            }
+            let hash = crate::secrets::hash_password(&read_staff_password()?)
+                .context("cannot hash the password")?;
+            storage.set_staff_password(found.id, &hash).await?;
+            audit(
+                storage,
+                actor,
+                action::STAFF_PASSWORD,
+                &found.id.to_string(),
+                serde_json::json!({ "login": found.login }),
+            )
+            .await?;
+            say!(
+                "Kata sandi diganti; sesi yang terbuka diakhiri. / Password changed; open sessions ended."
+            );
             Ok(())
         }
         StaffCommand::List { json } => {
@@ -1174,9 +1329,12 @@ async fn staff_command(
             } else {
                 for a in accounts {
                     say!(
-                        "{}  {:<30} {}",
+                        "{}  {:<30} {:<16} {:<10} {:<10} {}",
                         a.id,
                         a.name,
+                        a.login.as_deref().unwrap_or("-"),
+                        a.role.as_str(),
+                        a.region.as_deref().unwrap_or("-"),
                         if a.revoked_at.is_some() {
                             "dicabut / revoked"
                         } else {
@@ -1231,6 +1389,58 @@ fn report_reference_problems(
     Ok(())
 }
 
+/// The environment variable a staff password may come from (scripts, tests).
+pub const STAFF_PASSWORD_VARIABLE: &str = "LINDUNG_STAFF_PASSWORD";
+
+/// A new staff password: from [`STAFF_PASSWORD_VARIABLE`], else asked twice
+/// in the terminal. Never a command-line argument (it would show in `ps`
+/// and the shell history).
+fn read_staff_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    let password = match std::env::var(STAFF_PASSWORD_VARIABLE) {
+        Ok(password) => password,
+        Err(_) => {
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "kata sandi diperlukan: setel {STAFF_PASSWORD_VARIABLE} atau jalankan di terminal / \
+                     a password is needed: set {STAFF_PASSWORD_VARIABLE} or run in a terminal"
+                );
+            }
+            let first = rpassword::prompt_password("Kata sandi / password: ")
+                .context("cannot read the password")?;
+            let again = rpassword::prompt_password("Ulangi / again: ")
+                .context("cannot read the password")?;
+            if first != again {
+                bail!("kata sandi tidak sama / the passwords differ");
+            }
+            first
+        }
+    };
+    if password.chars().count() < crate::secrets::MIN_PASSWORD_CHARS {
+        bail!(
+            "kata sandi minimal {n} karakter / the password needs at least {n} characters",
+            n = crate::secrets::MIN_PASSWORD_CHARS
+        );
+    }
+    Ok(password)
+}
+
+/// A login name as stored: trimmed, lower-case; letters, digits, `.`, `_`, `-`.
+pub fn normalize_login(login: &str) -> anyhow::Result<String> {
+    let login = login.trim().to_lowercase();
+    if !(2..=64).contains(&login.chars().count())
+        || !login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        bail!(
+            "--login {login:?}: 2 sampai 64 huruf, angka, titik, garis bawah atau tanda hubung / \
+             2 to 64 letters, digits, dots, underscores or hyphens"
+        );
+    }
+    Ok(login)
+}
+
 /// `--region` of an export: a known region code, else an error naming the option.
 fn export_region(region: &str) -> anyhow::Result<String> {
     region_code(Some(region))
@@ -1255,15 +1465,47 @@ async fn export_coverage(
     {
         bail!("--level must be below the region {code}");
     }
+    let year = year.unwrap_or(OffsetDateTime::now_utc().year());
+    let written = export_coverage_file(
+        storage,
+        actor,
+        &code,
+        level,
+        year,
+        include_baseline,
+        format,
+        output,
+    )
+    .await?;
+    say!(
+        "{written} baris ditulis ke / rows written to {}",
+        output.display()
+    );
+    Ok(())
+}
+
+/// Writes the coverage of region `code` (or of every region of `level`
+/// inside it) to `output` and records the export in the audit log; returns
+/// the rows written. Used by `export coverage` and the dashboard.
+#[allow(clippy::too_many_arguments)]
+pub async fn export_coverage_file(
+    storage: &dyn Storage,
+    actor: &str,
+    code: &str,
+    level: Option<lindung_shared::region::Level>,
+    year: i32,
+    include_baseline: bool,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<u64> {
     let now = OffsetDateTime::now_utc();
-    let year = year.unwrap_or(now.year());
     let rows = match level {
         Some(level) => {
-            crate::report::regions_coverage(storage, &code, level, year, include_baseline, now)
+            crate::report::regions_coverage(storage, code, level, year, include_baseline, now)
                 .await?
         }
         None => vec![
-            crate::report::region_coverage(storage, &code, year, include_baseline, now)
+            crate::report::region_coverage(storage, code, year, include_baseline, now)
                 .await?
                 .row,
         ],
@@ -1274,7 +1516,7 @@ async fn export_coverage(
         storage,
         actor,
         action::EXPORT_COVERAGE,
-        &code,
+        code,
         serde_json::json!({
             "region": code,
             "level": level.map(|l| l.name_en()),
@@ -1286,11 +1528,7 @@ async fn export_coverage(
         }),
     )
     .await?;
-    say!(
-        "{written} baris ditulis ke / rows written to {}",
-        output.display()
-    );
-    Ok(())
+    Ok(written)
 }
 
 async fn export_registrations(
@@ -1301,14 +1539,32 @@ async fn export_registrations(
     output: &std::path::Path,
 ) -> anyhow::Result<()> {
     let code = export_region(region)?;
-    let written = crate::export::write_registrations(storage, &code, output, format)
+    let written = export_registrations_file(storage, actor, &code, format, output).await?;
+    say!(
+        "{written} pendaftaran ditulis ke / registrations written to {} (NIK disamarkan / NIKs masked)",
+        output.display()
+    );
+    Ok(())
+}
+
+/// Writes the active registrations of region `code` to `output` (NIKs
+/// masked) and records the export in the audit log; returns the rows
+/// written. Used by `export registrations` and the dashboard.
+pub async fn export_registrations_file(
+    storage: &dyn Storage,
+    actor: &str,
+    code: &str,
+    format: ExportFormat,
+    output: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let written = crate::export::write_registrations(storage, code, output, format)
         .await
         .with_context(|| format!("export to {} failed; nothing was written", output.display()))?;
     audit(
         storage,
         actor,
         action::EXPORT_REGISTRATIONS,
-        &code,
+        code,
         serde_json::json!({
             "region": code,
             "format": format.name(),
@@ -1317,11 +1573,7 @@ async fn export_registrations(
         }),
     )
     .await?;
-    say!(
-        "{written} pendaftaran ditulis ke / registrations written to {} (NIK disamarkan / NIKs masked)",
-        output.display()
-    );
-    Ok(())
+    Ok(written)
 }
 
 async fn list_audit(

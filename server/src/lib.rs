@@ -5,6 +5,8 @@
 //! - [`serve`]: logging, listening, graceful shutdown.
 //! - [`api`]: the HTTP API agents call (enrol, push, pull), body limits and compression.
 //! - [`duplicates`]: the duplicate-person queue (certain and probable groups, merge edits), without I/O.
+//! - [`access`]: what a staff account may see and do, by role (staff, supervisor, viewer).
+//! - [`dashboard`]: the staff web dashboard (server-rendered pages, sessions, CSRF).
 //! - [`staff_api`]: the staff API (`/api/v1/staff/…`: coverage, reference, duplicates, conflicts, audit).
 //! - [`openapi`]: the OpenAPI document served at `/api/v1/openapi.json`.
 //! - [`ingest`]: what a push batch does (dedup, validation, scope, clock bound, merge), without I/O.
@@ -17,9 +19,11 @@
 //! - [`report`]: coverage figures per region, for `coverage` and `export coverage`.
 //! - [`export`]: `.csv`/`.xlsx` exports of coverage and registrations, written atomically.
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod dashboard;
 pub mod duplicates;
 pub mod export;
 pub mod ingest;

@@ -38,10 +38,14 @@ pub async fn serve(storage: Arc<dyn Storage>, listen: SocketAddr) -> anyhow::Res
     tracing::info!(%address, database = %described, store_id = %state.store_id, "serving");
     // One line on stdout that scripts and tests wait for.
     println!("lindung-server listening on http://{address}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    // The peer address reaches handlers (login rate limiting per address).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,6 +7,11 @@
 //! [`crate::reconcile`], [`crate::reference`], [`crate::audit`]), so both
 //! give the same answers and record the same audit entries (the actor is
 //! the staff account's name).
+//!
+//! A token obeys its account's role ([`crate::access`]): a viewer's token
+//! cannot change anything (every `POST`/`PUT` is 403), a supervisor's sees
+//! and acts only inside its region (lists default to it; anything outside
+//! is 403), and the audit log and reference imports are for `staff` only.
 
 use std::sync::Arc;
 
@@ -75,6 +80,23 @@ async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffAccount, Ap
     }
 }
 
+impl From<crate::access::Denied> for ApiError {
+    fn from(denied: crate::access::Denied) -> Self {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            denied.to_string(),
+            denied.indonesian(),
+        )
+    }
+}
+
+/// A region query parameter, normalised (`13.11` → `1311`), limited to the
+/// account's scope.
+fn scoped_region(account: &StaffAccount, region: Option<&str>) -> Result<String, ApiError> {
+    let code = crate::reconcile::region_prefix(region)?;
+    Ok(crate::access::scoped(account, Some(&code))?)
+}
+
 impl From<ReconcileError> for ApiError {
     fn from(error: ReconcileError) -> Self {
         let (code, text) = match error {
@@ -105,8 +127,8 @@ async fn coverage(
     headers: HeaderMap,
     Query(query): Query<CoverageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    staff(&state, &headers).await?;
-    let code = crate::reconcile::region_prefix(query.region.as_deref())?;
+    let account = staff(&state, &headers).await?;
+    let code = scoped_region(&account, query.region.as_deref())?;
     let now = OffsetDateTime::now_utc();
     let year = query.year.unwrap_or(now.year());
     let baseline = query.baseline.unwrap_or(true);
@@ -144,9 +166,10 @@ async fn reference(
     headers: HeaderMap,
     Query(query): Query<YearQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    staff(&state, &headers).await?;
+    let account = staff(&state, &headers).await?;
     let year = query.year.unwrap_or(OffsetDateTime::now_utc().year());
-    let rows = state.storage.reference(year).await?;
+    let mut rows = state.storage.reference(year).await?;
+    rows.retain(|row| account.sees(&row.region_code));
     Ok(Json(json!({ "year": year, "rows": rows })))
 }
 
@@ -158,6 +181,8 @@ async fn import_reference(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
+    crate::access::may_change(&account)?;
+    crate::access::staff_only(&account)?;
     let text = std::str::from_utf8(&body).map_err(|_| {
         bad_request(
             "the body must be a UTF-8 CSV file",
@@ -210,11 +235,12 @@ async fn duplicates(
     headers: HeaderMap,
     Query(query): Query<DuplicatesQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    staff(&state, &headers).await?;
+    let account = staff(&state, &headers).await?;
+    let region = scoped_region(&account, query.region.as_deref())?;
     Ok(Json(
         crate::reconcile::duplicate_groups_json(
             state.storage.as_ref(),
-            query.region.as_deref(),
+            Some(&region),
             query.probable.unwrap_or(false),
             query.limit.unwrap_or(50).min(1000),
         )
@@ -244,6 +270,10 @@ async fn merge(
             "isi permintaan tidak sesuai",
         )
     })?;
+    crate::access::may_change(&account)?;
+    let mut touched = body.with.clone();
+    touched.push(body.keep);
+    crate::access::may_touch_records(state.storage.as_ref(), &account, &touched).await??;
     let take: Vec<(String, RecordId)> = body.take.into_iter().collect();
     let done = crate::reconcile::merge_duplicates(
         state.storage.as_ref(),
@@ -266,10 +296,12 @@ async fn merges(
     headers: HeaderMap,
     Query(query): Query<LimitQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    staff(&state, &headers).await?;
-    Ok(Json(
+    let account = staff(&state, &headers).await?;
+    let listed =
         crate::reconcile::merges_json(state.storage.as_ref(), query.limit.unwrap_or(50).min(1000))
-            .await?,
+            .await?;
+    Ok(Json(
+        visible_merges(state.storage.as_ref(), &account, listed).await?,
     ))
 }
 
@@ -279,6 +311,11 @@ async fn undo_merge(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
+    crate::access::may_change(&account)?;
+    if let Some(merge) = state.storage.merge(id).await? {
+        crate::access::may_touch_records(state.storage.as_ref(), &account, &merge.members)
+            .await??;
+    }
     let active_again =
         crate::reconcile::undo_merge(state.storage.as_ref(), &account.name, id).await?;
     Ok(Json(
@@ -298,11 +335,12 @@ async fn conflicts(
     headers: HeaderMap,
     Query(query): Query<ConflictsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    staff(&state, &headers).await?;
+    let account = staff(&state, &headers).await?;
+    let region = scoped_region(&account, query.region.as_deref())?;
     Ok(Json(
         crate::reconcile::conflicts_json(
             state.storage.as_ref(),
-            query.region.as_deref(),
+            Some(&region),
             query.all.unwrap_or(false),
             query.limit.unwrap_or(50).min(1000),
         )
@@ -324,6 +362,10 @@ async fn resolve(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
+    crate::access::may_change(&account)?;
+    if let Some(conflict) = state.storage.conflict(id).await? {
+        crate::access::may_see(&account, &conflict.village_code)?;
+    }
     let body: ResolveBody = serde_json::from_slice(&body).map_err(|e| {
         bad_request(
             &format!("the body must be {{\"how\": \"keep\"|\"other\"|\"new\", \"value\"}}: {e}"),
@@ -363,7 +405,10 @@ async fn audit(
     headers: HeaderMap,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    staff(&state, &headers).await?;
+    let account = staff(&state, &headers).await?;
+    if account.role == crate::storage::Role::Supervisor {
+        crate::access::staff_only(&account)?;
+    }
     let entries = state
         .storage
         .audit_entries(&crate::storage::AuditFilter {
@@ -373,4 +418,30 @@ async fn audit(
         })
         .await?;
     Ok(Json(json!(entries)))
+}
+
+/// The merges of a [`crate::reconcile::merges_json`] listing the account
+/// may see (a supervisor: those whose kept record is in their region).
+pub(crate) async fn visible_merges(
+    storage: &dyn crate::storage::Storage,
+    account: &StaffAccount,
+    listed: Value,
+) -> Result<Value, crate::storage::StorageError> {
+    if account.scope().is_empty() {
+        return Ok(listed);
+    }
+    let mut visible = Vec::new();
+    for merge in listed.as_array().into_iter().flatten() {
+        let kept = merge["kept"]
+            .as_str()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .map(RecordId);
+        if let Some(kept) = kept
+            && let Some(village) = crate::access::record_village(storage, kept).await?
+            && account.sees(&village)
+        {
+            visible.push(merge.clone());
+        }
+    }
+    Ok(Value::Array(visible))
 }

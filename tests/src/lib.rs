@@ -11,6 +11,7 @@
 pub mod browser;
 pub mod central;
 pub mod fault_proxy;
+pub mod web;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ mod audit_export;
 mod browser;
 mod coverage;
 mod crash;
+mod dashboard;
 mod nik_cli;
 mod quickstart;
 mod reconcile;

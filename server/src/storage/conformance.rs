@@ -45,6 +45,7 @@ where
     conflicts_are_logged_and_resolved_by_staff(fresh().await.as_ref()).await;
     duplicates_are_merged_and_unmerged_by_staff(fresh().await.as_ref()).await;
     staff_accounts_authenticate_until_revoked(fresh().await.as_ref()).await;
+    staff_logins_sessions_and_failed_logins(fresh().await.as_ref()).await;
     the_audit_log_keeps_entries_newest_first(fresh().await.as_ref()).await;
     records_in_a_region_come_in_pages(fresh().await.as_ref()).await;
 }
@@ -1744,10 +1745,13 @@ async fn staff_accounts_authenticate_until_revoked(storage: &dyn Storage) {
         name: "Ani".into(),
         created_at: NOW,
         revoked_at: None,
+        login: None,
+        role: super::Role::Staff,
+        region: None,
     };
     let hash = crate::secrets::token_hash("token of ani");
     storage
-        .add_staff_account(&account, &hash)
+        .add_staff_account(&account, &hash, None)
         .await
         .expect("added");
     assert_eq!(
@@ -1780,4 +1784,182 @@ async fn staff_accounts_authenticate_until_revoked(storage: &dyn Storage) {
         .expect("still there");
     assert_eq!(found.revoked_at, Some(NOW));
     assert_eq!(storage.staff_accounts().await.expect("list").len(), 1);
+}
+
+async fn staff_logins_sessions_and_failed_logins(storage: &dyn Storage) {
+    use super::{NewStaffSession, Role, StaffAccount};
+    let supervisor = StaffAccount {
+        id: Uuid::now_v7(),
+        name: "Budi Pengawas".into(),
+        created_at: NOW,
+        revoked_at: None,
+        login: Some("budi".into()),
+        role: Role::Supervisor,
+        region: Some("1311".into()),
+    };
+    storage
+        .add_staff_account(
+            &supervisor,
+            &crate::secrets::token_hash("token of budi"),
+            Some("argon2id$first"),
+        )
+        .await
+        .expect("added");
+    // A second account may not take the same login.
+    let mut twin = supervisor.clone();
+    twin.id = Uuid::now_v7();
+    assert!(
+        storage
+            .add_staff_account(&twin, &crate::secrets::token_hash("other"), None)
+            .await
+            .is_err(),
+        "a login is unique"
+    );
+    let (found, hash) = storage
+        .staff_account_by_login("budi")
+        .await
+        .expect("works")
+        .expect("found");
+    assert_eq!(found, supervisor);
+    assert_eq!(hash.as_deref(), Some("argon2id$first"));
+    assert!(
+        storage
+            .staff_account_by_login("nobody")
+            .await
+            .expect("works")
+            .is_none()
+    );
+
+    // Sessions: found by the hash of their id, touched, expired, deleted.
+    let session = NewStaffSession {
+        id_hash: crate::secrets::token_hash("session one"),
+        account_id: supervisor.id,
+        csrf_token: "csrf-one".into(),
+        created_at: NOW,
+    };
+    storage
+        .create_staff_session(&session)
+        .await
+        .expect("created");
+    let stored = storage
+        .staff_session(&session.id_hash)
+        .await
+        .expect("works")
+        .expect("found");
+    assert_eq!(stored.account, supervisor);
+    assert_eq!(stored.csrf_token, "csrf-one");
+    assert_eq!((stored.created_at, stored.last_seen_at), (NOW, NOW));
+    let later = NOW + Duration::minutes(10);
+    storage
+        .touch_staff_session(&session.id_hash, later)
+        .await
+        .expect("touched");
+    let stored = storage
+        .staff_session(&session.id_hash)
+        .await
+        .expect("works")
+        .expect("found");
+    assert_eq!(stored.last_seen_at, later);
+    assert!(
+        storage
+            .staff_session(&crate::secrets::token_hash("session two"))
+            .await
+            .expect("works")
+            .is_none()
+    );
+    // Idle since before `later + 1 min`: expired and deleted.
+    let second = NewStaffSession {
+        id_hash: crate::secrets::token_hash("session two"),
+        created_at: later + Duration::minutes(5),
+        ..session.clone()
+    };
+    storage
+        .create_staff_session(&second)
+        .await
+        .expect("created");
+    let removed = storage
+        .delete_expired_staff_sessions(NOW - Duration::hours(1), later + Duration::minutes(1))
+        .await
+        .expect("works");
+    assert_eq!(removed, 1);
+    assert!(
+        storage
+            .staff_session(&session.id_hash)
+            .await
+            .expect("works")
+            .is_none()
+    );
+    assert!(
+        storage
+            .delete_staff_session(&second.id_hash)
+            .await
+            .expect("works")
+    );
+    assert!(
+        !storage
+            .delete_staff_session(&second.id_hash)
+            .await
+            .expect("works")
+    );
+
+    // A new password ends every session of the account.
+    storage
+        .create_staff_session(&session)
+        .await
+        .expect("created");
+    assert!(
+        storage
+            .set_staff_password(supervisor.id, "argon2id$second")
+            .await
+            .expect("works")
+    );
+    assert!(
+        storage
+            .staff_session(&session.id_hash)
+            .await
+            .expect("works")
+            .is_none()
+    );
+    let (_, hash) = storage
+        .staff_account_by_login("budi")
+        .await
+        .expect("works")
+        .expect("found");
+    assert_eq!(hash.as_deref(), Some("argon2id$second"));
+    assert!(
+        !storage
+            .set_staff_password(Uuid::now_v7(), "x")
+            .await
+            .expect("works")
+    );
+
+    // Failed logins are counted per key within the window, and cleared.
+    let keys = vec!["login:budi".to_owned(), "ip:127.0.0.1".to_owned()];
+    for minute in 0..3 {
+        storage
+            .record_login_failure(&keys, NOW + Duration::minutes(minute))
+            .await
+            .expect("recorded");
+    }
+    let failures = |key: &'static str, since: OffsetDateTime| async move {
+        storage.login_failures(key, since).await.expect("works")
+    };
+    assert_eq!(failures("login:budi", NOW).await, 3);
+    assert_eq!(
+        failures("ip:127.0.0.1", NOW + Duration::minutes(1)).await,
+        2
+    );
+    assert_eq!(failures("login:ani", NOW).await, 0);
+    storage
+        .clear_login_failures("login:budi", NOW)
+        .await
+        .expect("cleared");
+    assert_eq!(failures("login:budi", NOW).await, 0);
+    assert_eq!(failures("ip:127.0.0.1", NOW).await, 3);
+    // Clearing also forgets old failures under every key.
+    storage
+        .clear_login_failures("login:none", NOW + Duration::minutes(2))
+        .await
+        .expect("cleared");
+    assert_eq!(failures("ip:127.0.0.1", NOW).await, 1);
 }

@@ -37,7 +37,8 @@ use lindung_shared::registration::Field;
 /// listings leave it out and no enrolment code can name it.
 pub const STAFF_OFFICER_ID: uuid::Uuid = uuid::Uuid::nil();
 
-/// A central staff member who may use the staff API (`/api/v1/staff/…`).
+/// A central staff member who may use the staff API (`/api/v1/staff/…`)
+/// and, with a login and password, the web dashboard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StaffAccount {
     /// Id.
@@ -50,6 +51,93 @@ pub struct StaffAccount {
     /// When it was revoked, if it was.
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// The dashboard login name (accounts made before roles have none).
+    pub login: Option<String>,
+    /// What the account may do.
+    pub role: Role,
+    /// For a supervisor: the region code (digits) they are limited to.
+    pub region: Option<String>,
+}
+
+impl StaffAccount {
+    /// The region code prefix the account may see ("" for everything).
+    pub fn scope(&self) -> &str {
+        match self.role {
+            Role::Supervisor => self.region.as_deref().unwrap_or(""),
+            Role::Staff | Role::Viewer => "",
+        }
+    }
+
+    /// Whether the account may see the region with this code ("" is the
+    /// whole country): inside its scope.
+    pub fn sees(&self, code: &str) -> bool {
+        code.starts_with(self.scope())
+    }
+
+    /// Whether the account may change anything (merge, resolve, import, revoke…).
+    pub fn may_change(&self) -> bool {
+        self.role != Role::Viewer
+    }
+}
+
+/// What a staff account may do. **Invariant:** every dashboard handler and
+/// every staff API route checks it on the server, whatever the page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything.
+    Staff,
+    /// Everything, but only inside one region (sees and acts only there).
+    Supervisor,
+    /// Reads everything; changes nothing (no merges, resolutions, imports, revocations).
+    Viewer,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 3] = [Role::Staff, Role::Supervisor, Role::Viewer];
+
+    /// Its stored and command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Staff => "staff",
+            Role::Supervisor => "supervisor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// The role named `text` (`staff`, `supervisor`, `viewer`).
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// A dashboard session as stored: only the SHA-256 of its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewStaffSession {
+    /// SHA-256 of the session id the browser holds in its cookie.
+    pub id_hash: [u8; 32],
+    /// The account.
+    pub account_id: uuid::Uuid,
+    /// The session's CSRF token (put in every form, checked on every POST).
+    pub csrf_token: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored dashboard session with its account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffSession {
+    /// The account (revoked ones included: the caller refuses them).
+    pub account: StaffAccount,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// When it was made (absolute expiry counts from here).
+    pub created_at: OffsetDateTime,
+    /// Its last request (idle expiry counts from here).
+    pub last_seen_at: OffsetDateTime,
 }
 
 /// What staff decided; stored in the same transaction as its operations.
@@ -813,8 +901,56 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The staff device's id (the author of staff operations).
     async fn staff_device(&self) -> Result<DeviceId>;
 
-    /// Adds a staff account whose API token hashes to `token_hash`.
-    async fn add_staff_account(&self, account: &StaffAccount, token_hash: &[u8; 32]) -> Result<()>;
+    /// Adds a staff account whose API token hashes to `token_hash`, with
+    /// its dashboard password hash (argon2id, PHC-like text) if it has one.
+    /// A login already taken is refused by the database (an error).
+    async fn add_staff_account(
+        &self,
+        account: &StaffAccount,
+        token_hash: &[u8; 32],
+        password_hash: Option<&str>,
+    ) -> Result<()>;
+
+    /// The staff account with this login (case as stored: logins are kept
+    /// lower-case) and its password hash.
+    async fn staff_account_by_login(
+        &self,
+        login: &str,
+    ) -> Result<Option<(StaffAccount, Option<String>)>>;
+
+    /// Sets an account's password hash and ends its sessions; false when
+    /// there is no such account.
+    async fn set_staff_password(&self, id: uuid::Uuid, password_hash: &str) -> Result<bool>;
+
+    /// Stores a new dashboard session.
+    async fn create_staff_session(&self, session: &NewStaffSession) -> Result<()>;
+
+    /// The session whose id hashes to `id_hash`, with its account.
+    async fn staff_session(&self, id_hash: &[u8; 32]) -> Result<Option<StaffSession>>;
+
+    /// Records a request of the session (moves its idle expiry).
+    async fn touch_staff_session(&self, id_hash: &[u8; 32], now: OffsetDateTime) -> Result<()>;
+
+    /// Ends a session; false when there was none.
+    async fn delete_staff_session(&self, id_hash: &[u8; 32]) -> Result<bool>;
+
+    /// Deletes sessions created before `created_before` or idle since before
+    /// `idle_before`; returns how many.
+    async fn delete_expired_staff_sessions(
+        &self,
+        created_before: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64>;
+
+    /// Records a failed login under each key (`login:NAME`, `ip:ADDRESS`).
+    async fn record_login_failure(&self, keys: &[String], at: OffsetDateTime) -> Result<()>;
+
+    /// Failed logins recorded under `key` at or after `since`.
+    async fn login_failures(&self, key: &str, since: OffsetDateTime) -> Result<u64>;
+
+    /// Forgets the failed logins under `key` (after a successful login), and
+    /// every failure older than `before` under any key.
+    async fn clear_login_failures(&self, key: &str, before: OffsetDateTime) -> Result<()>;
 
     /// Every staff account, oldest first.
     async fn staff_accounts(&self) -> Result<Vec<StaffAccount>>;

@@ -44,10 +44,10 @@ use uuid::Uuid;
 use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
     CoverageTables, DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal,
-    Enrollment, MergeEntry, NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage,
-    ReferenceReplaced, Resolution, Result, STAFF_OFFICER_ID, StaffAccount, StaffAction,
-    StaffOutcome, StaffRequest, Storage, StorageError, from_json, from_ms, from_seq, json, ms,
-    operation_body, parse_hash, record_state, records_page, to_seq,
+    Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult, PushResult,
+    RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID, StaffAccount,
+    StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, from_json,
+    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -258,6 +258,27 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (level, code, day)
      );
      DROP INDEX records_by_created;",
+    // 11: the web dashboard: staff logins with argon2id password hashes,
+    // roles (staff, supervisor limited to a region, viewer), sessions
+    // (only the SHA-256 of their id is stored) and failed-login bookkeeping
+    // for rate limiting.
+    "ALTER TABLE staff_accounts ADD COLUMN login text;
+     ALTER TABLE staff_accounts ADD COLUMN password_hash text;
+     ALTER TABLE staff_accounts ADD COLUMN role text NOT NULL DEFAULT 'staff';
+     ALTER TABLE staff_accounts ADD COLUMN region text;
+     CREATE UNIQUE INDEX staff_accounts_login ON staff_accounts (login);
+     CREATE TABLE staff_sessions (
+         id_hash bytea PRIMARY KEY,
+         account_id uuid NOT NULL REFERENCES staff_accounts (id),
+         csrf_token text NOT NULL,
+         created_ms bigint NOT NULL,
+         last_seen_ms bigint NOT NULL
+     );
+     CREATE TABLE login_failures (
+         key text NOT NULL,
+         at_ms bigint NOT NULL
+     );
+     CREATE INDEX login_failures_key ON login_failures (key, at_ms);",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -575,16 +596,32 @@ fn merge_entry(row: &Row) -> Result<MergeEntry> {
     })
 }
 
-const STAFF_COLUMNS: &str = "SELECT id, name, created_ms, revoked_ms FROM staff_accounts";
+const STAFF_COLUMNS: &str =
+    "SELECT id, name, created_ms, revoked_ms, login, role, region, password_hash
+     FROM staff_accounts";
+
+/// A staff account from a row of [`STAFF_COLUMNS`] (or the same columns from
+/// `offset` on), with its password hash.
+fn staff_account_at(row: &Row, offset: usize) -> Result<(StaffAccount, Option<String>)> {
+    let revoked: Option<i64> = row.try_get(offset + 3)?;
+    let role: String = row.try_get(offset + 5)?;
+    Ok((
+        StaffAccount {
+            id: row.try_get(offset)?,
+            name: row.try_get(offset + 1)?,
+            created_at: from_ms(row.try_get(offset + 2)?)?,
+            revoked_at: revoked.map(from_ms).transpose()?,
+            login: row.try_get(offset + 4)?,
+            role: Role::parse(&role)
+                .ok_or_else(|| StorageError::Corrupt(format!("staff role {role:?}")))?,
+            region: row.try_get(offset + 6)?,
+        },
+        row.try_get(offset + 7)?,
+    ))
+}
 
 fn staff_account(row: &Row) -> Result<StaffAccount> {
-    let revoked: Option<i64> = row.try_get(3)?;
-    Ok(StaffAccount {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        created_at: from_ms(row.try_get(2)?)?,
-        revoked_at: revoked.map(from_ms).transpose()?,
-    })
+    Ok(staff_account_at(row, 0)?.0)
 }
 
 /// An HLC as stored: its 64 bits reinterpreted as a signed `bigint`, so any
@@ -2180,12 +2217,168 @@ impl Storage for PostgresStorage {
         records_page(rows)
     }
 
-    async fn add_staff_account(&self, account: &StaffAccount, token_hash: &[u8; 32]) -> Result<()> {
+    async fn add_staff_account(
+        &self,
+        account: &StaffAccount,
+        token_hash: &[u8; 32],
+        password_hash: Option<&str>,
+    ) -> Result<()> {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO staff_accounts (id, name, token_hash, created_ms) VALUES ($1, $2, $3, $4)",
-                &[&account.id, &account.name, &&token_hash[..], &ms(account.created_at)],
+                "INSERT INTO staff_accounts
+                     (id, name, token_hash, created_ms, login, password_hash, role, region)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &account.id,
+                    &account.name,
+                    &&token_hash[..],
+                    &ms(account.created_at),
+                    &account.login,
+                    &password_hash,
+                    &account.role.as_str(),
+                    &account.region,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn staff_account_by_login(
+        &self,
+        login: &str,
+    ) -> Result<Option<(StaffAccount, Option<String>)>> {
+        let client = self.client().await?;
+        let sql = format!("{STAFF_COLUMNS} WHERE login = $1");
+        client
+            .query_opt(sql.as_str(), &[&login])
+            .await?
+            .as_ref()
+            .map(|row| staff_account_at(row, 0))
+            .transpose()
+    }
+
+    async fn set_staff_password(&self, id: Uuid, password_hash: &str) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let changed = tx
+            .execute(
+                "UPDATE staff_accounts SET password_hash = $2 WHERE id = $1",
+                &[&id, &password_hash],
+            )
+            .await?;
+        tx.execute("DELETE FROM staff_sessions WHERE account_id = $1", &[&id])
+            .await?;
+        tx.commit().await?;
+        Ok(changed > 0)
+    }
+
+    async fn create_staff_session(&self, session: &NewStaffSession) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO staff_sessions (id_hash, account_id, csrf_token, created_ms, last_seen_ms)
+                 VALUES ($1, $2, $3, $4, $4)",
+                &[
+                    &&session.id_hash[..],
+                    &session.account_id,
+                    &session.csrf_token,
+                    &ms(session.created_at),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn staff_session(&self, id_hash: &[u8; 32]) -> Result<Option<StaffSession>> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT s.csrf_token, s.created_ms, s.last_seen_ms,
+                        a.id, a.name, a.created_ms, a.revoked_ms, a.login, a.role, a.region,
+                        a.password_hash
+                 FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id
+                 WHERE s.id_hash = $1",
+                &[&&id_hash[..]],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StaffSession {
+            csrf_token: row.try_get(0)?,
+            created_at: from_ms(row.try_get(1)?)?,
+            last_seen_at: from_ms(row.try_get(2)?)?,
+            account: staff_account_at(&row, 3)?.0,
+        }))
+    }
+
+    async fn touch_staff_session(&self, id_hash: &[u8; 32], now: OffsetDateTime) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE staff_sessions SET last_seen_ms = GREATEST(last_seen_ms, $2)
+                 WHERE id_hash = $1",
+                &[&&id_hash[..], &ms(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_staff_session(&self, id_hash: &[u8; 32]) -> Result<bool> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute(
+                "DELETE FROM staff_sessions WHERE id_hash = $1",
+                &[&&id_hash[..]],
+            )
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_expired_staff_sessions(
+        &self,
+        created_before: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64> {
+        let client = self.client().await?;
+        Ok(client
+            .execute(
+                "DELETE FROM staff_sessions WHERE created_ms < $1 OR last_seen_ms < $2",
+                &[&ms(created_before), &ms(idle_before)],
+            )
+            .await?)
+    }
+
+    async fn record_login_failure(&self, keys: &[String], at: OffsetDateTime) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO login_failures (key, at_ms) SELECT k, $2 FROM UNNEST($1::text[]) AS k",
+                &[&keys, &ms(at)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn login_failures(&self, key: &str, since: OffsetDateTime) -> Result<u64> {
+        let client = self.client().await?;
+        let count: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND at_ms >= $2",
+                &[&key, &ms(since)],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(to_seq(count))
+    }
+
+    async fn clear_login_failures(&self, key: &str, before: OffsetDateTime) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM login_failures WHERE key = $1 OR at_ms < $2",
+                &[&key, &ms(before)],
             )
             .await?;
         Ok(())

@@ -27,10 +27,10 @@ use uuid::Uuid;
 use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
     CoverageTables, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment,
-    MergeEntry, NewEnrollmentCode, Officer, PullResult, PushResult, RecordsPage, ReferenceReplaced,
-    Resolution, Result, STAFF_OFFICER_ID, StaffAccount, StaffAction, StaffOutcome, StaffRequest,
-    Storage, StorageError, from_json, from_ms, from_seq, json, ms, operation_body, parse_hash,
-    record_state, records_page, to_seq,
+    MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult, PushResult, RecordsPage,
+    ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID, StaffAccount, StaffAction,
+    StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, from_json, from_ms, from_seq,
+    json, ms, operation_body, parse_hash, record_state, records_page, to_seq,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -247,7 +247,28 @@ const MIGRATIONS: &[&str] = &[
          persons INTEGER NOT NULL,
          PRIMARY KEY (level, code, day)
      ) STRICT, WITHOUT ROWID;
-     DROP INDEX records_by_created;"
+     DROP INDEX records_by_created;",
+    // 11: the web dashboard: staff logins with argon2id password hashes,
+    // roles (staff, supervisor limited to a region, viewer), sessions
+    // (only the SHA-256 of their id is stored) and failed-login bookkeeping
+    // for rate limiting.
+    "ALTER TABLE staff_accounts ADD COLUMN login TEXT;
+     ALTER TABLE staff_accounts ADD COLUMN password_hash TEXT;
+     ALTER TABLE staff_accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'staff';
+     ALTER TABLE staff_accounts ADD COLUMN region TEXT;
+     CREATE UNIQUE INDEX staff_accounts_login ON staff_accounts (login);
+     CREATE TABLE staff_sessions (
+         id_hash BLOB PRIMARY KEY,
+         account_id TEXT NOT NULL REFERENCES staff_accounts (id),
+         csrf_token TEXT NOT NULL,
+         created_ms INTEGER NOT NULL,
+         last_seen_ms INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE login_failures (
+         key TEXT NOT NULL,
+         at_ms INTEGER NOT NULL
+     ) STRICT;
+     CREATE INDEX login_failures_key ON login_failures (key, at_ms);"
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -675,20 +696,52 @@ fn parse_nik(text: &str) -> Result<Nik> {
     Nik::from_digits(text).map_err(|e| StorageError::Corrupt(format!("stored NIK: {e:?}")))
 }
 
-const STAFF_COLUMNS: &str = "SELECT id, name, created_ms, revoked_ms FROM staff_accounts";
+const STAFF_COLUMNS: &str = "SELECT id, name, created_ms, revoked_ms, login, role, region, password_hash FROM staff_accounts";
 
-fn staff_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, Option<i64>)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+/// A `staff_accounts` row as read by [`STAFF_COLUMNS`].
+type StaffRow = (
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn staff_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+    ))
 }
 
-fn staff_account(row: (String, String, i64, Option<i64>)) -> Result<StaffAccount> {
-    let (id, name, created, revoked) = row;
-    Ok(StaffAccount {
-        id: parse_uuid(&id)?,
-        name,
-        created_at: from_ms(created)?,
-        revoked_at: revoked.map(from_ms).transpose()?,
-    })
+fn staff_account(row: StaffRow) -> Result<StaffAccount> {
+    Ok(staff_account_and_password(row)?.0)
+}
+
+fn staff_account_and_password(row: StaffRow) -> Result<(StaffAccount, Option<String>)> {
+    let (id, name, created, revoked, login, role, region, password_hash) = row;
+    Ok((
+        StaffAccount {
+            id: parse_uuid(&id)?,
+            name,
+            created_at: from_ms(created)?,
+            revoked_at: revoked.map(from_ms).transpose()?,
+            login,
+            role: Role::parse(&role)
+                .ok_or_else(|| StorageError::Corrupt(format!("staff role {role:?}")))?,
+            region,
+        },
+        password_hash,
+    ))
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid> {
@@ -2068,18 +2121,202 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn add_staff_account(&self, account: &StaffAccount, token_hash: &[u8; 32]) -> Result<()> {
+    async fn add_staff_account(
+        &self,
+        account: &StaffAccount,
+        token_hash: &[u8; 32],
+        password_hash: Option<&str>,
+    ) -> Result<()> {
         let account = account.clone();
         let token_hash = *token_hash;
+        let password_hash = password_hash.map(str::to_owned);
         self.run(move |connection| {
             connection.execute(
-                "INSERT INTO staff_accounts (id, name, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO staff_accounts
+                     (id, name, token_hash, created_ms, login, password_hash, role, region)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     account.id.hyphenated().to_string(),
                     account.name,
                     &token_hash[..],
-                    ms(account.created_at)
+                    ms(account.created_at),
+                    account.login,
+                    password_hash,
+                    account.role.as_str(),
+                    account.region,
                 ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn staff_account_by_login(
+        &self,
+        login: &str,
+    ) -> Result<Option<(StaffAccount, Option<String>)>> {
+        let login = login.to_owned();
+        self.run(move |connection| {
+            connection
+                .prepare_cached(&format!("{STAFF_COLUMNS} WHERE login = ?1"))?
+                .query_row(params![login], staff_row)
+                .optional()?
+                .map(staff_account_and_password)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn set_staff_password(&self, id: Uuid, password_hash: &str) -> Result<bool> {
+        let password_hash = password_hash.to_owned();
+        self.run(move |connection| {
+            let tx = connection.transaction()?;
+            let id = id.hyphenated().to_string();
+            let changed = tx.execute(
+                "UPDATE staff_accounts SET password_hash = ?2 WHERE id = ?1",
+                params![id, password_hash],
+            )?;
+            tx.execute(
+                "DELETE FROM staff_sessions WHERE account_id = ?1",
+                params![id],
+            )?;
+            tx.commit()?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn create_staff_session(&self, session: &NewStaffSession) -> Result<()> {
+        let session = session.clone();
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO staff_sessions (id_hash, account_id, csrf_token, created_ms, last_seen_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![
+                    &session.id_hash[..],
+                    session.account_id.hyphenated().to_string(),
+                    session.csrf_token,
+                    ms(session.created_at),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn staff_session(&self, id_hash: &[u8; 32]) -> Result<Option<StaffSession>> {
+        let id_hash = *id_hash;
+        self.run(move |connection| {
+            let found = connection
+                .prepare_cached(
+                    "SELECT s.csrf_token, s.created_ms, s.last_seen_ms,
+                            a.id, a.name, a.created_ms, a.revoked_ms, a.login, a.role, a.region,
+                            a.password_hash
+                     FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id
+                     WHERE s.id_hash = ?1",
+                )?
+                .query_row(params![&id_hash[..]], |row| {
+                    let session: (String, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+                    let account: StaffRow = (
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(8)?,
+                        row.get(9)?,
+                        row.get(10)?,
+                    );
+                    Ok((session, account))
+                })
+                .optional()?;
+            let Some(((csrf_token, created, last_seen), account)) = found else {
+                return Ok(None);
+            };
+            Ok(Some(StaffSession {
+                account: staff_account(account)?,
+                csrf_token,
+                created_at: from_ms(created)?,
+                last_seen_at: from_ms(last_seen)?,
+            }))
+        })
+        .await
+    }
+
+    async fn touch_staff_session(&self, id_hash: &[u8; 32], now: OffsetDateTime) -> Result<()> {
+        let id_hash = *id_hash;
+        self.run(move |connection| {
+            connection.execute(
+                "UPDATE staff_sessions SET last_seen_ms = MAX(last_seen_ms, ?2) WHERE id_hash = ?1",
+                params![&id_hash[..], ms(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_staff_session(&self, id_hash: &[u8; 32]) -> Result<bool> {
+        let id_hash = *id_hash;
+        self.run(move |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM staff_sessions WHERE id_hash = ?1",
+                params![&id_hash[..]],
+            )?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn delete_expired_staff_sessions(
+        &self,
+        created_before: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64> {
+        self.run(move |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM staff_sessions WHERE created_ms < ?1 OR last_seen_ms < ?2",
+                params![ms(created_before), ms(idle_before)],
+            )?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
+    async fn record_login_failure(&self, keys: &[String], at: OffsetDateTime) -> Result<()> {
+        let keys = keys.to_vec();
+        self.run(move |connection| {
+            let tx = connection.transaction()?;
+            for key in &keys {
+                tx.execute(
+                    "INSERT INTO login_failures (key, at_ms) VALUES (?1, ?2)",
+                    params![key, ms(at)],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(&self, key: &str, since: OffsetDateTime) -> Result<u64> {
+        let key = key.to_owned();
+        self.run(move |connection| {
+            let count: i64 = connection
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM login_failures WHERE key = ?1 AND at_ms >= ?2",
+                )?
+                .query_row(params![key, ms(since)], |row| row.get(0))?;
+            Ok(to_seq(count))
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, key: &str, before: OffsetDateTime) -> Result<()> {
+        let key = key.to_owned();
+        self.run(move |connection| {
+            connection.execute(
+                "DELETE FROM login_failures WHERE key = ?1 OR at_ms < ?2",
+                params![key, ms(before)],
             )?;
             Ok(())
         })
