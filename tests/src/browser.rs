@@ -224,6 +224,22 @@ impl Browser {
             .unwrap_or_else(|e| panic!("clicking {css:?}: {e}"));
     }
 
+    /// Clicks the element `css`, which asks for confirmation (`confirm()`),
+    /// and accepts the question.
+    pub fn click_and_confirm(&self, css: &str) {
+        self.click(css);
+        let started = Instant::now();
+        loop {
+            match self.runtime.block_on(self.client().accept_alert()) {
+                Ok(()) => return,
+                Err(e) if started.elapsed() > WAIT => {
+                    panic!("no confirmation after clicking {css:?}: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
     /// The visible text of the element `css`.
     pub fn text(&self, css: &str) -> String {
         let element = self.find(css);
