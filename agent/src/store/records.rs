@@ -352,19 +352,36 @@ impl Store {
         &self,
         valid: &ValidRegistration,
     ) -> Result<Vec<ListedRegistration>, StoreError> {
+        self.similar_persons(
+            &valid.nik,
+            &valid.full_name,
+            &valid.village_code,
+            valid.birth_date,
+        )
+    }
+
+    /// Active registrations of another NIK in `village_code` with this birth
+    /// date and a name that is probably the same person's (what
+    /// [`Store::probable_duplicates`] checks, from the parts of a form).
+    pub fn similar_persons(
+        &self,
+        nik: &Nik,
+        full_name: &str,
+        village_code: &str,
+        birth_date: time::Date,
+    ) -> Result<Vec<ListedRegistration>, StoreError> {
         // Compared on the stored columns; only the (rare) matches are rebuilt
         // in full. An import runs this for every new row.
-        let key = NameKey::new(&valid.full_name);
+        let key = NameKey::new(full_name);
         let mut similar = Vec::new();
         {
             let mut statement = self.conn.prepare_cached(
                 "SELECT id, nik, full_name FROM registrations
                  WHERE complete = 1 AND village_code = ?1 AND birth_date = ?2 AND status = 'active'",
             )?;
-            let mut rows =
-                statement.query(params![valid.village_code, valid.birth_date.to_string()])?;
+            let mut rows = statement.query(params![village_code, birth_date.to_string()])?;
             while let Some(row) = rows.next()? {
-                let (Some(nik), Some(name)) = (
+                let (Some(other_nik), Some(name)) = (
                     row.get_ref(1)?
                         .as_str_or_null()
                         .map_err(rusqlite::Error::from)?,
@@ -374,7 +391,7 @@ impl Store {
                 ) else {
                     continue;
                 };
-                if nik != valid.nik.as_str() && NameKey::new(name).is_probable_match(&key) {
+                if other_nik != nik.as_str() && NameKey::new(name).is_probable_match(&key) {
                     similar.push(row.get::<_, Vec<u8>>(0)?);
                 }
             }
@@ -384,6 +401,25 @@ impl Store {
             candidates.extend(query_listed(&self.conn, "r.id = ?1", &[&id])?);
         }
         Ok(candidates)
+    }
+
+    /// The villages with registrations on this laptop, with their number of
+    /// active registrations, by code.
+    pub fn villages(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT village_code, sum(status = 'active') FROM registrations
+             WHERE complete = 1 AND village_code IS NOT NULL
+             GROUP BY village_code ORDER BY village_code",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (code, active) = row?;
+            out.push((code, u64::try_from(active).unwrap_or(0)));
+        }
+        Ok(out)
     }
 
     /// A registration by its id, or by an unambiguous prefix of its id (at least 8 characters).

@@ -368,6 +368,20 @@ impl Store {
         }
     }
 
+    /// The local records the server says share their NIK with another record.
+    pub fn records_with_duplicate_notice(&self) -> Result<Vec<RecordId>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT record_id FROM duplicate_notices ORDER BY received_at DESC")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let id = Uuid::from_slice(&row?).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            out.push(RecordId(id));
+        }
+        Ok(out)
+    }
+
     /// How many local records the server says share their NIK with another record.
     pub fn duplicate_notice_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self
