@@ -10,6 +10,7 @@
 
 pub mod central;
 pub mod fault_proxy;
+pub mod ui;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
