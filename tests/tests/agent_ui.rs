@@ -464,3 +464,138 @@ fn json_checks_behind_the_inline_validation() {
         "{similar}"
     );
 }
+
+/// Reloads a page until `ready` holds (the background sync runs on its own
+/// thread); fails after 10 seconds.
+fn reload_until(browser: &mut Browser, path: &str, ready: impl Fn(&Page) -> bool) -> Page {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = browser.get(path);
+        if ready(&page) {
+            return page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready:\n{}",
+            page.body
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn enrolment_sync_now_and_a_refused_change_fixed_from_the_sync_page() {
+    let central = lindung_tests::central::Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let ui = AgentUi::start(&[]);
+    let mut browser = set_up(&ui);
+
+    // Enrol with a code from staff; a wrong code is named and nothing changes.
+    let enroll = browser.get("/enroll");
+    let csrf = enroll.csrf();
+    let wrong = browser.post(
+        "/enroll",
+        &[
+            ("csrf", &csrf),
+            ("server", &central.url()),
+            ("code", "AAAA-BBBB-CCCC"),
+        ],
+    );
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.body.contains("id=\"enroll-error\""));
+    let code = central.enroll_code(&officer);
+    let enrolled = browser.post(
+        "/enroll",
+        &[("csrf", &csrf), ("server", &central.url()), ("code", &code)],
+    );
+    assert_eq!(
+        enrolled.header("location"),
+        Some("/sync?requested=1"),
+        "{}",
+        enrolled.body
+    );
+
+    // A registration in a village outside the officer's district: refused by the server.
+    let mut fields = register_fields(&csrf, VALID_NIK, "Siti Aminah");
+    fields.retain(|(name, _)| *name != "village_code");
+    fields.push(("village_code", "1311022001"));
+    let saved = browser.post("/register", &fields);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let id = saved
+        .header("location")
+        .unwrap()
+        .trim_start_matches("/registrations/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let now = browser.post("/sync/now", &[("csrf", &csrf)]);
+    assert_eq!(now.status, 303);
+    let sync = reload_until(&mut browser, "/sync", |p| {
+        p.body.contains("data-testid=\"rejected-row\"")
+    });
+    assert!(sync.body.contains("class=\"online\""), "{}", sync.body);
+    assert!(
+        sync.body
+            .contains(&format!("href=\"/registrations/{id}/edit\"")),
+        "a way to fix it"
+    );
+    assert!(sync.body.contains("id=\"pending-count\">0<"));
+    let record = browser.get(&format!("/registrations/{id}"));
+    assert!(record.body.contains("data-testid=\"record-rejected\""));
+
+    // The fix (a village in the district) is a new change, and the server takes it.
+    let mut fields = register_fields(&csrf, VALID_NIK, "Siti Aminah");
+    fields.retain(|(name, _)| *name != "village_code");
+    fields.push(("village_code", "1311012001"));
+    let fixed = browser.post(&format!("/registrations/{id}/edit"), &fields);
+    assert_eq!(fixed.status, 303, "{}", fixed.body);
+    browser.post("/sync/now", &[("csrf", &csrf)]);
+    reload_until(&mut browser, &format!("/registrations/{id}"), |p| {
+        p.body.contains("id=\"record-sync\">terkirim<")
+    });
+    let stats = central.stats();
+    assert_eq!(stats["records"], 1, "{stats}");
+    // The refusal stays listed, marked fixed; the history shows the village
+    // it had, not a copy of every field the fix re-sent.
+    let sync = browser.get("/sync");
+    assert!(sync.body.contains("diperbaiki sesudahnya"), "{}", sync.body);
+    let record = browser.get(&format!("/registrations/{id}"));
+    let history: Vec<&str> = record
+        .body
+        .split("data-testid=\"history-row\"")
+        .skip(1)
+        .collect();
+    assert_eq!(history.len(), 1, "{}", record.body);
+    assert!(history[0].contains("1311022001"));
+}
+
+#[test]
+fn a_probable_duplicate_is_saved_only_once_confirmed() {
+    let ui = AgentUi::start(&[]);
+    let mut browser = set_up(&ui);
+    let csrf = browser.get("/register").csrf();
+    assert_eq!(
+        browser
+            .post(
+                "/register",
+                &register_fields(&csrf, VALID_NIK, "Siti Aminah")
+            )
+            .status,
+        303
+    );
+    // Another NIK, same village and birth date, nearly the same name.
+    let other_nik = "1311014101900002";
+    let first = browser.post(
+        "/register",
+        &register_fields(&csrf, other_nik, "Siti Aminah"),
+    );
+    assert_eq!(first.status, 409, "{}", first.body);
+    assert!(first.body.contains("id=\"confirm-possible_duplicate\""));
+    assert_eq!(registrations_in(&ui).len(), 1);
+    let mut fields = register_fields(&csrf, other_nik, "Siti Aminah");
+    fields.push(("confirm", "possible_duplicate"));
+    let confirmed = browser.post("/register", &fields);
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
+    assert_eq!(registrations_in(&ui).len(), 2);
+}

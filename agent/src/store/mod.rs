@@ -216,7 +216,7 @@ impl Store {
         changes: Vec<Change>,
         now: OffsetDateTime,
     ) -> Result<Operation, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let mut writer = LocalWriter::start(&tx, self.device_id)?;
         let operation = writer.append(&tx, record_id, changes, now)?;
         writer.finish(&tx)?;
@@ -245,7 +245,7 @@ impl Store {
         batch: Vec<(RecordId, Vec<Change>)>,
         now: OffsetDateTime,
     ) -> Result<Vec<Operation>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let mut writer = LocalWriter::start(&tx, self.device_id)?;
         let mut operations = Vec::with_capacity(batch.len());
         for (record_id, changes) in batch {
@@ -333,6 +333,15 @@ impl LocalWriter {
             .execute([self.clock.last().to_string()])?;
         Ok(())
     }
+}
+
+/// Starts a write transaction. IMMEDIATE: it takes the write lock at once,
+/// waiting (busy timeout) while another connection writes — the UI and its
+/// background sync each have one. A deferred transaction that read first
+/// could not wait: its upgrade fails at once with "database is locked" when
+/// the other connection wrote since its snapshot.
+pub(crate) fn write(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
 }
 
 /// Stores an operation (idempotent: an operation already known is ignored).

@@ -22,7 +22,8 @@ use super::{Store, StoreError, replay, rfc3339};
 pub enum SyncState {
     /// Some of its changes are waiting to be sent.
     Pending,
-    /// The server refused one of its changes; see `status`.
+    /// The server refused one of its changes, and no change of it was
+    /// accepted since (a later accepted change is the officer's fix); see `status`.
     Rejected,
     /// Everything about it is on the server (or it came from there).
     Synced,
@@ -254,7 +255,10 @@ fn rebuild(conn: &Connection, record_id: RecordId) -> Result<Registration, Store
 }
 
 const LISTED_COLUMNS: &str = "r.id, CASE
-        WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'rejected') THEN 'rejected'
+        WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'rejected'
+                     AND NOT EXISTS (SELECT 1 FROM outbox a
+                                     WHERE a.record_id = r.id AND a.state = 'acked' AND a.seq > o.seq))
+            THEN 'rejected'
         WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'pending') THEN 'pending'
         ELSE 'synced' END";
 
@@ -663,11 +667,37 @@ impl Store {
                 })));
             }
         }
-        let changes = changes_between(current, edited);
+        let mut changes = changes_between(current, edited);
         if changes.is_empty() {
             return Ok(Ok(None));
         }
+        if self.refused_unseen(current.id)? {
+            // The server refused the record's creation and holds nothing of
+            // it: a fix must carry every field, or the server refuses it too
+            // (an edit of a record it does not know).
+            let mut whole = current.clone();
+            for change in &changes {
+                whole.set(change);
+            }
+            changes = whole.to_changes();
+        }
         Ok(Ok(Some(self.apply_local(current.id, changes, now)?)))
+    }
+
+    /// Whether the server refused a change of this record and has none of
+    /// it: no change of it was acknowledged and no other device wrote it.
+    pub fn refused_unseen(&self, id: RecordId) -> Result<bool, StoreError> {
+        let refused: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1 AND state = 'rejected')
+                AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1 AND state = 'acked')
+                AND NOT EXISTS (SELECT 1 FROM operations WHERE record_id = ?1 AND device_id <> ?2)",
+            params![
+                id.0.as_bytes().as_slice(),
+                self.device_id.0.as_bytes().as_slice()
+            ],
+            |row| row.get(0),
+        )?;
+        Ok(refused)
     }
 
     /// Sets a registration's status: withdrawn with a reason (it stays, but no

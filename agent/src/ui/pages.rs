@@ -1072,7 +1072,13 @@ pub fn sync(ctx: &Ctx, page: &SyncPage<'_>) -> Markup {
                                         br; small lang=(other.as_str()) { (second) }
                                     }
                                 }
-                                td { a href={ "/registrations/" (entry.record_id) "/edit" } { (ctx.t("Ubah", "Edit")) } }
+                                td {
+                                    @if brief.as_ref().is_some_and(|b| b.sync_state != SyncState::Rejected) {
+                                        span.fixed { (ctx.t("diperbaiki sesudahnya", "fixed since")) }
+                                    } @else {
+                                        a href={ "/registrations/" (entry.record_id) "/edit" } { (ctx.t("Ubah", "Edit")) }
+                                    }
+                                }
                             }
                         }
                     }

@@ -484,9 +484,22 @@ fn record(
         return Ok(Reply::html(404, pages::not_found(ctx)));
     };
     let state = store.record_state(found.registration.id)?;
-    let history: Vec<pages::HistoryLine> = state
-        .overwritten()
-        .map(|(field, version)| pages::HistoryLine {
+    // Earlier values, leaving out a version that the next one merely
+    // repeated (a fix of a refused record re-sends every field).
+    let current = found.registration.to_changes();
+    let overwritten: Vec<_> = state.overwritten().collect();
+    let history: Vec<pages::HistoryLine> = overwritten
+        .iter()
+        .enumerate()
+        .filter(|(i, (field, version))| {
+            let next = overwritten
+                .get(i + 1)
+                .filter(|(next_field, _)| next_field == field)
+                .map(|(_, next)| &next.change)
+                .or_else(|| current.iter().find(|c| c.field() == *field));
+            next != Some(&version.change)
+        })
+        .map(|(_, (field, version))| pages::HistoryLine {
             field: field.label(ctx.lang).to_owned(),
             value: change_text(&version.change),
             at: when_text(version.stamp.hlc.wall_ms()),
@@ -526,16 +539,10 @@ fn record(
     ))
 }
 
-/// A changed value as text: the value inside `{"field": value}`.
+/// A changed value as text: the `value` of `{"field": …, "value": …}`.
 fn change_text(change: &lindung_shared::registration::Change) -> String {
     let value = serde_json::to_value(change).unwrap_or_default();
-    let inner = match &value {
-        serde_json::Value::Object(map) if map.len() == 1 => {
-            map.values().next().cloned().unwrap_or_default()
-        }
-        other => other.clone(),
-    };
-    match inner {
+    match value.get("value").cloned().unwrap_or_default() {
         serde_json::Value::String(text) => text,
         serde_json::Value::Null => "-".to_owned(),
         other => other.to_string(),
