@@ -1109,15 +1109,31 @@ fn when(at: time::OffsetDateTime) -> String {
     super::routes::when_text(crate::output::unix_ms(at))
 }
 
+/// What the enrolment page shows.
+#[derive(Debug)]
+pub struct EnrollView<'a> {
+    /// The server, once enrolled.
+    pub enrollment: Option<&'a Enrollment>,
+    /// The address typed.
+    pub server: &'a str,
+    /// The code typed.
+    pub code: &'a str,
+    /// Why enrolment failed.
+    pub problem: Option<&'a str>,
+    /// Just after the first-run setup.
+    pub welcome: bool,
+}
+
 /// Enrolment with a server.
-pub fn enroll(
-    ctx: &Ctx,
-    enrollment: Option<&Enrollment>,
-    server: &str,
-    code: &str,
-    problem: Option<&str>,
-) -> Markup {
+pub fn enroll(ctx: &Ctx, view: &EnrollView<'_>) -> Markup {
+    let (enrollment, server, code, problem) =
+        (view.enrollment, view.server, view.code, view.problem);
     let body = html! {
+        @if view.welcome {
+            p.flash #flash role="status" { (ctx.t("Laptop siap. Daftarkan laptop ini ke server bila sudah punya kode dari staf, atau langsung mulai mendaftarkan pekerja: semuanya bekerja tanpa internet.", "This laptop is ready. Enrol it with a server once staff gave you a code, or start registering workers right away: everything works offline.")) " "
+            a href="/register" { (ctx.t("Daftarkan pekerja", "Register a worker")) }
+            }
+        }
         @if let Some(e) = enrollment {
             p #enrolled {
                 (ctx.t("Terdaftar di", "Enrolled with")) " " strong { (e.server_url) } " — "
@@ -1325,4 +1341,56 @@ pub fn failure(ctx: &Ctx, message: &str) -> Markup {
         ctx.t("Terjadi galat", "Something went wrong"),
         html! { p #failure role="alert" { (message) } },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use lindung_shared::lang::Severity;
+
+    use super::*;
+
+    fn problem(field: &str, code: &str) -> Message {
+        Message {
+            code: code.into(),
+            severity: Severity::Error,
+            field: Some(field.into()),
+            message_id: format!("{field} salah"),
+            message_en: format!("{field} wrong"),
+        }
+    }
+
+    #[test]
+    fn problems_of_programmes_and_consent_show_at_their_inputs() {
+        let problems = [
+            problem("programmes", "unknown_word"),
+            problem("consent", "field_required"),
+            problem("nik", "nik_length"),
+        ];
+        assert_eq!(field_errors(&problems, "jht").len(), 1);
+        assert_eq!(field_errors(&problems, "consent_method").len(), 1);
+        assert_eq!(field_errors(&problems, "nik")[0].code, "nik_length");
+        assert!(field_errors(&problems, "full_name").is_empty());
+        assert_eq!(form_field("consent"), "consent_method");
+    }
+
+    #[test]
+    fn a_confirmation_box_appears_for_each_warning_to_confirm_and_stays_ticked() {
+        let mut view = FormView::blank();
+        assert!(confirmations(&view).is_empty());
+        view.problems = vec![
+            problem("sex", "needs_confirmation"),
+            problem("nik", "nik_length"),
+        ];
+        assert_eq!(confirmations(&view), vec![("nik_sex_mismatch", false)]);
+        view.probable_duplicate = true;
+        view.input.confirmed_warnings = vec!["nik_birth_date_mismatch".into()];
+        assert_eq!(
+            confirmations(&view),
+            vec![
+                ("nik_birth_date_mismatch", true),
+                ("nik_sex_mismatch", false),
+                ("possible_duplicate", false)
+            ]
+        );
+    }
 }

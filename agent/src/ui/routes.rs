@@ -204,7 +204,9 @@ fn route(app: &App, request: &Request, ctx: &mut Ctx, now: Instant) -> Reply {
             app.sync.wake();
             Ok(Reply::redirect("/sync?requested=1"))
         }
-        ("GET", ["enroll"], _) => enroll_page(store, ctx, "", "", None),
+        ("GET", ["enroll"], _) => {
+            enroll_page(store, ctx, "", "", None, request.query("welcome").is_some())
+        }
         ("POST", ["enroll"], Some(form)) => enroll(app, store, ctx, &form),
         ("GET", ["import"], _) => Ok(Reply::html(200, pages::import_form(ctx, None))),
         ("POST", ["import"], Some(form)) => import(store, ctx, &form),
@@ -760,12 +762,22 @@ fn enroll_page(
     server: &str,
     code: &str,
     problem: Option<String>,
+    welcome: bool,
 ) -> Result<Reply, StoreError> {
     let enrollment = store.enrollment()?;
     let status = if problem.is_some() { 422 } else { 200 };
     Ok(Reply::html(
         status,
-        pages::enroll(ctx, enrollment.as_ref(), server, code, problem.as_deref()),
+        pages::enroll(
+            ctx,
+            &pages::EnrollView {
+                enrollment: enrollment.as_ref(),
+                server,
+                code,
+                problem: problem.as_deref(),
+                welcome,
+            },
+        ),
     ))
 }
 
@@ -777,7 +789,7 @@ fn enroll(app: &App, store: &mut Store, ctx: &Ctx, form: &Form) -> Result<Reply,
             app.sync.wake();
             Ok(Reply::redirect("/sync?requested=1"))
         }
-        Err(error) => enroll_page(store, ctx, server, code, Some(error.text(ctx.lang))),
+        Err(error) => enroll_page(store, ctx, server, code, Some(error.text(ctx.lang)), false),
     }
 }
 
