@@ -260,6 +260,8 @@ struct Input<'a> {
     hint: Option<&'a str>,
     required: bool,
     autocomplete: &'a str,
+    /// Shown after the input (the live NIK verdict).
+    after: Option<Markup>,
 }
 
 fn input(ctx: &Ctx, problems: &[Message], spec: Input<'_>) -> Markup {
@@ -285,6 +287,7 @@ fn input(ctx: &Ctx, problems: &[Message], spec: Input<'_>) -> Markup {
             @if let Some(hint) = spec.hint {
                 p.hint id=(hint_id) { (hint) }
             }
+            @if let Some(after) = &spec.after { (after) }
             (errors_markup(ctx, spec.name, &errors))
         }
     }
@@ -502,19 +505,18 @@ pub fn registration_form(ctx: &Ctx, mode: &Mode, view: &FormView) -> Markup {
             (ctx.csrf())
             fieldset {
                 legend { (ctx.t("Identitas", "Identity")) }
-                (input(ctx, p, Input { name: "nik", label: "NIK", value: &v.nik, kind: "text", hint: Some(ctx.t("16 angka, sesuai KTP.", "16 digits, as on the KTP.")), required: true, autocomplete: "off" }))
-                p.verdict #nik-verdict aria-live="polite" {}
-                (input(ctx, p, Input { name: "full_name", label: ctx.t("Nama lengkap", "Full name"), value: &v.full_name, kind: "text", hint: Some(ctx.t("Sesuai KTP.", "As on the KTP.")), required: true, autocomplete: "off" }))
-                (input(ctx, p, Input { name: "birth_date", label: ctx.t("Tanggal lahir", "Birth date"), value: &v.birth_date, kind: "text", hint: Some(ctx.t("Diambil dari NIK bila kosong; tulis 31-01-1990.", "Taken from the NIK when empty; write 31-01-1990.")), required: false, autocomplete: "off" }))
+                (input(ctx, p, Input { name: "nik", label: "NIK", value: &v.nik, kind: "text", hint: Some(ctx.t("16 angka, sesuai KTP.", "16 digits, as on the KTP.")), required: true, autocomplete: "off", after: Some(html! { p.verdict #nik-verdict aria-live="polite" {} }) }))
+                (input(ctx, p, Input { name: "full_name", label: ctx.t("Nama lengkap", "Full name"), value: &v.full_name, kind: "text", hint: Some(ctx.t("Sesuai KTP.", "As on the KTP.")), required: true, autocomplete: "off", after: None }))
+                (input(ctx, p, Input { name: "birth_date", label: ctx.t("Tanggal lahir", "Birth date"), value: &v.birth_date, kind: "text", hint: Some(ctx.t("Diambil dari NIK bila kosong; tulis 31-01-1990.", "Taken from the NIK when empty; write 31-01-1990.")), required: false, autocomplete: "off", after: None }))
                 (select(ctx, p, "sex", ctx.t("Jenis kelamin", "Sex"), &sexes, false))
-                (input(ctx, p, Input { name: "phone", label: ctx.t("Nomor telepon", "Phone number"), value: &v.phone, kind: "tel", hint: None, required: false, autocomplete: "off" }))
+                (input(ctx, p, Input { name: "phone", label: ctx.t("Nomor telepon", "Phone number"), value: &v.phone, kind: "tel", hint: None, required: false, autocomplete: "off", after: None }))
             }
             fieldset {
                 legend { (ctx.t("Tempat", "Place")) }
                 (village_input(ctx, p, "village_code", &v.village_code))
-                (input(ctx, p, Input { name: "rt", label: "RT", value: &v.rt, kind: "text", hint: None, required: false, autocomplete: "off" }))
-                (input(ctx, p, Input { name: "rw", label: "RW", value: &v.rw, kind: "text", hint: None, required: false, autocomplete: "off" }))
-                (input(ctx, p, Input { name: "address", label: ctx.t("Alamat", "Address"), value: &v.address, kind: "text", hint: None, required: false, autocomplete: "off" }))
+                (input(ctx, p, Input { name: "rt", label: "RT", value: &v.rt, kind: "text", hint: None, required: false, autocomplete: "off", after: None }))
+                (input(ctx, p, Input { name: "rw", label: "RW", value: &v.rw, kind: "text", hint: None, required: false, autocomplete: "off", after: None }))
+                (input(ctx, p, Input { name: "address", label: ctx.t("Alamat", "Address"), value: &v.address, kind: "text", hint: None, required: false, autocomplete: "off", after: None }))
             }
             fieldset {
                 legend { (ctx.t("Kepesertaan", "Membership")) }
@@ -524,14 +526,14 @@ pub fn registration_form(ctx: &Ctx, mode: &Mode, view: &FormView) -> Markup {
                     label for="jht" { (ctx.t("Ikut JHT (jaminan hari tua)", "Add JHT (old-age savings)")) }
                     (errors_markup(ctx, "jht", &field_errors(p, "jht")))
                 }
-                (input(ctx, p, Input { name: "monthly_income", label: ctx.t("Penghasilan per bulan (Rp)", "Monthly income (Rp)"), value: &v.monthly_income, kind: "text", hint: Some(ctx.t("Kosong: Rp 1.000.000.", "Empty: Rp 1,000,000.")), required: false, autocomplete: "off" }))
+                (input(ctx, p, Input { name: "monthly_income", label: ctx.t("Penghasilan per bulan (Rp)", "Monthly income (Rp)"), value: &v.monthly_income, kind: "text", hint: Some(ctx.t("Kosong: Rp 1.000.000.", "Empty: Rp 1,000,000.")), required: false, autocomplete: "off", after: None }))
                 (select(ctx, p, "payer", ctx.t("Penanggung iuran", "Who pays"), &payers, true))
-                (input(ctx, p, Input { name: "payer_name", label: ctx.t("Nama penanggung (perusahaan/lembaga)", "Payer's name (company or office)"), value: &v.payer_name, kind: "text", hint: Some(ctx.t("Wajib untuk CSR, Baznas dan lainnya.", "Required for CSR, Baznas and other.")), required: false, autocomplete: "off" }))
+                (input(ctx, p, Input { name: "payer_name", label: ctx.t("Nama penanggung (perusahaan/lembaga)", "Payer's name (company or office)"), value: &v.payer_name, kind: "text", hint: Some(ctx.t("Wajib untuk CSR, Baznas dan lainnya.", "Required for CSR, Baznas and other.")), required: false, autocomplete: "off", after: None }))
             }
             fieldset {
                 legend { (ctx.t("Persetujuan", "Consent")) }
                 (select(ctx, p, "consent_method", ctx.t("Cara persetujuan diberikan", "How consent was given"), &consents, true))
-                (input(ctx, p, Input { name: "consent_reference", label: ctx.t("Bukti persetujuan (nomor formulir, saksi)", "Consent reference (form number, witness)"), value: &v.consent_reference, kind: "text", hint: None, required: false, autocomplete: "off" }))
+                (input(ctx, p, Input { name: "consent_reference", label: ctx.t("Bukti persetujuan (nomor formulir, saksi)", "Consent reference (form number, witness)"), value: &v.consent_reference, kind: "text", hint: None, required: false, autocomplete: "off", after: None }))
             }
             div.notice #duplicate-warning aria-live="polite" hidden {}
             @let confirms = confirmations(view);
@@ -1282,9 +1284,9 @@ pub fn setup(ctx: &Ctx, officer: &str, problems: &[Message]) -> Markup {
         (error_summary(ctx, problems))
         form #setup-form method="post" action="/setup" {
             (ctx.csrf())
-            (input(ctx, problems, Input { name: "officer", label: ctx.t("Nama petugas", "Officer's name"), value: officer, kind: "text", hint: None, required: true, autocomplete: "name" }))
-            (input(ctx, problems, Input { name: "passphrase", label: ctx.t("Kata sandi baru", "New passphrase"), value: "", kind: "password", hint: Some(ctx.t("Paling sedikit 8 karakter.", "At least 8 characters.")), required: true, autocomplete: "new-password" }))
-            (input(ctx, problems, Input { name: "passphrase_again", label: ctx.t("Ulangi kata sandi", "Repeat the passphrase"), value: "", kind: "password", hint: None, required: true, autocomplete: "new-password" }))
+            (input(ctx, problems, Input { name: "officer", label: ctx.t("Nama petugas", "Officer's name"), value: officer, kind: "text", hint: None, required: true, autocomplete: "name", after: None }))
+            (input(ctx, problems, Input { name: "passphrase", label: ctx.t("Kata sandi baru", "New passphrase"), value: "", kind: "password", hint: Some(ctx.t("Paling sedikit 8 karakter.", "At least 8 characters.")), required: true, autocomplete: "new-password", after: None }))
+            (input(ctx, problems, Input { name: "passphrase_again", label: ctx.t("Ulangi kata sandi", "Repeat the passphrase"), value: "", kind: "password", hint: None, required: true, autocomplete: "new-password", after: None }))
             button #setup type="submit" { (ctx.t("Siapkan laptop", "Set up this laptop")) }
         }
     };

@@ -97,5 +97,6 @@
     var field = byId(name);
     if (field) { field.addEventListener("change", checkDuplicate); }
   });
-  if (nik.value) { checkNik(); }
+  // After a refused post the server already named what is wrong with the NIK.
+  if (nik.value && !byId("nik-error")) { checkNik(); }
 })();
