@@ -599,3 +599,42 @@ fn a_probable_duplicate_is_saved_only_once_confirmed() {
     assert_eq!(confirmed.status, 303, "{}", confirmed.body);
     assert_eq!(registrations_in(&ui).len(), 2);
 }
+
+/// The confirmation is kept by the validation both the UI and the command
+/// line use (`actions::validate`): `--confirm possible_duplicate` saves.
+#[test]
+fn the_command_line_saves_a_probable_duplicate_once_confirmed() {
+    let laptop = lindung_tests::Laptop::init("Rina Marlina");
+    laptop.register(VALID_NIK, "Siti Aminah", "1311012001");
+    let args = [
+        "register",
+        "--nik",
+        "1311014101900002",
+        "--name",
+        "Siti Aminah",
+        "--village",
+        "1311012001",
+        "--category",
+        "nelayan",
+        "--payer",
+        "apbd",
+        "--consent",
+        "signed_form",
+    ];
+    let refused = laptop.agent(args);
+    assert_eq!(refused.code, Some(1), "{}", refused.stdout);
+    assert!(refused.stdout.contains("--confirm possible_duplicate"));
+    let confirmed = laptop.agent(
+        args.iter()
+            .copied()
+            .chain(["--confirm", "possible_duplicate"]),
+    );
+    assert_eq!(
+        confirmed.code,
+        Some(0),
+        "{}{}",
+        confirmed.stdout,
+        confirmed.stderr
+    );
+    assert_eq!(laptop.registrations().len(), 2);
+}
