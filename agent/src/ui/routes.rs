@@ -258,7 +258,7 @@ fn setup(app: &App, ctx: &mut Ctx, form: &Form, now: Instant) -> Reply {
             return Reply::html(400, pages::setup(ctx, officer, &[message]));
         }
     };
-    if let Err(error) = start_worker(app, passphrase) {
+    if let Err(error) = start_worker(app, &store) {
         return Reply::html(500, pages::failure(ctx, &error.message(ctx.lang)));
     }
     *guard = Some(store);
@@ -269,15 +269,22 @@ fn unlock(app: &App, ctx: &mut Ctx, form: &Form, now: Instant) -> Reply {
     let passphrase = form.get("passphrase");
     let mut guard = app.store();
     // The first unlock opens the store for this process; later ones check the
-    // passphrase against it the same way (a wrong one writes nothing).
-    match Store::open(&app.dir, passphrase) {
-        Ok(store) => {
-            if guard.is_none() {
-                if let Err(error) = start_worker(app, passphrase) {
-                    return Reply::html(500, pages::failure(ctx, &error.message(ctx.lang)));
-                }
-                *guard = Some(store);
+    // passphrase against the open store's key. A wrong one writes nothing.
+    let opened = match guard.as_ref() {
+        Some(store) => match store.passphrase_matches(passphrase) {
+            Ok(true) => Ok(None),
+            Ok(false) => Err(StoreError::WrongPassphrase),
+            Err(error) => Err(error),
+        },
+        None => Store::open(&app.dir, passphrase).map(Some),
+    };
+    match opened {
+        Ok(None) => {}
+        Ok(Some(store)) => {
+            if let Err(error) = start_worker(app, &store) {
+                return Reply::html(500, pages::failure(ctx, &error.message(ctx.lang)));
             }
+            *guard = Some(store);
         }
         Err(StoreError::WrongPassphrase) => {
             return Reply::html(
@@ -311,8 +318,8 @@ fn unlock_session(app: &App, ctx: &mut Ctx, now: Instant, to: &str) -> Reply {
 }
 
 /// Opens the worker's own connection and starts the background sync.
-fn start_worker(app: &App, passphrase: &str) -> Result<(), StoreError> {
-    let store = Store::open(&app.dir, passphrase)?;
+fn start_worker(app: &App, ui_store: &Store) -> Result<(), StoreError> {
+    let store = ui_store.another_connection()?;
     super::worker::start(store, app.sync_interval, std::sync::Arc::clone(&app.sync))
         .map_err(|e| StoreError::io(&app.dir, e))?;
     Ok(())
