@@ -113,8 +113,18 @@ fn sync_text(sync: SyncState, lang: Lang) -> &'static str {
     }
 }
 
+/// The page the language links reload: the current one, or for a page
+/// shown in answer to a POST-only address, the page it belongs to.
+fn lang_target(path: &str) -> &str {
+    if path == "/progress/positions" {
+        return "/progress";
+    }
+    path.strip_suffix("/withdraw").unwrap_or(path)
+}
+
 fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     let unlocked = ctx.session.unlocked && ctx.officer.is_some();
+    let here = lang_target(&ctx.path);
     let nav: [(&str, &str, &str, &str); 6] = [
         (
             "/register",
@@ -176,9 +186,9 @@ fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                             span #officer { (officer) }
                         }
                         span.lang {
-                            a #lang-id href={ (ctx.path) "?lang=id" } lang="id" aria-current=[(ctx.lang == Lang::Id).then_some("true")] { "Bahasa Indonesia" }
+                            a #lang-id href={ (here) "?lang=id" } lang="id" aria-current=[(ctx.lang == Lang::Id).then_some("true")] { "Bahasa Indonesia" }
                             " · "
-                            a #lang-en href={ (ctx.path) "?lang=en" } lang="en" aria-current=[(ctx.lang == Lang::En).then_some("true")] { "English" }
+                            a #lang-en href={ (here) "?lang=en" } lang="en" aria-current=[(ctx.lang == Lang::En).then_some("true")] { "English" }
                         }
                         @if unlocked {
                             form.inline method="post" action="/lock" {
@@ -1373,6 +1383,16 @@ mod tests {
         assert_eq!(field_errors(&problems, "nik")[0].code, "nik_length");
         assert!(field_errors(&problems, "full_name").is_empty());
         assert_eq!(form_field("consent"), "consent_method");
+    }
+
+    #[test]
+    fn language_links_of_a_post_only_address_reload_its_page() {
+        assert_eq!(
+            lang_target("/registrations/abc/withdraw"),
+            "/registrations/abc"
+        );
+        assert_eq!(lang_target("/progress/positions"), "/progress");
+        assert_eq!(lang_target("/register"), "/register");
     }
 
     #[test]
