@@ -44,6 +44,9 @@ pub enum Command {
     /// Siapkan laptop ini: nama petugas dan kata sandi yang mengenkripsi data.
     /// Set up this laptop: officer name and the passphrase that encrypts the data.
     Init(commands::admin::InitArgs),
+    /// Buka antarmuka web di browser laptop ini (http://127.0.0.1:7878/).
+    /// Serve the officer's web UI on this laptop (http://127.0.0.1:7878/).
+    Serve(crate::ui::ServeArgs),
     /// Commands that open the encrypted store.
     #[command(flatten)]
     WithStore(StoreCommand),
@@ -97,6 +100,10 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         Command::Region(args) => return commands::region::run(&args, lang),
         Command::Init(args) => {
             return admin::init(&crate::session::data_dir(data_dir)?, &args, lang);
+        }
+        Command::Serve(args) => {
+            crate::ui::serve(&args, crate::session::data_dir(data_dir)?, lang)?;
+            return Ok(Outcome::Success);
         }
         Command::WithStore(command) => command,
     };

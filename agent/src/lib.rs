@@ -9,7 +9,10 @@
 //! - [`spreadsheet`]: importing registrations from `.csv`/`.xlsx` files, the
 //!   row-by-row problem report, and exports back to `.csv`/`.xlsx`.
 //! - [`sync`]: enrolment, push/pull with the server, the background sync loop.
+//! - [`actions`]: what the officer does, shared by the command line and the UI.
+//! - [`ui`]: `lindung-agent serve`, the officer's web UI on this laptop.
 
+pub mod actions;
 pub mod cli;
 pub mod commands;
 pub mod output;
@@ -17,3 +20,4 @@ pub mod session;
 pub mod spreadsheet;
 pub mod store;
 pub mod sync;
+pub mod ui;

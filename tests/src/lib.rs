@@ -12,6 +12,7 @@ pub mod browser;
 pub mod central;
 pub mod fault_proxy;
 pub mod web;
+pub mod ui;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod agent_import;
+mod agent_ui;
 mod agent_workflow;
 mod audit_export;
 mod browser;

@@ -3,12 +3,10 @@
 use std::io::{self, Write};
 
 use clap::Args;
-use lindung_shared::lang::{Lang, Message, Problem, age_on, format_date};
-use lindung_shared::nik::{NikCheck, Sex, validate_nik};
-use lindung_shared::region::regions;
-use serde::Serialize;
+use lindung_shared::lang::{Lang, format_date};
 
-use crate::output::{Outcome, print_json, today};
+use crate::actions::{NikVerdict, nik_verdict};
+use crate::output::{Outcome, print_json};
 
 /// Arguments of `nik`.
 #[derive(Debug, Args)]
@@ -22,67 +20,9 @@ pub struct NikArgs {
     pub json: bool,
 }
 
-/// The verdict on one NIK, as printed by `--json`.
-#[derive(Debug, Serialize)]
-struct Verdict {
-    input: String,
-    normalized: String,
-    valid: bool,
-    sex: Option<Sex>,
-    birth_date: Option<time::Date>,
-    age: Option<u32>,
-    district: Option<District>,
-    errors: Vec<Message>,
-    warnings: Vec<Message>,
-}
-
-/// The district a NIK was first registered in.
-#[derive(Debug, Serialize)]
-struct District {
-    code: String,
-    name: Option<String>,
-    full_name: Option<String>,
-    retired: bool,
-    successor_code: Option<String>,
-}
-
-fn verdict(input: &str, check: &NikCheck, today: time::Date) -> Verdict {
-    let index = regions();
-    let district = check.nik.map(|nik| {
-        let code = nik.district_code().to_string();
-        let current = index.get(&code);
-        let retired = index.retired_district(&code);
-        District {
-            name: current
-                .map(|r| r.name.to_string())
-                .or_else(|| retired.as_ref().map(|r| r.name.to_string())),
-            full_name: index.full_name(&code),
-            retired: current.is_none() && retired.is_some(),
-            successor_code: retired.and_then(|r| r.successor_code.map(|c| c.to_string())),
-            code,
-        }
-    });
-    Verdict {
-        input: input.to_owned(),
-        normalized: check.normalized.clone(),
-        valid: check.is_valid(),
-        sex: check.sex,
-        birth_date: check.birth_date,
-        age: check.birth_date.map(|birth| age_on(birth, today)),
-        district,
-        errors: check.errors().map(Problem::to_message).collect(),
-        warnings: check.warnings().map(Problem::to_message).collect(),
-    }
-}
-
 /// Runs `nik`: exit code 0 when every NIK is valid, 1 otherwise.
 pub fn run(args: &NikArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let today = today();
-    let verdicts: Vec<Verdict> = args
-        .niks
-        .iter()
-        .map(|input| verdict(input, &validate_nik(input, today, regions()), today))
-        .collect();
+    let verdicts: Vec<NikVerdict> = args.niks.iter().map(|input| nik_verdict(input)).collect();
     let all_valid = verdicts.iter().all(|v| v.valid);
     if args.json {
         print_json(&verdicts)?;
@@ -95,7 +35,7 @@ pub fn run(args: &NikArgs, lang: Lang) -> anyhow::Result<Outcome> {
     Ok(Outcome::from_bool(all_valid))
 }
 
-fn print_verdict(out: &mut impl Write, verdict: &Verdict, lang: Lang) -> io::Result<()> {
+fn print_verdict(out: &mut impl Write, verdict: &NikVerdict, lang: Lang) -> io::Result<()> {
     let (valid, invalid) = match lang {
         Lang::Id => ("SAH", "TIDAK SAH"),
         Lang::En => ("VALID", "INVALID"),

@@ -5,15 +5,16 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use anyhow::bail;
 use clap::Args;
 use lindung_shared::lang::{Lang, Message, format_date, format_rupiah};
-use lindung_shared::region::{Level, SearchOptions, fold_name, normalize_code, regions};
+use lindung_shared::region::{normalize_code, regions};
 use lindung_shared::registration::{
     Category, ConsentMethod, Field, PayerKind, Registration, Status,
 };
-use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
+use lindung_shared::validation::RegistrationInput;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::output::{Outcome, now, print_json, problem, today};
+use crate::actions::{VillageChoice, choose_village, validate};
+use crate::output::{Outcome, now, print_json, problem};
 use crate::store::{ListFilter, ListedRegistration, Refusal, Store};
 
 /// The fields of a registration as command-line options (all optional, so
@@ -179,40 +180,19 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-fn context() -> ValidationContext<'static> {
-    ValidationContext {
-        regions: regions(),
-        today: today(),
-        now: now(),
-    }
-}
-
 /// Resolves `--village` given as a name to a code; codes pass through unchanged.
+/// On a terminal the officer picks one of several matches by number.
 fn resolve_village(input: &mut RegistrationInput, lang: Lang) -> anyhow::Result<()> {
     let text = input.village_code.trim().to_owned();
-    if text.is_empty() || normalize_code(&text).is_some() {
-        return Ok(());
-    }
-    let options = SearchOptions {
-        level: Some(Level::Village),
-        within: None,
-        limit: 8,
+    let hits = match choose_village(&text) {
+        VillageChoice::AsTyped => return Ok(()),
+        VillageChoice::Code(code) => {
+            input.village_code = code;
+            return Ok(());
+        }
+        VillageChoice::NotFound => Vec::new(),
+        VillageChoice::Ambiguous(hits) => hits,
     };
-    let hits = regions().search(&text, &options);
-    let wanted = fold_name(&text);
-    let exact: Vec<_> = hits
-        .iter()
-        .filter(|h| fold_name(h.region.name) == wanted)
-        .collect();
-    let chosen = match (hits.len(), exact.len()) {
-        (1, _) => Some(&hits[0]),
-        (_, 1) => Some(exact[0]),
-        _ => None,
-    };
-    if let Some(hit) = chosen {
-        input.village_code = hit.region.code.to_owned();
-        return Ok(());
-    }
     let listing: Vec<String> = hits
         .iter()
         .enumerate()
@@ -540,7 +520,7 @@ pub fn register(store: &mut Store, args: &RegisterArgs, lang: Lang) -> anyhow::R
     args.fields.apply_to(&mut input);
     prompt_missing(&mut input, lang)?;
     resolve_village(&mut input, lang)?;
-    let valid = match validate_registration(&input, &context()) {
+    let valid = match validate(&input) {
         Ok(valid) => valid,
         Err(invalid) => {
             print_invalid(&invalid.messages(), lang, args.json)?;
@@ -597,7 +577,7 @@ pub fn edit(store: &mut Store, args: &EditArgs, lang: Lang) -> anyhow::Result<Ou
     let mut input = RegistrationInput::from_registration(&current);
     args.fields.apply_to(&mut input);
     resolve_village(&mut input, lang)?;
-    let edited = match validate_registration(&input, &context()) {
+    let edited = match validate(&input) {
         Ok(valid) => valid,
         Err(invalid) => {
             print_invalid(&invalid.messages(), lang, args.json)?;

@@ -3,7 +3,6 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use anyhow::bail;
 use clap::Args;
 use lindung_shared::lang::Lang;
 use serde_json::json;
@@ -43,20 +42,8 @@ pub struct SyncArgs {
 
 /// Runs `enroll`.
 pub fn enroll(store: &mut Store, args: &EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let server = args.server.trim();
-    if !(server.starts_with("http://") || server.starts_with("https://")) {
-        match lang {
-            Lang::Id => bail!(
-                "alamat server harus diawali http:// atau https:// (contoh: http://10.0.0.5:8080)"
-            ),
-            Lang::En => bail!(
-                "the server address must start with http:// or https:// (e.g. http://10.0.0.5:8080)"
-            ),
-        }
-    }
-    let device_name = store.officer().1.to_owned();
-    let enrollment = sync::enroll(store, server, &args.code, &device_name, now())
-        .map_err(|e| sync_error(&e, lang))?;
+    let enrollment = crate::actions::enroll(store, &args.server, &args.code)
+        .map_err(|e| anyhow::anyhow!("{}", e.text(lang)))?;
     if args.json {
         print_json(&json!({ "enrollment": enrollment, "device_id": store.device_id() }))?;
         return Ok(Outcome::Success);

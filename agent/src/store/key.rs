@@ -116,9 +116,20 @@ impl KeyFile {
             .ok_or_else(|| StoreError::KeyFileDamaged("salt is not hex".into()))?;
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|e| StoreError::KeyFileDamaged(format!("argon2 parameters: {e}")))?;
+        // The argon2 memory is allocated with room for ALLOCATION_BLOCKS, of
+        // which only the blocks argon2 needs are touched. glibc serves an
+        // allocation that large with an mmap of its own and unmaps it on
+        // free without raising its mmap threshold (it adapts only up to
+        // 32 MiB); an allocation of just the needed 19 MiB would come from
+        // the heap after the first one and stay resident for the life of
+        // the process (the UI derives again at every unlock attempt).
+        const ALLOCATION_BLOCKS: usize = 33 * 1024;
+        let needed = params.block_count();
+        let mut blocks: Vec<argon2::Block> = Vec::with_capacity(needed.max(ALLOCATION_BLOCKS));
+        blocks.resize(needed, argon2::Block::default());
         let mut key = [0u8; 32];
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase.as_bytes(), &salt, &mut key)
+            .hash_password_into_with_memory(passphrase.as_bytes(), &salt, &mut key, &mut blocks[..])
             .map_err(|e| StoreError::KeyFileDamaged(format!("argon2: {e}")))?;
         Ok(DatabaseKey(key))
     }
@@ -175,9 +186,19 @@ pub fn pending_path(dir: &Path) -> PathBuf {
 }
 
 /// A derived database key. Its `Debug` never shows the bytes.
+#[derive(Clone)]
 pub struct DatabaseKey([u8; 32]);
 
 impl DatabaseKey {
+    /// Whether two keys are the same (compared in constant time).
+    pub fn same_as(&self, other: &DatabaseKey) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     /// The SQLCipher raw-key literal: `"x'<64 hex digits>'"`.
     pub fn pragma_literal(&self) -> String {
         format!("\"x'{}'\"", hex(&self.0))

@@ -40,7 +40,7 @@ pub use records::{
 };
 pub use sync::{Enrollment, PullTally, PushTally};
 
-use key::{KEY_FILE, KeyFile, pending_path};
+use key::{DatabaseKey, KEY_FILE, KeyFile, pending_path};
 
 /// Name of the database file in the data directory.
 pub const DATABASE_FILE: &str = "agent.db";
@@ -58,6 +58,10 @@ pub struct Store {
     device_id: DeviceId,
     officer_id: OfficerId,
     officer_name: String,
+    /// The key file and the key this store was unlocked with: a second
+    /// connection ([`Store::another_connection`]) needs no second derivation.
+    key_file: KeyFile,
+    key: DatabaseKey,
 }
 
 impl Store {
@@ -115,6 +119,8 @@ impl Store {
             device_id,
             officer_id,
             officer_name,
+            key_file,
+            key,
         })
     }
 
@@ -142,14 +148,25 @@ impl Store {
                         std::fs::rename(&pending, dir.join(KEY_FILE))
                             .map_err(|e| StoreError::io(&pending, e))?;
                     }
-                    unlocked = Some((conn, key_file.cipher_page_size));
+                    unlocked = Some((conn, key_file, key));
                     break;
                 }
                 Err(e) if is_not_a_database(&e) => continue,
                 Err(e) => return Err(StoreError::Sqlite(e)),
             }
         }
-        let (mut conn, page_size) = unlocked.ok_or(StoreError::WrongPassphrase)?;
+        let (conn, key_file, key) = unlocked.ok_or(StoreError::WrongPassphrase)?;
+        Store::unlocked(conn, dir, key_file, key)
+    }
+
+    /// A store over a connection that the key just unlocked: settings,
+    /// migrations, identity.
+    fn unlocked(
+        mut conn: Connection,
+        dir: &Path,
+        key_file: KeyFile,
+        key: DatabaseKey,
+    ) -> Result<Store, StoreError> {
         configure(&conn)?;
         schema::migrate(&mut conn)?;
         let meta = |name: &str| -> Result<String, StoreError> {
@@ -165,11 +182,29 @@ impl Store {
         Ok(Store {
             conn,
             dir: dir.to_owned(),
-            page_size,
+            page_size: key_file.cipher_page_size,
             device_id,
             officer_id,
             officer_name,
+            key_file,
+            key,
         })
+    }
+
+    /// A second connection to this store, unlocked with the key already
+    /// derived (a key derivation costs 19 MiB and a noticeable moment): the
+    /// UI's background sync has one of its own.
+    pub fn another_connection(&self) -> Result<Store, StoreError> {
+        let conn = Connection::open(self.dir.join(DATABASE_FILE)).map_err(StoreError::Sqlite)?;
+        conn.execute_batch(&self.key_file.unlock_sql(&self.key))?;
+        Store::unlocked(conn, &self.dir, self.key_file.clone(), self.key.clone())
+    }
+
+    /// Whether `passphrase` is this store's: the key it derives (with the
+    /// key file the store was opened with) is the one the store is open
+    /// with. Writes nothing.
+    pub fn passphrase_matches(&self, passphrase: &str) -> Result<bool, StoreError> {
+        Ok(self.key_file.derive(passphrase)?.same_as(&self.key))
     }
 
     /// Re-keys the database with a key derived from a new passphrase.
@@ -191,7 +226,11 @@ impl Store {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         self.conn
             .execute_batch(&format!("PRAGMA rekey = {};", key.pragma_literal()))?;
-        std::fs::rename(&pending, self.dir.join(KEY_FILE)).map_err(|e| StoreError::io(&pending, e))
+        std::fs::rename(&pending, self.dir.join(KEY_FILE))
+            .map_err(|e| StoreError::io(&pending, e))?;
+        self.key_file = key_file;
+        self.key = key;
+        Ok(())
     }
 
     /// This installation's device id.
@@ -216,7 +255,7 @@ impl Store {
         changes: Vec<Change>,
         now: OffsetDateTime,
     ) -> Result<Operation, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let mut writer = LocalWriter::start(&tx, self.device_id)?;
         let operation = writer.append(&tx, record_id, changes, now)?;
         writer.finish(&tx)?;
@@ -245,7 +284,7 @@ impl Store {
         batch: Vec<(RecordId, Vec<Change>)>,
         now: OffsetDateTime,
     ) -> Result<Vec<Operation>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let mut writer = LocalWriter::start(&tx, self.device_id)?;
         let mut operations = Vec::with_capacity(batch.len());
         for (record_id, changes) in batch {
@@ -333,6 +372,15 @@ impl LocalWriter {
             .execute([self.clock.last().to_string()])?;
         Ok(())
     }
+}
+
+/// Starts a write transaction. IMMEDIATE: it takes the write lock at once,
+/// waiting (busy timeout) while another connection writes — the UI and its
+/// background sync each have one. A deferred transaction that read first
+/// could not wait: its upgrade fails at once with "database is locked" when
+/// the other connection wrote since its snapshot.
+pub(crate) fn write(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    Ok(conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
 }
 
 /// Stores an operation (idempotent: an operation already known is ignored).

@@ -22,7 +22,8 @@ use super::{Store, StoreError, replay, rfc3339};
 pub enum SyncState {
     /// Some of its changes are waiting to be sent.
     Pending,
-    /// The server refused one of its changes; see `status`.
+    /// The server refused one of its changes, and no change of it was
+    /// accepted since (a later accepted change is the officer's fix); see `status`.
     Rejected,
     /// Everything about it is on the server (or it came from there).
     Synced,
@@ -254,7 +255,10 @@ fn rebuild(conn: &Connection, record_id: RecordId) -> Result<Registration, Store
 }
 
 const LISTED_COLUMNS: &str = "r.id, CASE
-        WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'rejected') THEN 'rejected'
+        WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'rejected'
+                     AND NOT EXISTS (SELECT 1 FROM outbox a
+                                     WHERE a.record_id = r.id AND a.state = 'acked' AND a.seq > o.seq))
+            THEN 'rejected'
         WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.state = 'pending') THEN 'pending'
         ELSE 'synced' END";
 
@@ -352,19 +356,36 @@ impl Store {
         &self,
         valid: &ValidRegistration,
     ) -> Result<Vec<ListedRegistration>, StoreError> {
+        self.similar_persons(
+            &valid.nik,
+            &valid.full_name,
+            &valid.village_code,
+            valid.birth_date,
+        )
+    }
+
+    /// Active registrations of another NIK in `village_code` with this birth
+    /// date and a name that is probably the same person's (what
+    /// [`Store::probable_duplicates`] checks, from the parts of a form).
+    pub fn similar_persons(
+        &self,
+        nik: &Nik,
+        full_name: &str,
+        village_code: &str,
+        birth_date: time::Date,
+    ) -> Result<Vec<ListedRegistration>, StoreError> {
         // Compared on the stored columns; only the (rare) matches are rebuilt
         // in full. An import runs this for every new row.
-        let key = NameKey::new(&valid.full_name);
+        let key = NameKey::new(full_name);
         let mut similar = Vec::new();
         {
             let mut statement = self.conn.prepare_cached(
                 "SELECT id, nik, full_name FROM registrations
                  WHERE complete = 1 AND village_code = ?1 AND birth_date = ?2 AND status = 'active'",
             )?;
-            let mut rows =
-                statement.query(params![valid.village_code, valid.birth_date.to_string()])?;
+            let mut rows = statement.query(params![village_code, birth_date.to_string()])?;
             while let Some(row) = rows.next()? {
-                let (Some(nik), Some(name)) = (
+                let (Some(other_nik), Some(name)) = (
                     row.get_ref(1)?
                         .as_str_or_null()
                         .map_err(rusqlite::Error::from)?,
@@ -374,7 +395,7 @@ impl Store {
                 ) else {
                     continue;
                 };
-                if nik != valid.nik.as_str() && NameKey::new(name).is_probable_match(&key) {
+                if other_nik != nik.as_str() && NameKey::new(name).is_probable_match(&key) {
                     similar.push(row.get::<_, Vec<u8>>(0)?);
                 }
             }
@@ -384,6 +405,25 @@ impl Store {
             candidates.extend(query_listed(&self.conn, "r.id = ?1", &[&id])?);
         }
         Ok(candidates)
+    }
+
+    /// The villages with registrations on this laptop, with their number of
+    /// active registrations, by code.
+    pub fn villages(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT village_code, sum(status = 'active') FROM registrations
+             WHERE complete = 1 AND village_code IS NOT NULL
+             GROUP BY village_code ORDER BY village_code",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (code, active) = row?;
+            out.push((code, u64::try_from(active).unwrap_or(0)));
+        }
+        Ok(out)
     }
 
     /// A registration by its id, or by an unambiguous prefix of its id (at least 8 characters).
@@ -627,11 +667,37 @@ impl Store {
                 })));
             }
         }
-        let changes = changes_between(current, edited);
+        let mut changes = changes_between(current, edited);
         if changes.is_empty() {
             return Ok(Ok(None));
         }
+        if self.refused_unseen(current.id)? {
+            // The server refused the record's creation and holds nothing of
+            // it: a fix must carry every field, or the server refuses it too
+            // (an edit of a record it does not know).
+            let mut whole = current.clone();
+            for change in &changes {
+                whole.set(change);
+            }
+            changes = whole.to_changes();
+        }
         Ok(Ok(Some(self.apply_local(current.id, changes, now)?)))
+    }
+
+    /// Whether the server refused a change of this record and has none of
+    /// it: no change of it was acknowledged and no other device wrote it.
+    pub fn refused_unseen(&self, id: RecordId) -> Result<bool, StoreError> {
+        let refused: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1 AND state = 'rejected')
+                AND NOT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1 AND state = 'acked')
+                AND NOT EXISTS (SELECT 1 FROM operations WHERE record_id = ?1 AND device_id <> ?2)",
+            params![
+                id.0.as_bytes().as_slice(),
+                self.device_id.0.as_bytes().as_slice()
+            ],
+            |row| row.get(0),
+        )?;
+        Ok(refused)
     }
 
     /// Sets a registration's status: withdrawn with a reason (it stays, but no

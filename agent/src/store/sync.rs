@@ -26,7 +26,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Store, StoreError, insert_operation, records, rfc3339};
+use super::{Store, StoreError, insert_operation, records, rfc3339, write};
 
 /// Where this agent syncs to, once enrolled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -141,7 +141,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let regions = serde_json::to_string(&response.officer.regions)
             .map_err(|e| StoreError::Damaged(e.to_string()))?;
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let previous_store = meta(&tx, "store_id")?;
         for (key, value) in [
             ("server_url", server_url.to_owned()),
@@ -221,7 +221,7 @@ impl Store {
         sent: &[Operation],
         response: &PushResponse,
     ) -> Result<PushTally, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let mut tally = PushTally::default();
         let known = meta(&tx, "store_id")?;
         let answered_by = response.store_id.to_string();
@@ -317,7 +317,7 @@ impl Store {
         page: &PullPage,
         now: OffsetDateTime,
     ) -> Result<PullTally, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = write(&mut self.conn)?;
         let mut tally = PullTally::default();
         let mut touched = BTreeSet::new();
         let mut latest = page.server_hlc;
@@ -366,6 +366,20 @@ impl Store {
                 .map_err(|e| StoreError::Damaged(format!("duplicate notice: {e}"))),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// The local records the server says share their NIK with another record.
+    pub fn records_with_duplicate_notice(&self) -> Result<Vec<RecordId>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT record_id FROM duplicate_notices ORDER BY received_at DESC")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let id = Uuid::from_slice(&row?).map_err(|e| StoreError::Damaged(e.to_string()))?;
+            out.push(RecordId(id));
+        }
+        Ok(out)
     }
 
     /// How many local records the server says share their NIK with another record.

@@ -508,3 +508,59 @@ fn a_new_store_has_16_kib_pages_recorded_in_its_key_file() {
     assert_eq!(reopened.status().unwrap().registrations, 1);
     assert_eq!(reopened.check().unwrap().problems, Vec::<String>::new());
 }
+
+#[test]
+fn a_second_connection_sees_the_same_store_and_the_passphrase_is_checked_against_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    let other = store.another_connection().expect("a second connection");
+    assert_eq!(other.device_id(), store.device_id());
+    saved(&mut store, "1311014101900001", "Siti Aminah");
+    assert_eq!(other.list(&ListFilter::default()).unwrap().len(), 1);
+    assert!(store.passphrase_matches(PASSPHRASE).unwrap());
+    assert!(!store.passphrase_matches("bukan-sandinya").unwrap());
+    // After a passphrase change the new one is the store's.
+    store
+        .change_passphrase("sandi-baru-sekali", KdfCost::InsecureFast)
+        .unwrap();
+    assert!(store.passphrase_matches("sandi-baru-sekali").unwrap());
+    assert!(!store.passphrase_matches(PASSPHRASE).unwrap());
+}
+
+#[test]
+fn a_fix_of_a_refused_creation_carries_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    let siti = saved(&mut store, "1311014101900001", "Siti Aminah");
+    // The server refused the creating operation (seq 1).
+    store
+        .conn
+        .execute(
+            "UPDATE outbox SET state = 'rejected', error_code = 'out_of_scope' WHERE seq = 1",
+            [],
+        )
+        .unwrap();
+    assert!(store.refused_unseen(siti.id).unwrap());
+    let listed = store.find(&siti.id.to_string()).unwrap().unwrap();
+    assert_eq!(listed.sync, SyncState::Rejected);
+    let mut edited = valid("1311014101900001", "Siti Aminah");
+    edited.rt = Some(4);
+    let fix = store.edit(&siti, &edited, now()).unwrap().unwrap().unwrap();
+    assert_eq!(fix.changes.len(), Field::ALL.len(), "every field");
+    // Once the server took the fix, the record is no longer refused.
+    store
+        .conn
+        .execute("UPDATE outbox SET state = 'acked' WHERE seq = 2", [])
+        .unwrap();
+    assert!(!store.refused_unseen(siti.id).unwrap());
+    let listed = store.find(&siti.id.to_string()).unwrap().unwrap();
+    assert_eq!(listed.sync, SyncState::Synced);
+    // A later edit carries only what changed.
+    edited.rw = Some(2);
+    let edit = store
+        .edit(&listed.registration, &edited, now())
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(edit.changes.len(), 1);
+}

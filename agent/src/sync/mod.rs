@@ -214,8 +214,49 @@ fn pull_all(
 pub type RoundReport<'a> =
     &'a mut dyn FnMut(&Result<SyncSummary, SyncError>, Option<std::time::Duration>);
 
+/// The rhythm of the background loop: after a round that worked, the next
+/// comes after `interval`; after a failure worth retrying, after a growing
+/// wait with jitter ([`Backoff`]); after a failure that retrying cannot fix
+/// (a revoked device, a refused token), not at all until the officer acts.
+#[derive(Debug)]
+pub struct Rounds {
+    backoff: Backoff,
+    interval: std::time::Duration,
+}
+
+impl Rounds {
+    /// Rounds `interval` apart while they work.
+    pub fn new(interval: std::time::Duration) -> Rounds {
+        Rounds {
+            backoff: Backoff::new(
+                std::time::Duration::from_secs(2),
+                std::time::Duration::from_secs(300),
+            ),
+            interval,
+        }
+    }
+
+    /// Runs one round and says how long to wait before the next (`None`:
+    /// do not retry by yourself).
+    pub fn round(
+        &mut self,
+        store: &mut Store,
+    ) -> (Result<SyncSummary, SyncError>, Option<std::time::Duration>) {
+        let result = sync_once(store, &mut |_| {}, crate::output::now);
+        let wait = match &result {
+            Ok(_) => {
+                self.backoff.succeed();
+                Some(self.interval)
+            }
+            Err(error) if error.is_transient() => Some(self.backoff.fail(backoff::jitter())),
+            Err(_) => None,
+        };
+        (result, wait)
+    }
+}
+
 /// The background loop: syncs now, then every `interval` while it works, and
-/// after failures with exponential backoff and jitter. Returns when
+/// after failures with exponential backoff and jitter ([`Rounds`]). Returns when
 /// `should_stop` says so (`Ok`) or on a failure that retrying cannot fix
 /// (`Err`: a revoked device, a refused token): the officer must act.
 pub fn run_loop(
@@ -224,24 +265,13 @@ pub fn run_loop(
     should_stop: &dyn Fn() -> bool,
     report: RoundReport<'_>,
 ) -> Result<(), SyncError> {
-    let mut backoff = Backoff::new(
-        std::time::Duration::from_secs(2),
-        std::time::Duration::from_secs(300),
-    );
+    let mut rounds = Rounds::new(interval);
     while !should_stop() {
-        let result = sync_once(store, &mut |_| {}, crate::output::now);
-        let wait = match &result {
-            Ok(_) => {
-                backoff.succeed();
-                interval
-            }
-            Err(error) if error.is_transient() => backoff.fail(backoff::jitter()),
-            Err(_) => {
-                report(&result, None);
-                return result.map(|_| ());
-            }
+        let (result, wait) = rounds.round(store);
+        report(&result, wait);
+        let Some(wait) = wait else {
+            return result.map(|_| ());
         };
-        report(&result, Some(wait));
         let deadline = std::time::Instant::now() + wait;
         while !should_stop() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(100).min(wait));
