@@ -169,6 +169,25 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits until the current URL contains `fragment` (after a click that
+    /// submits a form: the next step must not race the navigation).
+    pub fn wait_for_url(&self, fragment: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let url = self.url();
+            if url.contains(fragment) {
+                return url;
+            }
+            if started.elapsed() > WAIT {
+                panic!(
+                    "the page is still {url}, not one with {fragment:?}\n{}",
+                    self.body_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits for the element `css` to be present, and returns it.
     pub fn find(&self, css: &str) -> Element {
         let client = self.client();

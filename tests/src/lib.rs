@@ -11,8 +11,8 @@
 pub mod browser;
 pub mod central;
 pub mod fault_proxy;
-pub mod web;
 pub mod ui;
+pub mod web;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

@@ -40,7 +40,9 @@ use crate::spreadsheet::{ImportDefaults, SheetFormat};
 use crate::store::{ListFilter, Refusal, Store, StoreError};
 
 /// The language cookie's name.
-const LANG_COOKIE: &str = "lindung_lang";
+/// The language cookie (named apart from the server dashboard's, which may
+/// run on the same host: cookies ignore ports).
+const LANG_COOKIE: &str = "lindung_agent_lang";
 
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");

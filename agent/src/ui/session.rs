@@ -11,8 +11,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// The session cookie's name.
-pub const COOKIE: &str = "lindung_session";
+/// The session cookie's name. Not the dashboard's `lindung_session`:
+/// cookies ignore ports, so the agent's UI and a server dashboard on the
+/// same machine (127.0.0.1) must not share names.
+pub const COOKIE: &str = "lindung_agent_session";
 
 /// Sessions kept at most; the least recently used goes first (a laptop has
 /// one officer and a browser or two).
