@@ -295,10 +295,12 @@ const STAFF_MIGRATION: usize = 7;
 /// those of `persons::ROLLUP_LENGTHS`.
 const RECOMPUTE_COVERAGE: &str = "
     TRUNCATE persons, person_counts, region_counts, region_days;
+    DROP INDEX persons_by_village_day;
     INSERT INTO persons (nik, village_code, category, payer, first_day)
         SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
                COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
         FROM records WHERE active AND nik IS NOT NULL ORDER BY nik, id;
+    CREATE INDEX persons_by_village_day ON persons (village_code text_pattern_ops, first_day);
     INSERT INTO person_counts (village_code, category, payer, persons)
         SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;
     INSERT INTO region_counts (level, code, category, payer, persons)

@@ -278,50 +278,50 @@ const ROLLUP_MIGRATION: usize = 9;
 /// Index in [`MIGRATIONS`] of the staff-reconciliation migration.
 const STAFF_MIGRATION: usize = 7;
 
+/// Page cache while coverage is rebuilt, in SQLite's negative-KiB form.
+const RECOMPUTE_CACHE_KIB: i64 = -262_144;
+
 /// The level of a rolled-up region (its code's length) as stored.
 fn level_of(length: usize) -> i64 {
     i64::try_from(length).unwrap_or(i64::MAX)
 }
 
-/// Rebuilds the coverage tables from `records` in one pass: each NIK's
-/// representative (its active record with the smallest id) becomes a
-/// person, and a [`Tally`] gives the village, region and day counts.
+/// Rebuilds the coverage tables from `records`: each NIK's representative
+/// (its active record with the smallest id) becomes a person, in one
+/// set-based statement (a full scan and a sort by NIK, which beats walking
+/// the NIK index with a table lookup per record); the persons' index is
+/// built afterwards in one sort; then a [`Tally`] over the persons gives
+/// the village, region and day counts.
 fn recompute_coverage_tables(tx: &Transaction<'_>) -> Result<u64> {
     tx.execute_batch(
         "DELETE FROM persons; DELETE FROM person_counts;
-         DELETE FROM region_counts; DELETE FROM region_days;",
+         DELETE FROM region_counts; DELETE FROM region_days;
+         DROP INDEX persons_by_village_day;
+         INSERT INTO persons (nik, village_code, category, payer, first_day)
+             SELECT nik, village_code, category, payer, first_day FROM (
+                 -- With a single MIN(), SQLite takes the other columns from
+                 -- the row holding the minimum: the representative record.
+                 SELECT nik, MIN(id), village_code,
+                        COALESCE(category, 'unknown') AS category,
+                        COALESCE(payer, 'unknown') AS payer,
+                        COALESCE(created_ms, 0) / 86400000 AS first_day
+                 FROM records NOT INDEXED WHERE active AND nik IS NOT NULL GROUP BY nik);
+         CREATE INDEX persons_by_village_day ON persons (village_code, first_day);",
     )?;
     let mut tally = Tally::default();
     {
-        // With a single MIN(), SQLite takes the other columns from the row
-        // holding the minimum: the representative record.
-        let mut select = tx.prepare(
-            "SELECT nik, MIN(id), village_code, COALESCE(category, 'unknown'),
-                    COALESCE(payer, 'unknown'), COALESCE(created_ms, 0)
-             FROM records WHERE active AND nik IS NOT NULL GROUP BY nik",
-        )?;
-        let mut insert = tx.prepare(
-            "INSERT INTO persons (nik, village_code, category, payer, first_day)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+        let mut select =
+            tx.prepare("SELECT village_code, category, payer, first_day FROM persons")?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
-            let person = Person {
+            tally.add(Person {
                 place: Place {
-                    village_code: row.get(2)?,
-                    category: row.get(3)?,
-                    payer: row.get(4)?,
+                    village_code: row.get(0)?,
+                    category: row.get(1)?,
+                    payer: row.get(2)?,
                 },
-                first_day: crate::persons::day_of(row.get(5)?),
-            };
-            insert.execute(params![
-                row.get::<_, String>(0)?,
-                person.place.village_code,
-                person.place.category,
-                person.place.payer,
-                person.first_day
-            ])?;
-            tally.add(person);
+                first_day: row.get(3)?,
+            });
         }
     }
     let mut insert = tx.prepare(
@@ -1781,11 +1781,19 @@ impl Storage for SqliteStorage {
 
     async fn recompute_coverage(&self) -> Result<u64> {
         self.run(|connection| {
-            let tx =
-                connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let persons = recompute_coverage_tables(&tx)?;
-            tx.commit()?;
-            Ok(persons)
+            // A rebuild touches every page of the coverage tables: give it a
+            // page cache of its own size (256 MiB), then the usual one back.
+            let cache: i64 = connection.query_row("PRAGMA cache_size", [], |row| row.get(0))?;
+            connection.execute_batch(&format!("PRAGMA cache_size = {RECOMPUTE_CACHE_KIB}"))?;
+            let rebuilt = (|| {
+                let tx = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let persons = recompute_coverage_tables(&tx)?;
+                tx.commit()?;
+                Ok(persons)
+            })();
+            connection.execute_batch(&format!("PRAGMA cache_size = {cache}"))?;
+            rebuilt
         })
         .await
     }
