@@ -26,6 +26,11 @@ const WAIT: Duration = Duration::from_secs(15);
 /// The window size the interfaces must be usable at (issue 6).
 pub const WINDOW: (u32, u32) = (1366, 768);
 
+/// The Tab key, for [`Browser::keys`].
+pub const TAB: &str = "\u{E004}";
+/// The Enter key, for [`Browser::keys`].
+pub const ENTER: &str = "\u{E007}";
+
 /// A headless Chromium session.
 pub struct Browser {
     runtime: tokio::runtime::Runtime,
@@ -257,6 +262,26 @@ impl Browser {
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+
+    /// Types `keys` into whatever has the keyboard focus, as a person at
+    /// the keyboard would (WebDriver key codes such as [`TAB`] and
+    /// [`ENTER`] included).
+    pub fn keys(&self, keys: &str) {
+        self.runtime
+            .block_on(async {
+                let element = self.client().active_element().await?;
+                element.send_keys(keys).await
+            })
+            .unwrap_or_else(|e| panic!("typing {keys:?}: {e}"));
+    }
+
+    /// The `id` of the element with the keyboard focus ("" when it has none).
+    pub fn focused_id(&self) -> String {
+        self.script("return document.activeElement ? document.activeElement.id : '';")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The visible text of the element `css`.

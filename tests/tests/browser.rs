@@ -273,3 +273,69 @@ fn a_worker_registered_in_the_agent_ui_reaches_the_dashboard() {
 
     assert_eq!(dashboard_persons(&browser, &central, "13.11.01"), "1");
 }
+
+/// Keyboard only: from the top of the page, Tab reaches every field of the
+/// registration form in turn, typing fills them (selects included), and
+/// Enter on the save button saves.
+#[test]
+fn the_registration_form_works_from_the_keyboard_alone() {
+    use lindung_shared::registration::{Category, ConsentMethod, PayerKind};
+    use lindung_tests::browser::{ENTER, TAB};
+
+    let Some(browser) = Browser::start("the_registration_form_works_from_the_keyboard_alone")
+    else {
+        return;
+    };
+    let ui = AgentUi::start(&[]);
+    let agent = format!("http://{}", ui.address());
+    browser.goto(&format!("{agent}/"));
+    browser.fill("#officer", "Rina Marlina");
+    browser.fill("#passphrase", "kopi-susu-pagi-hari");
+    browser.fill("#passphrase_again", "kopi-susu-pagi-hari");
+    browser.keys(ENTER);
+    browser.wait_for_url("/enroll");
+
+    browser.goto(&format!("{agent}/register"));
+    let values = std::collections::BTreeMap::from([
+        ("nik", "1311014101900003"),
+        ("full_name", "Siti Aminah"),
+        ("village_code", "1311012001"),
+        ("category", Category::Fisherman.label(Lang::Id)),
+        ("payer", PayerKind::Apbd.label(Lang::Id)),
+        ("consent_method", ConsentMethod::SignedForm.label(Lang::Id)),
+    ]);
+    let mut visited = Vec::new();
+    let mut typed = std::collections::BTreeSet::new();
+    for _ in 0..80 {
+        browser.keys(TAB);
+        let id = browser.focused_id();
+        visited.push(id.clone());
+        if let Some(value) = values.get(id.as_str())
+            && typed.insert(id.clone())
+        {
+            browser.keys(value);
+        }
+        if id == "save" {
+            break;
+        }
+    }
+    assert_eq!(
+        typed.len(),
+        values.len(),
+        "Tab reached {visited:?}, not every required field"
+    );
+    assert_eq!(visited.last().map(String::as_str), Some("save"), "{visited:?}");
+    let order: Vec<&str> = visited
+        .iter()
+        .map(String::as_str)
+        .filter(|id| values.contains_key(id))
+        .collect();
+    assert_eq!(
+        order,
+        ["nik", "full_name", "village_code", "category", "payer", "consent_method"],
+        "fields in reading order"
+    );
+    browser.keys(ENTER);
+    browser.wait_for_url("saved=1");
+    assert_eq!(browser.text("#record-nik"), "1311014101900003");
+}
