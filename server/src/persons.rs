@@ -15,8 +15,8 @@
 //! incremental tables always equal a recompute.
 //!
 //! So that a national drill-down reads a few hundred rows, not a row per
-//! village, the counts are also rolled up to the country, provinces,
-//! regencies and districts ([`ROLLUP_LENGTHS`]): `region_counts` per (region,
+//! village, the counts are also rolled up to the country, provinces and
+//! regencies ([`ROLLUP_LENGTHS`]): `region_counts` per (region,
 //! category, payer) and `region_days` per (region, day a person was first
 //! counted: the representative record's first-stored UTC day), the latter
 //! being the registration pace. Villages read `person_counts` and `persons`.
@@ -59,12 +59,15 @@ pub fn day_of(ms: i64) -> i64 {
 }
 
 /// Region code lengths whose counts are rolled up: the country (""),
-/// provinces, regencies and districts. A region code's length is its level
-/// in `region_counts` and `region_days`.
-pub const ROLLUP_LENGTHS: [usize; 4] = [0, 2, 4, 6];
+/// provinces and regencies. A region code's length is its level in
+/// `region_counts` and `region_days`. Districts and villages are summed
+/// from their villages when asked (a regency has at most about a thousand
+/// villages, an index range away), which keeps a push's upkeep small: a
+/// batch touches far more districts than regencies.
+pub const ROLLUP_LENGTHS: [usize; 3] = [0, 2, 4];
 
-/// The rolled-up regions a village belongs to: the country, its province,
-/// regency and district (shorter codes are skipped).
+/// The rolled-up regions a village belongs to: the country, its province
+/// and regency (shorter codes are skipped).
 fn rollup_codes(village_code: &str) -> impl Iterator<Item = &str> {
     ROLLUP_LENGTHS
         .into_iter()
@@ -192,7 +195,7 @@ pub fn representatives_in_batch(
 #[derive(Debug, Default)]
 pub struct Tally {
     villages: HashMap<Place, u64>,
-    /// Persons first counted per (district or shorter code, day).
+    /// Persons first counted per (longest rolled-up code, day).
     district_days: HashMap<String, HashMap<i64, u64>>,
     persons: u64,
 }
@@ -305,7 +308,7 @@ mod tests {
             "one left 2001 and one arrived: 2001 is unchanged"
         );
         // Every level above the villages: one fisherman more, one RT head less.
-        for code in ["", "13", "1311", "131101"] {
+        for code in ["", "13", "1311"] {
             assert_eq!(
                 changes.region_deltas.get(&place(code, "fisherman")),
                 Some(&1)
@@ -318,8 +321,8 @@ mod tests {
             assert_eq!(changes.day_deltas.get(&(code.to_owned(), 100)), Some(&-1));
             assert_eq!(changes.day_deltas.get(&(code.to_owned(), 130)), Some(&1));
         }
-        assert_eq!(changes.region_deltas.len(), 8);
-        assert_eq!(changes.day_deltas.len(), 8);
+        assert_eq!(changes.region_deltas.len(), 6);
+        assert_eq!(changes.day_deltas.len(), 6);
     }
 
     #[test]
@@ -336,19 +339,19 @@ mod tests {
         assert_eq!(regions.get(&place("", "rt_head")), Some(&2));
         assert_eq!(regions.get(&place("13", "rt_head")), Some(&2));
         assert_eq!(regions.get(&place("1311", "rt_head")), Some(&1));
-        assert_eq!(regions.get(&place("131101", "fisherman")), Some(&2));
-        assert_eq!(regions.get(&place("131102", "fisherman")), None);
+        assert_eq!(regions.get(&place("1311", "fisherman")), Some(&2));
+        assert_eq!(
+            regions.get(&place("131101", "fisherman")),
+            None,
+            "districts are not rolled up"
+        );
         let days = tally.days();
         let day = |code: &str, day: i64| days.get(&(code.to_owned(), day)).copied();
         assert_eq!(day("", 100), Some(2));
         assert_eq!(day("", 101), Some(2));
         assert_eq!(day("1311", 101), Some(1));
-        assert_eq!(day("131101", 100), Some(2));
-        assert_eq!(day("137101", 101), Some(1));
-        assert_eq!(
-            days.len(),
-            2 + 2 + 3 + 3,
-            "country, province, regencies, districts"
-        );
+        assert_eq!(day("1311", 100), Some(2));
+        assert_eq!(day("1371", 101), Some(1));
+        assert_eq!(days.len(), 2 + 2 + 3, "country, province, regencies");
     }
 }

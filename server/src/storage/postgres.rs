@@ -236,8 +236,8 @@ const MIGRATIONS: &[&str] = &[
          created_ms bigint NOT NULL,
          revoked_ms bigint
      );",
-    // 10: coverage rolled up to the country, provinces, regencies and
-    // districts (`region_counts`), and persons first counted per region and
+    // 10: coverage rolled up to the country, provinces and regencies
+    // (`region_counts`), and persons first counted per region and
     // day (`region_days`, the pace), so a drill-down reads a few rows per
     // region; persons remember their first day. Filled by `migrate`.
     "ALTER TABLE persons ADD COLUMN first_day bigint NOT NULL DEFAULT 0;
@@ -291,7 +291,7 @@ const STAFF_MIGRATION: usize = 7;
 /// Rebuilds the coverage tables from `records`: each NIK's representative
 /// (its active record with the smallest id) becomes a person; villages are
 /// counted from the persons, the rolled-up regions from the villages, and
-/// the days per district first, then rolled up. The region code lengths are
+/// the days per regency first, then rolled up. The region code lengths are
 /// those of `persons::ROLLUP_LENGTHS`.
 const RECOMPUTE_COVERAGE: &str = "
     TRUNCATE persons, person_counts, region_counts, region_days;
@@ -306,17 +306,17 @@ const RECOMPUTE_COVERAGE: &str = "
     INSERT INTO region_counts (level, code, category, payer, persons)
         SELECT l.level, substr(c.village_code, 1, l.level), c.category, c.payer, SUM(c.persons)
         FROM person_counts c
-        JOIN (VALUES (0), (2), (4), (6)) AS l(level)
+        JOIN (VALUES (0), (2), (4)) AS l(level)
           ON l.level = 0 OR l.level < length(c.village_code)
         GROUP BY 1, 2, 3, 4;
-    CREATE TEMPORARY TABLE district_days ON COMMIT DROP AS
-        SELECT substr(village_code, 1, 6) AS district, LEAST(length(village_code), 7) AS length,
+    CREATE TEMPORARY TABLE regency_days ON COMMIT DROP AS
+        SELECT substr(village_code, 1, 4) AS regency, LEAST(length(village_code), 5) AS length,
                first_day, COUNT(*) AS persons
         FROM persons GROUP BY 1, 2, 3;
     INSERT INTO region_days (level, code, day, persons)
-        SELECT l.level, substr(d.district, 1, l.level), d.first_day, SUM(d.persons)
-        FROM district_days d
-        JOIN (VALUES (0), (2), (4), (6)) AS l(level)
+        SELECT l.level, substr(d.regency, 1, l.level), d.first_day, SUM(d.persons)
+        FROM regency_days d
+        JOIN (VALUES (0), (2), (4)) AS l(level)
           ON l.level = 0 OR l.level < d.length
         GROUP BY 1, 2, 3;";
 

@@ -219,8 +219,8 @@ const MIGRATIONS: &[&str] = &[
          created_ms INTEGER NOT NULL,
          revoked_ms INTEGER
      ) STRICT;",
-    // 10: coverage rolled up to the country, provinces, regencies and
-    // districts (`region_counts`), and persons first counted per region and
+    // 10: coverage rolled up to the country, provinces and regencies
+    // (`region_counts`), and persons first counted per region and
     // day (`region_days`, the pace), so a drill-down reads a few rows per
     // region; persons remember their first day. Filled by `migrate`.
     "DROP TABLE persons;
