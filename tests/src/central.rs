@@ -18,6 +18,21 @@ pub struct Central {
 }
 
 impl Central {
+    /// Imports reference rows (`tahun;kode_wilayah;penduduk_bekerja;
+    /// peserta_bpjs;target_persen`, one per line, without the header) with
+    /// `lindung-server reference import`; asserts it succeeded.
+    pub fn import_reference(&self, rows: &str) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let reference = dir.path().join("acuan.csv");
+        std::fs::write(
+            &reference,
+            format!("tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n{rows}"),
+        )
+        .expect("written");
+        let loaded = self.admin(["reference", "import", reference.to_str().expect("utf-8")]);
+        assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
+    }
+
     /// Starts a server on a free port with a fresh SQLite database.
     pub fn start() -> Central {
         let dir = tempfile::tempdir().expect("temporary directory");

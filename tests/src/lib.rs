@@ -115,6 +115,35 @@ pub struct Laptop {
 }
 
 impl Laptop {
+    /// Imports `rows` (`NIK;Nama Lengkap;Kode Desa;Pekerjaan`, `;`-separated,
+    /// without the header) as a village spreadsheet, paid by the regional
+    /// budget with signed consent forms; asserts the import succeeded.
+    pub fn import_workers<S: AsRef<str>>(&self, rows: &[S]) -> Finished {
+        let csv = self.dir().join("pekerja.csv");
+        let mut text = String::from("NIK;Nama Lengkap;Kode Desa;Pekerjaan\n");
+        for row in rows {
+            text.push_str(row.as_ref());
+            text.push('\n');
+        }
+        std::fs::write(&csv, text).expect("csv");
+        let imported = self.agent([
+            "import",
+            csv.to_str().expect("utf-8"),
+            "--payer",
+            "apbd",
+            "--consent",
+            "signed_form",
+        ]);
+        assert_eq!(
+            imported.code,
+            Some(0),
+            "{}{}",
+            imported.stdout,
+            imported.stderr
+        );
+        imported
+    }
+
     /// A new laptop, initialised for an officer (with the fast test key derivation).
     pub fn init(officer: &str) -> Laptop {
         let laptop = Laptop {

@@ -3,8 +3,6 @@
 //! and every staff action listed by `lindung-server audit list` with the
 //! staff member who did it (`--staff` or `LINDUNG_STAFF`).
 
-use std::io::Write;
-
 use calamine::{Data, Reader};
 use lindung_tests::Laptop;
 use lindung_tests::central::Central;
@@ -66,28 +64,11 @@ fn synced_central(dir: &std::path::Path) -> Central {
         enrolled.stdout,
         enrolled.stderr
     );
-    let csv = laptop.dir().join("desa.csv");
-    let mut file = std::fs::File::create(&csv).expect("csv");
-    writeln!(file, "NIK;Nama Lengkap;Kode Desa;Pekerjaan").expect("write");
-    for (i, name) in (1..=5u32).zip(["Siti", "Dewi", "Rahma", "Yanti", "Wati"]) {
-        writeln!(file, "{};{name} Pekerja;1311012001;nelayan", nik(i)).expect("write");
-    }
-    drop(file);
-    let imported = laptop.agent([
-        "import",
-        csv.to_str().expect("utf-8"),
-        "--payer",
-        "apbd",
-        "--consent",
-        "signed_form",
-    ]);
-    assert_eq!(
-        imported.code,
-        Some(0),
-        "{}{}",
-        imported.stdout,
-        imported.stderr
-    );
+    let rows: Vec<String> = (1..=5u32)
+        .zip(["Siti", "Dewi", "Rahma", "Yanti", "Wati"])
+        .map(|(i, name)| format!("{};{name} Pekerja;1311012001;nelayan", nik(i)))
+        .collect();
+    laptop.import_workers(&rows);
     laptop.sync();
     // Keep the enrolment code out of every later assertion's reach but this one.
     let audit = central.admin(["audit", "list", "--json"]);

@@ -65,19 +65,10 @@ fn a_duplicate_resolved_on_the_dashboard_reaches_the_laptops() {
 
     // Reference figures, so the drill-down has bars against its targets.
     let year = time::OffsetDateTime::now_utc().year();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reference = dir.path().join("acuan.csv");
-    std::fs::write(
-        &reference,
-        format!(
-            "tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n\
-             {year};13.11;90.000;15.273;28,30\n{year};13.11.01;12.000;3.100;28,30\n\
-             {year};13.11.02;9.000;1.200;28,30\n{year};13.11.03;15.000;4.900;28,30\n"
-        ),
-    )
-    .expect("written");
-    let loaded = central.admin(["reference", "import", reference.to_str().expect("utf-8")]);
-    assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
+    central.import_reference(&format!(
+        "{year};13.11;90.000;15.273;28,30\n{year};13.11.01;12.000;3.100;28,30\n\
+         {year};13.11.02;9.000;1.200;28,30\n{year};13.11.03;15.000;4.900;28,30\n"
+    ));
 
     staff_logs_in(&central, &browser);
     browser.goto(&format!("{}/coverage?region=13.11", central.url()));

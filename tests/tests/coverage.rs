@@ -2,8 +2,6 @@
 //! synced from laptops, and the percentages, gap, cost and pace the server
 //! reports (`lindung-server coverage`).
 
-use std::io::Write;
-
 use lindung_tests::Laptop;
 use lindung_tests::central::Central;
 
@@ -11,53 +9,26 @@ use lindung_tests::central::Central;
 fn a_regency_at_17_percent_against_28_30_shows_its_gap_cost_and_pace() {
     let central = Central::start();
     let year = time::OffsetDateTime::now_utc().year();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reference = dir.path().join("acuan.csv");
-    std::fs::write(
-        &reference,
-        format!("tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n{year};13.11;1.000;150;28,30\n"),
-    )
-    .expect("written");
-    let loaded = central.admin(["reference", "import", reference.to_str().expect("utf-8")]);
-    assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
+    central.import_reference(&format!("{year};13.11;1.000;150;28,30\n"));
 
     let officer = central.add_officer("Rina Marlina", &["1311"]);
     let (a, b) = (Laptop::init("Rina"), Laptop::init("Rina (laptop 2)"));
     a.enroll(&central, &officer, &central.url());
     b.enroll(&central, &officer, &central.url());
     // 21 people in Lubuk Gadang; one withdraws; one is registered again on the other laptop.
-    let csv = a.dir().join("desa.csv");
-    let mut file = std::fs::File::create(&csv).expect("csv");
-    writeln!(file, "NIK;Nama Lengkap;Kode Desa;Pekerjaan").expect("write");
-    for i in 1..=21u32 {
-        let letters: String = format!("{i:03}")
-            .bytes()
-            .map(|b| char::from(b'a' + (b - b'0')))
-            .collect();
-        writeln!(
-            file,
-            "131101{:02}0190{:04};Pekerja {letters};1311012001;nelayan",
-            40 + i,
-            i
-        )
-        .expect("write");
-    }
-    drop(file);
-    let imported = a.agent([
-        "import",
-        csv.to_str().expect("utf-8"),
-        "--payer",
-        "apbd",
-        "--consent",
-        "signed_form",
-    ]);
-    assert_eq!(
-        imported.code,
-        Some(0),
-        "{}{}",
-        imported.stdout,
-        imported.stderr
-    );
+    let rows: Vec<String> = (1..=21u32)
+        .map(|i| {
+            let letters: String = format!("{i:03}")
+                .bytes()
+                .map(|b| char::from(b'a' + (b - b'0')))
+                .collect();
+            format!(
+                "131101{:02}0190{i:04};Pekerja {letters};1311012001;nelayan",
+                40 + i
+            )
+        })
+        .collect();
+    a.import_workers(&rows);
     let withdrawn = a.agent(["withdraw", "1311016101900021", "--reason", "pindah kerja"]);
     assert_eq!(
         withdrawn.code,
@@ -188,33 +159,6 @@ fn a_regency_at_17_percent_against_28_30_shows_its_gap_cost_and_pace() {
     assert_eq!(rates["minimum_monthly"], 168);
 }
 
-/// Writes `rows` (already `;`-separated) under the agent's import header and
-/// imports them on `laptop` as fishermen paid by the regional budget.
-fn import_workers(laptop: &Laptop, rows: &[String]) {
-    let csv = laptop.dir().join("pekerja.csv");
-    let mut text = String::from("NIK;Nama Lengkap;Kode Desa;Pekerjaan\n");
-    for row in rows {
-        text.push_str(row);
-        text.push('\n');
-    }
-    std::fs::write(&csv, text).expect("csv");
-    let imported = laptop.agent([
-        "import",
-        csv.to_str().expect("utf-8"),
-        "--payer",
-        "apbd",
-        "--consent",
-        "signed_form",
-    ]);
-    assert_eq!(
-        imported.code,
-        Some(0),
-        "{}{}",
-        imported.stdout,
-        imported.stderr
-    );
-}
-
 /// A worker row: a NIK of a woman born in 1990 in `district`, a name made of
 /// letters only, the village.
 fn worker(district: &str, serial: u32, village: &str) -> String {
@@ -228,29 +172,13 @@ fn worker(district: &str, serial: u32, village: &str) -> String {
     )
 }
 
-fn import_reference(central: &Central, dir: &std::path::Path, rows: &str) {
-    let reference = dir.join("acuan.csv");
-    std::fs::write(
-        &reference,
-        format!("tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n{rows}"),
-    )
-    .expect("written");
-    let loaded = central.admin(["reference", "import", reference.to_str().expect("utf-8")]);
-    assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
-}
-
 /// "Sarolangun covers 43 % of about 112,000 workers and wants 65 %."
 #[test]
 fn sarolangun_at_43_percent_of_112_000_workers_against_65() {
     let central = Central::start();
     let year = time::OffsetDateTime::now_utc().year();
-    let dir = tempfile::tempdir().expect("temp dir");
     // 48,120 covered outside Lindung, and 40 persons registered below.
-    import_reference(
-        &central,
-        dir.path(),
-        &format!("{year};15.03;112.000;48.120;65\n"),
-    );
+    central.import_reference(&format!("{year};15.03;112.000;48.120;65\n"));
     let officer = central.add_officer("Yusuf Hamdani", &["1503"]);
     let laptop = Laptop::init("Yusuf");
     laptop.enroll(&central, &officer, &central.url());
@@ -264,7 +192,7 @@ fn sarolangun_at_43_percent_of_112_000_workers_against_65() {
             worker("150301", i, village)
         })
         .collect();
-    import_workers(&laptop, &rows);
+    laptop.import_workers(&rows);
     laptop.sync();
 
     let report = central
@@ -312,24 +240,19 @@ fn sarolangun_at_43_percent_of_112_000_workers_against_65() {
 fn bengkulu_at_37_against_39_nationally_with_kaur_at_75_and_lebong_at_17() {
     let central = Central::start();
     let year = time::OffsetDateTime::now_utc().year();
-    let dir = tempfile::tempdir().expect("temp dir");
     // Baselines leave room for 6 persons registered in Kaur and 4 in Lebong.
-    import_reference(
-        &central,
-        dir.path(),
-        &format!(
-            "{year};ID;100.000.000;38.999.990;\n\
+    central.import_reference(&format!(
+        "{year};ID;100.000.000;38.999.990;\n\
              {year};17;1.000.000;369.990;39\n\
              {year};17.04;60.000;44.994;75\n\
              {year};17.07;60.000;10.196;39\n"
-        ),
-    );
+    ));
     let officer = central.add_officer("Rahmat Hidayat", &["1704", "1707"]);
     let laptop = Laptop::init("Rahmat");
     laptop.enroll(&central, &officer, &central.url());
     let mut rows: Vec<String> = (1..=6).map(|i| worker("170401", i, "1704012001")).collect();
     rows.extend((7..=10).map(|i| worker("170701", i, "1707012002")));
-    import_workers(&laptop, &rows);
+    laptop.import_workers(&rows);
     laptop.sync();
     let today = time::OffsetDateTime::now_utc().date();
 
