@@ -324,7 +324,11 @@ fn the_registration_form_works_from_the_keyboard_alone() {
         values.len(),
         "Tab reached {visited:?}, not every required field"
     );
-    assert_eq!(visited.last().map(String::as_str), Some("save"), "{visited:?}");
+    assert_eq!(
+        visited.last().map(String::as_str),
+        Some("save"),
+        "{visited:?}"
+    );
     let order: Vec<&str> = visited
         .iter()
         .map(String::as_str)
@@ -332,7 +336,14 @@ fn the_registration_form_works_from_the_keyboard_alone() {
         .collect();
     assert_eq!(
         order,
-        ["nik", "full_name", "village_code", "category", "payer", "consent_method"],
+        [
+            "nik",
+            "full_name",
+            "village_code",
+            "category",
+            "payer",
+            "consent_method"
+        ],
         "fields in reading order"
     );
     browser.keys(ENTER);
