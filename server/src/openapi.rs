@@ -53,6 +53,29 @@ fn staff_operation(summary: &str, parameters: Vec<Value>, responses: Value) -> V
 
 /// The document.
 pub fn document() -> Value {
+    let mut document = operations();
+    // Every staff route checks the account's role (`crate::access`): a
+    // viewer's change, a supervisor's request outside their region, or an
+    // action only `staff` may take is refused with 403 `forbidden`.
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in operation.values_mut() {
+                let is_staff = operation["tags"]
+                    .as_array()
+                    .is_some_and(|tags| tags.iter().any(|t| t == "staff"));
+                if is_staff && let Some(responses) = operation["responses"].as_object_mut() {
+                    responses.insert(
+                        "403".into(),
+                        json!({ "$ref": "#/components/responses/Forbidden" }),
+                    );
+                }
+            }
+        }
+    }
+    document
+}
+
+fn operations() -> Value {
     let region = query(
         "region",
         "string",
@@ -91,6 +114,13 @@ pub fn document() -> Value {
                 }
             },
             "responses": {
+                "Forbidden": {
+                    "description": "Refused by the staff account's role (code `forbidden`): a viewer (read-only) asked to change something, a supervisor asked for something outside their region, or the action is for `staff` accounts only (audit log, reference import).",
+                    "content": { "application/json": { "schema": {
+                        "type": "object",
+                        "properties": { "error": { "$ref": "#/components/schemas/WireError" } }
+                    } } }
+                },
                 "Error": {
                     "description": "An error with a stable code.",
                     "content": { "application/json": { "schema": {
@@ -229,5 +259,24 @@ mod tests {
         listed.sort();
         assert_eq!(described, listed);
         assert_eq!(document["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn every_staff_route_lists_the_refusal_by_role_and_sync_routes_do_not() {
+        let document = document();
+        let forbidden = &document["components"]["responses"]["Forbidden"];
+        assert!(forbidden["description"].as_str().is_some(), "{forbidden}");
+        for (method, path) in OPERATIONS {
+            let responses = &document["paths"][*path][*method]["responses"];
+            let refused = responses.get("403").is_some();
+            assert_eq!(
+                refused,
+                path.starts_with("/api/v1/staff/"),
+                "{method} {path}: {responses}"
+            );
+            if refused {
+                assert_eq!(responses["403"]["$ref"], "#/components/responses/Forbidden");
+            }
+        }
     }
 }

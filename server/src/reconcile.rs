@@ -189,9 +189,26 @@ pub enum ReconcileError {
     /// The request or the values it would write are not valid.
     #[error("{0}")]
     Invalid(String),
+    /// A value staff typed is refused by the registration rules; every
+    /// problem names its field, in both languages.
+    #[error("value {value:?} ditolak / refused:\n{}", problem_lines(.problems))]
+    Refused {
+        /// What was typed.
+        value: String,
+        /// Why, each naming its field.
+        problems: Vec<lindung_shared::lang::Message>,
+    },
     /// The storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+fn problem_lines(problems: &[lindung_shared::lang::Message]) -> String {
+    problems
+        .iter()
+        .map(|m| format!("  - {} / {}", m.message_id, m.message_en))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A region code as a code prefix ("" for the whole country).
@@ -386,6 +403,7 @@ fn member_json(member: &Member) -> serde_json::Value {
         "rw": r.and_then(|r| r.rw),
         "category": r.map(|r| r.category.code()),
         "payer": r.map(|r| r.payer.kind.code()),
+        "consent": r.map(|r| r.consent.method.code()),
         "registered_at": r.map(|r| time_text(r.origin.registered_at)),
     })
 }
@@ -816,6 +834,18 @@ pub async fn conflicts_json(
     all: bool,
     limit: u32,
 ) -> Result<serde_json::Value, ReconcileError> {
+    conflicts_listed(storage, region, all, limit, &value_text).await
+}
+
+/// Conflict-log entries as [`conflicts_json`] lists them, each value written
+/// by `value` (the dashboard: labels in the reader's language, NIK masked).
+pub async fn conflicts_listed(
+    storage: &dyn Storage,
+    region: Option<&str>,
+    all: bool,
+    limit: u32,
+    value: &(dyn Fn(&Change) -> String + Sync),
+) -> Result<serde_json::Value, ReconcileError> {
     let prefix = region_prefix(region)?;
     let entries = storage.conflicts(&prefix, all, limit).await?;
     let names = Names::load(storage).await?;
@@ -828,12 +858,12 @@ pub async fn conflicts_json(
                 "field": c.field.as_str(),
                 "village_code": c.village_code,
                 "kept": {
-                    "value": value_text(&c.kept.change),
+                    "value": value(&c.kept.change),
                     "by": names.writer(c.kept.stamp.device_id),
                     "at": stamp_time(&c.kept),
                 },
                 "overwritten": {
-                    "value": value_text(&c.overwritten.change),
+                    "value": value(&c.overwritten.change),
                     "by": names.writer(c.overwritten.stamp.device_id),
                     "at": stamp_time(&c.overwritten),
                 },
@@ -1052,17 +1082,11 @@ async fn typed_value(
         today: now.date(),
         now,
     };
-    let valid = validate_registration(&input, &context).map_err(|invalid| {
-        let lines: Vec<String> = invalid
-            .messages()
-            .iter()
-            .map(|m| format!("  - {} / {}", m.message_id, m.message_en))
-            .collect();
-        ReconcileError::Invalid(format!(
-            "value {text:?} ditolak / refused:\n{}",
-            lines.join("\n")
-        ))
-    })?;
+    let valid =
+        validate_registration(&input, &context).map_err(|invalid| ReconcileError::Refused {
+            value: text.to_owned(),
+            problems: invalid.messages(),
+        })?;
     valid
         .into_registration(record_id, current.origin)
         .to_changes()

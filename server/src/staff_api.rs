@@ -103,6 +103,13 @@ impl From<ReconcileError> for ApiError {
             ReconcileError::NotFound(text) => (ErrorCode::NotFound, text),
             ReconcileError::Stale(text) => (ErrorCode::AlreadyDone, text),
             ReconcileError::Invalid(text) => (ErrorCode::InvalidValue, text),
+            ReconcileError::Refused { ref problems, .. } => {
+                let text = error.to_string();
+                let mut refused = ApiError::new(ErrorCode::InvalidValue, text.clone(), text);
+                refused.0.field = Some("value".into());
+                refused.0.details = problems.clone();
+                return refused;
+            }
             ReconcileError::Storage(error) => return ApiError::from(error),
         };
         // The messages carry both languages ("Indonesian / English").

@@ -98,6 +98,43 @@ impl Browser {
         self.request("POST", path, Some(content_type), body)
     }
 
+    /// `POST path` as `multipart/form-data`, as a browser sends a form with
+    /// a file input: text `fields`, then `files` as (field, file name, content).
+    pub fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = "----lindung-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, file_name, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.request(
+            "POST",
+            path,
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            &body,
+        )
+    }
+
     /// Opens the login page and submits it.
     pub fn login(&self, login: &str, password: &str) -> Page {
         let form = self.get("/login");

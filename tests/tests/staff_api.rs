@@ -171,6 +171,13 @@ fn the_openapi_document_describes_routes_that_exist() {
     assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().expect("paths");
     assert!(paths.len() >= 10);
+    // Staff routes list the refusal by role; the sync routes have no roles.
+    assert_eq!(
+        document["paths"]["/api/v1/staff/duplicates/merge"]["post"]["responses"]["403"]["$ref"],
+        "#/components/responses/Forbidden"
+    );
+    assert!(document["components"]["responses"]["Forbidden"]["description"].is_string());
+    assert!(document["paths"]["/api/v1/sync/push"]["post"]["responses"]["403"].is_null());
     for (path, item) in paths {
         for method in item.as_object().expect("methods").keys() {
             let concrete = path.replace("{id}", "1");

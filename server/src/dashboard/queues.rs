@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use lindung_shared::ids::RecordId;
 use lindung_shared::lang::Lang;
-use lindung_shared::registration::{Change, Field};
+use lindung_shared::registration::{Category, Change, ConsentMethod, Field, PayerKind, Status};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
@@ -45,7 +46,9 @@ fn reconcile_error(ctx: &Ctx, error: ReconcileError, back: &str) -> PageError {
     let status = match &error {
         ReconcileError::NotFound(_) => StatusCode::NOT_FOUND,
         ReconcileError::Stale(_) => StatusCode::CONFLICT,
-        ReconcileError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ReconcileError::Invalid(_) | ReconcileError::Refused { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         ReconcileError::Storage(e) => return ctx.internal(e),
     };
     // The messages carry both languages ("Indonesian / English").
@@ -129,7 +132,7 @@ pub async fn duplicates(
 fn group_view(ctx: &Ctx, index: usize, group: &Value) -> Markup {
     let lang = ctx.lang;
     let members = group["records"].as_array().cloned().unwrap_or_default();
-    let rows: [(&str, &str, &str); 9] = [
+    let rows: [(&str, &str, &str); 12] = [
         ("full_name", "Nama", "Name"),
         ("nik_masked", "NIK", "NIK"),
         ("birth_date", "Tanggal lahir", "Birth date"),
@@ -137,9 +140,26 @@ fn group_view(ctx: &Ctx, index: usize, group: &Value) -> Markup {
         ("rt", "RT", "RT"),
         ("rw", "RW", "RW"),
         ("category", "Kategori", "Category"),
+        ("payer", "Penanggung iuran", "Payer"),
+        ("consent", "Cara persetujuan", "Consent method"),
+        ("active", "Status", "Status"),
         ("officer", "Petugas", "Officer"),
         ("registered_at", "Didaftarkan", "Registered"),
     ];
+    let cell = |key: &str, member: &Value| match key {
+        "village_code" => region_text(&text(&member[key])),
+        "category" => vocabulary_label(lang, &member[key], Category::parse_loose, Category::label),
+        "payer" => vocabulary_label(lang, &member[key], PayerKind::parse_loose, PayerKind::label),
+        "consent" => vocabulary_label(
+            lang,
+            &member[key],
+            ConsentMethod::parse_loose,
+            ConsentMethod::label,
+        ),
+        "active" if member[key] == Value::Bool(true) => t(lang, "aktif", "active").to_owned(),
+        "active" => t(lang, "ditarik", "withdrawn").to_owned(),
+        _ => text(&member[key]),
+    };
     let may_merge = ctx.account.may_change();
     html! {
         section.group id=(format!("group-{index}")) data-testid="duplicate-group" {
@@ -166,13 +186,7 @@ fn group_view(ctx: &Ctx, index: usize, group: &Value) -> Markup {
                                 tr {
                                     th scope="row" { (t(lang, id_label, en_label)) }
                                     @for member in &members {
-                                        td {
-                                            @if key == "village_code" {
-                                                (region_text(&text(&member[key])))
-                                            } @else {
-                                                (text(&member[key]))
-                                            }
-                                        }
+                                        td data-field=(key) { (cell(key, member)) }
                                     }
                                 }
                             }
@@ -370,16 +384,42 @@ pub async fn conflicts(
     ctx: Ctx,
     Query(query): Query<QueueQuery>,
 ) -> PageResult {
-    let lang = ctx.lang;
     let region = scoped_region(&ctx, query.region.as_deref())?;
     let all = query.all.as_deref() == Some("1");
-    let listed = crate::reconcile::conflicts_json(state.storage.as_ref(), Some(&region), all, 100)
-        .await
-        .map_err(|e| reconcile_error(&ctx, e, "/conflicts"))?;
-    let message = query.done.as_deref().map(|id| match lang {
+    let done = query.done.as_deref().map(|id| match ctx.lang {
         Lang::Id => format!("Konflik #{id} diselesaikan."),
         Lang::En => format!("Conflict #{id} resolved."),
     });
+    conflicts_page(&state, &ctx, &region, all, done, None).await
+}
+
+/// A new value refused when resolving a conflict: shown next to its field.
+struct RefusedValue {
+    conflict: i64,
+    /// What was typed (kept in the field, so it can be corrected).
+    value: String,
+    /// Why, in the reader's language, each problem naming its field.
+    reasons: Vec<String>,
+}
+
+async fn conflicts_page(
+    state: &AppState,
+    ctx: &Ctx,
+    region: &str,
+    all: bool,
+    done: Option<String>,
+    refused: Option<RefusedValue>,
+) -> PageResult {
+    let lang = ctx.lang;
+    let listed = crate::reconcile::conflicts_listed(
+        state.storage.as_ref(),
+        Some(region),
+        all,
+        100,
+        &|change| value_text(lang, change, false),
+    )
+    .await
+    .map_err(|e| reconcile_error(ctx, e, "/conflicts"))?;
     let extra = html! {
         label for="all" { (t(lang, "Tampilkan", "Show")) }
         select id="all" name="all" {
@@ -389,26 +429,34 @@ pub async fn conflicts(
     };
     let entries = listed.as_array().cloned().unwrap_or_default();
     let content = html! {
-        @if let Some(message) = message { (notice("ok", &message)) }
-        (region_filter(&ctx, "/conflicts", &region, extra))
+        @if let Some(message) = done { (notice("ok", &message)) }
+        @if refused.is_some() {
+            (notice("error", t(lang, "Nilai baru ditolak; lihat alasannya di konflik itu.", "The new value was refused; see why at that conflict.")))
+        }
+        (region_filter(ctx, "/conflicts", region, extra))
         @if entries.is_empty() {
             p id="conflicts-empty" { (t(lang, "Tidak ada konflik.", "No conflicts.")) }
         }
         @for conflict in &entries {
-            (conflict_view(&ctx, conflict))
+            (conflict_view(ctx, conflict, refused.as_ref()))
         }
     };
-    Ok(maud_html(layout(
-        &ctx,
+    let page = maud_html(layout(
+        ctx,
         Section::Conflicts,
         t(lang, "Konflik", "Conflicts"),
         content,
-    )))
+    ));
+    Ok(match refused {
+        Some(_) => (StatusCode::UNPROCESSABLE_ENTITY, page).into_response(),
+        None => page,
+    })
 }
 
-fn conflict_view(ctx: &Ctx, conflict: &Value) -> Markup {
+fn conflict_view(ctx: &Ctx, conflict: &Value, refused: Option<&RefusedValue>) -> Markup {
     let lang = ctx.lang;
     let id = text(&conflict["id"]);
+    let refused = refused.filter(|r| conflict["id"].as_i64() == Some(r.conflict));
     let record = text(&conflict["record_id"]);
     let field = conflict["field"]
         .as_str()
@@ -456,13 +504,22 @@ fn conflict_view(ctx: &Ctx, conflict: &Value) -> Markup {
                     (csrf_field(ctx))
                     fieldset {
                         legend { (t(lang, "Selesaikan", "Resolve")) }
-                        input type="radio" name="how" value="keep" id=(format!("how-keep-{id}")) checked;
+                        input type="radio" name="how" value="keep" id=(format!("how-keep-{id}")) checked[refused.is_none()];
                         label for=(format!("how-keep-{id}")) { (t(lang, "pertahankan nilai yang berlaku", "keep the current value")) }
                         input type="radio" name="how" value="other" id=(format!("how-other-{id}"));
                         label for=(format!("how-other-{id}")) { (t(lang, "ambil nilai yang tertimpa", "take the overwritten value")) }
-                        input type="radio" name="how" value="new" id=(format!("how-new-{id}"));
+                        input type="radio" name="how" value="new" id=(format!("how-new-{id}")) checked[refused.is_some()];
                         label for=(format!("how-new-{id}")) { (t(lang, "nilai baru:", "a new value:")) }
-                        input type="text" name="value" id=(format!("value-{id}")) aria-label=(t(lang, "Nilai baru", "New value"));
+                        @let error_id = format!("value-error-{id}");
+                        input type="text" name="value" id=(format!("value-{id}")) aria-label=(t(lang, "Nilai baru", "New value"))
+                            value=[refused.map(|r| r.value.as_str())]
+                            aria-invalid=[refused.map(|_| "true")]
+                            aria-describedby=[refused.map(|_| error_id.as_str())];
+                        @if let Some(refused) = refused {
+                            ul.field-error id=(error_id) data-testid="value-error" role="alert" {
+                                @for reason in &refused.reasons { li { (reason) } }
+                            }
+                        }
                     }
                     button type="submit" id=(format!("resolve-submit-{id}")) { (t(lang, "Simpan", "Save")) }
                 }
@@ -477,7 +534,7 @@ pub async fn resolve(
     Path(id): Path<i64>,
     posted: Posted,
 ) -> PageResult {
-    let Posted { ctx, fields } = posted;
+    let Posted { mut ctx, fields } = posted;
     crate::access::may_change(&ctx.account).map_err(|d| ctx.denied(&d))?;
     let storage = state.storage.as_ref();
     if let Some(conflict) = storage.conflict(id).await.map_err(|e| ctx.internal(&e))? {
@@ -504,28 +561,89 @@ pub async fn resolve(
             ));
         }
     };
-    crate::reconcile::resolve_conflict(storage, &ctx.account.name, id, how)
-        .await
-        .map_err(|e| reconcile_error(&ctx, e, "/conflicts"))?;
-    Ok(see_other(&format!("/conflicts?done={id}")))
+    match crate::reconcile::resolve_conflict(storage, &ctx.account.name, id, how).await {
+        Ok(_) => Ok(see_other(&format!("/conflicts?done={id}"))),
+        // The form again, the typed value kept and the reasons next to it.
+        Err(ReconcileError::Refused { value, problems }) => {
+            // The page shown is the queue's (its language link leads there).
+            ctx.path = "/conflicts".into();
+            let region = ctx.account.scope().to_owned();
+            // Each message names its field already ("Nama lengkap wajib diisi.").
+            let reasons = problems
+                .iter()
+                .map(|problem| problem.text(ctx.lang).to_owned())
+                .collect();
+            let refused = RefusedValue {
+                conflict: id,
+                value,
+                reasons,
+            };
+            conflicts_page(&state, &ctx, &region, false, None, Some(refused)).await
+        }
+        Err(error) => Err(reconcile_error(&ctx, error, "/conflicts")),
+    }
 }
 
-/// A field's value for people; the NIK in full (this is the record's page).
-fn value_text(lang: Lang, change: &Change) -> String {
+/// A field's value for people, vocabularies by their label in the reader's
+/// language (never a code). `full` shows the NIK and phone number in full
+/// (a record's own page); lists get them masked.
+pub fn value_text(lang: Lang, change: &Change, full: bool) -> String {
+    let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
     match change {
-        Change::Nik(nik) => nik.as_str().to_owned(),
-        Change::Phone(Some(phone)) => phone.as_str().to_owned(),
-        Change::Status(lindung_shared::registration::Status::Active) => {
-            t(lang, "aktif", "active").into()
+        Change::Origin(origin) => super::time_text(origin.registered_at),
+        Change::Nik(nik) if full => nik.as_str().to_owned(),
+        Change::Nik(nik) => nik.masked(),
+        Change::FullName(name) => name.clone(),
+        Change::BirthDate(date) => date.to_string(),
+        Change::Sex(sex) => sex.name(lang).to_owned(),
+        Change::Phone(Some(phone)) if full => phone.as_str().to_owned(),
+        Change::Phone(phone) => optional(phone.as_ref().map(|p| p.masked())),
+        Change::VillageCode(code) => region_text(code),
+        Change::Rt(n) | Change::Rw(n) => optional(n.map(|n| n.to_string())),
+        Change::Address(address) => optional(address.clone()),
+        Change::Category(category) => category.label(lang).to_owned(),
+        Change::Programmes(programmes) => programmes
+            .list()
+            .iter()
+            .map(|p| p.label(lang))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Change::MonthlyIncome(income) => super::rupiah(lang, *income),
+        Change::Payer(payer) => match &payer.name {
+            Some(name) => format!("{} ({name})", payer.kind.label(lang)),
+            None => payer.kind.label(lang).to_owned(),
+        },
+        Change::Consent(consent) => {
+            let mut text = format!(
+                "{} · {}",
+                consent.method.label(lang),
+                super::time_text(consent.recorded_at)
+            );
+            if let Some(reference) = &consent.reference {
+                text.push_str(&format!(" · {reference}"));
+            }
+            text
         }
-        Change::Status(lindung_shared::registration::Status::Withdrawn { reason }) => {
+        Change::Status(Status::Active) => t(lang, "aktif", "active").into(),
+        Change::Status(Status::Withdrawn { reason }) => {
             format!("{}: {reason}", t(lang, "ditarik", "withdrawn"))
         }
-        Change::VillageCode(code) => region_text(code),
-        other => match serde_json::to_value(other) {
-            Ok(Value::Object(map)) => map.get("value").map_or_else(|| "-".into(), text),
-            _ => "?".into(),
-        },
+        Change::ConfirmedWarnings(codes) if codes.is_empty() => "-".into(),
+        Change::ConfirmedWarnings(codes) => codes.join(", "),
+    }
+}
+
+/// A vocabulary code from the queue's JSON as its label (the code itself
+/// if it is not one).
+fn vocabulary_label<V>(
+    lang: Lang,
+    value: &Value,
+    parse: fn(&str) -> Option<V>,
+    label: fn(V, Lang) -> &'static str,
+) -> String {
+    match value.as_str() {
+        Some(code) => parse(code).map_or_else(|| code.to_owned(), |v| label(v, lang).to_owned()),
+        None => text(value),
     }
 }
 
@@ -601,14 +719,14 @@ pub async fn record(
                         @if let Some(current) = stored.state.current(*field) {
                             tr data-field=(field.as_str()) {
                                 th scope="row" { (field.label(lang)) }
-                                td id=(format!("field-{}", field.as_str())) { (value_text(lang, current)) }
+                                td id=(format!("field-{}", field.as_str())) { (value_text(lang, current, true)) }
                                 td {
                                     @let history = stored.state.history(*field);
                                     @if history.len() > 1 {
                                         ul.history {
                                             @for version in history.iter().rev() {
                                                 li {
-                                                    (value_text(lang, &version.change)) " · "
+                                                    (value_text(lang, &version.change, true)) " · "
                                                     (writer(version.stamp.device_id)) " · "
                                                     (hlc_time(version.stamp.hlc.wall_ms()))
                                                 }
@@ -635,4 +753,49 @@ fn hlc_time(ms: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map(super::time_text)
         .unwrap_or_else(|_| "?".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+    use lindung_shared::nik::Nik;
+    use lindung_shared::registration::{Consent, Payer};
+
+    use super::*;
+
+    #[test]
+    fn vocabularies_are_shown_by_their_label_never_their_code() {
+        let category = Change::Category(Category::StreetVendor);
+        assert_eq!(value_text(Lang::Id, &category, false), "Pedagang kaki lima");
+        assert_eq!(value_text(Lang::En, &category, false), "Street vendor");
+        let payer = Change::Payer(Payer {
+            kind: PayerKind::Csr,
+            name: Some("PT Semen Padang".into()),
+        });
+        assert_eq!(
+            value_text(Lang::Id, &payer, false),
+            "CSR perusahaan (PT Semen Padang)"
+        );
+        let consent = Change::Consent(Consent {
+            method: ConsentMethod::Verbal,
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            reference: None,
+        });
+        assert_eq!(
+            value_text(Lang::En, &consent, false),
+            "Verbal, witnessed by the officer · 1970-01-01 00:00 UTC"
+        );
+        let withdrawn = Change::Status(Status::Withdrawn {
+            reason: "pindah".into(),
+        });
+        assert_eq!(value_text(Lang::Id, &withdrawn, false), "ditarik: pindah");
+        assert_eq!(
+            value_text(Lang::En, &Change::Status(Status::Active), false),
+            "active"
+        );
+        // Lists mask the NIK; only a record's own page shows it whole.
+        let nik = Change::Nik(Nik::from_digits("1311014101900003").expect("nik"));
+        assert_eq!(value_text(Lang::Id, &nik, false), "1311********0003");
+        assert_eq!(value_text(Lang::Id, &nik, true), "1311014101900003");
+    }
 }
