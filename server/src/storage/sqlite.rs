@@ -980,7 +980,10 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) 
             place.payer,
             delta
         ])?;
-        prune.execute(params![place.village_code, place.category, place.payer])?;
+        // Only a decrease can leave a zero row.
+        if *delta < 0 {
+            prune.execute(params![place.village_code, place.category, place.payer])?;
+        }
     }
     let mut count = tx.prepare_cached(
         "INSERT INTO region_counts (level, code, category, payer, persons) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -999,12 +1002,14 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) 
             place.payer,
             delta
         ])?;
-        prune.execute(params![
-            level,
-            place.village_code,
-            place.category,
-            place.payer
-        ])?;
+        if *delta < 0 {
+            prune.execute(params![
+                level,
+                place.village_code,
+                place.category,
+                place.payer
+            ])?;
+        }
     }
     let mut count = tx.prepare_cached(
         "INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)
@@ -1015,7 +1020,9 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) 
     )?;
     for ((code, day), delta) in &changes.day_deltas {
         count.execute(params![level_of(code.len()), code, day, delta])?;
-        prune.execute(params![level_of(code.len()), code, day])?;
+        if *delta < 0 {
+            prune.execute(params![level_of(code.len()), code, day])?;
+        }
     }
     Ok(())
 }
