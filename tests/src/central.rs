@@ -15,6 +15,9 @@ pub struct Central {
     database: String,
     child: Option<Child>,
     address: SocketAddr,
+    /// Secrets handed out through this server (enrolment codes, staff
+    /// passwords): none may appear in its log.
+    secrets: std::sync::Mutex<Vec<String>>,
 }
 
 impl Central {
@@ -54,6 +57,7 @@ impl Central {
             database,
             child: None,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secrets: std::sync::Mutex::default(),
         };
         central.spawn();
         central
@@ -149,6 +153,11 @@ impl Central {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        for (name, value) in env {
+            if name.contains("PASSWORD") || name.contains("PASSPHRASE") || name.contains("TOKEN") {
+                self.remember_secret(value);
+            }
+        }
         let output = Command::new(binary("lindung-server"))
             .args(args)
             .env("LINDUNG_DATABASE", &self.database)
@@ -188,7 +197,17 @@ impl Central {
             out.stdout,
             out.stderr
         );
-        out.json()["code"].as_str().expect("code").to_owned()
+        let code = out.json()["code"].as_str().expect("code").to_owned();
+        self.remember_secret(&code);
+        code
+    }
+
+    /// Notes a secret handed out through this server: its log must never
+    /// show it (checked when the server is dropped).
+    pub fn remember_secret(&self, secret: &str) {
+        if let Ok(mut secrets) = self.secrets.lock() {
+            secrets.push(secret.to_owned());
+        }
     }
 
     /// `stats --json`.
@@ -200,7 +219,23 @@ impl Central {
 }
 
 impl Drop for Central {
+    /// Stops the server and checks its whole log: no full NIK, no secret
+    /// this test handed out (`privacy::leaks`). A leak fails the test.
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            return;
+        }
+        let secrets = self
+            .secrets
+            .lock()
+            .map(|secrets| secrets.clone())
+            .unwrap_or_default();
+        let leaks = crate::privacy::leaks(&self.log(), &secrets);
+        assert!(
+            leaks.is_empty(),
+            "the server's log holds personal data or a secret:\n{}",
+            leaks.join("\n")
+        );
     }
 }

@@ -11,6 +11,7 @@
 pub mod browser;
 pub mod central;
 pub mod fault_proxy;
+pub mod privacy;
 pub mod ui;
 pub mod web;
 

@@ -27,7 +27,9 @@ fn add_staff(
     let out = central.admin_with_env(args, &[("LINDUNG_STAFF_PASSWORD", PASSWORD)]);
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
-    out.json()["token"].as_str().expect("token").to_owned()
+    let token = out.json()["token"].as_str().expect("token").to_owned();
+    central.remember_secret(&token);
+    token
 }
 
 fn logged_in(central: &Central, login: &str) -> Browser {

@@ -26,10 +26,9 @@ fn staff_token(central: &Central, name: &str) -> (String, String) {
     let out = central.admin(["staff", "add", name, "--json"]);
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     let json = out.json();
-    (
-        json["id"].as_str().expect("id").to_owned(),
-        json["token"].as_str().expect("token").to_owned(),
-    )
+    let token = json["token"].as_str().expect("token").to_owned();
+    central.remember_secret(&token);
+    (json["id"].as_str().expect("id").to_owned(), token)
 }
 
 #[test]
