@@ -7,8 +7,10 @@
 # 2. starts the server on 127.0.0.1:${LINDUNG_DEMO_PORT:-8080} with its data in
 #    ${LINDUNG_DEMO_DIR:-.lindung-demo}/server.sqlite;
 # 3. adds a demo officer for Kabupaten Solok Selatan (1311), the first time;
-# 4. initialises a demo agent in ${LINDUNG_DEMO_DIR}/agent and enrols it, the first time;
-# 5. prints what to do next, and keeps the server running until Ctrl-C.
+# 4. adds a demo staff login for the dashboard (`staf`, password
+#    ${LINDUNG_DEMO_STAFF_PASSWORD:-demo-staf-lindung}), the first time;
+# 5. initialises a demo agent in ${LINDUNG_DEMO_DIR}/agent and enrols it, the first time;
+# 6. prints what to do next, and keeps the server running until Ctrl-C.
 #
 # Running it again reuses the same data: nothing is created twice.
 set -euo pipefail
@@ -17,6 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 demo_dir=${LINDUNG_DEMO_DIR:-$PWD/.lindung-demo}
 port=${LINDUNG_DEMO_PORT:-8080}
 passphrase=${LINDUNG_DEMO_PASSPHRASE:-demo-lindung-2026}
+staff_password=${LINDUNG_DEMO_STAFF_PASSWORD:-demo-staf-lindung}
 if [[ -z "${LINDUNG_BIN_DIR:-}" ]]; then
     echo "Membangun / building lindung-server and lindung-agent…" >&2
     cargo build --quiet -p lindung-server -p lindung-agent
@@ -33,6 +36,9 @@ if [[ -z "$("$server" officer list --json | tr -d '[:space:][]')" ]]; then
     "$server" officer add "Petugas Demo" --region 1311 > /dev/null
 fi
 officer=$("$server" officer list --json | sed -n 's/.*"id": "\([^"]*\)".*/\1/p' | head -n 1)
+if ! "$server" staff list --json | grep -q '"login": "staf"'; then
+    LINDUNG_STAFF_PASSWORD="$staff_password" "$server" staff add "Staf Demo" --login staf --role staff > /dev/null
+fi
 
 "$server" serve --listen "127.0.0.1:$port" > "$demo_dir/server.out" 2> "$demo_dir/server.log" &
 server_pid=$!
@@ -71,6 +77,11 @@ Berikutnya / next, in another terminal:
   $agent register --nik 1311014101900001 --name "Siti Aminah" --village 1311012001 --category "Ketua RT" --payer APBD --consent formulir
   $agent sync
   LINDUNG_DATABASE="$LINDUNG_DATABASE" $server stats
+
+Di peramban / in a browser:
+  dasbor staf / staff dashboard: $url/login  (login: staf, kata sandi / password: $staff_password)
+  layar petugas / the officer's screens: LINDUNG_DATA_DIR="$LINDUNG_DATA_DIR" $agent serve
+      then http://127.0.0.1:7878/ (kata sandi / passphrase: $passphrase)
 
 Ctrl-C menghentikan server / stops the server.
 EOF

@@ -113,6 +113,18 @@ fn the_quick_start_brings_up_the_whole_loop_and_can_run_twice() {
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("json");
     assert_eq!(stats["records"], 1);
     assert_eq!(stats["officers"], 1);
+    // The printed dashboard login works, and shows the synced worker.
+    assert!(printed.contains("/login"), "{printed}");
+    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let dashboard = lindung_tests::web::Browser::new(address);
+    let page = dashboard.login("staf", "demo-staf-lindung");
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = dashboard.get("/coverage?region=13.11.01");
+    assert!(
+        page.body.contains("id=\"summary-persons\">1<"),
+        "{}",
+        page.body
+    );
     stop(child);
 
     // Again: same data, no second officer, the agent stays enrolled.
