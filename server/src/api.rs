@@ -276,15 +276,28 @@ fn check_protocol(version: u16) -> Result<(), ApiError> {
     if is_supported(version) {
         return Ok(());
     }
-    Err(ApiError::new(
-        ErrorCode::UnsupportedProtocol,
-        format!(
-            "this agent speaks sync protocol {version}; the server speaks {PROTOCOL_VERSION}: update lindung-agent"
-        ),
-        format!(
-            "agen ini memakai protokol sinkronisasi {version}, server memakai {PROTOCOL_VERSION}: perbarui lindung-agent"
-        ),
-    ))
+    // Whoever is behind must change: an old agent is updated by its
+    // officer, a server older than its agents by staff.
+    let (en, id) = if version > PROTOCOL_VERSION {
+        (
+            format!(
+                "this agent speaks sync protocol {version}, newer than the server's {PROTOCOL_VERSION}: the server must be updated (ask central staff); nothing on the laptop is lost meanwhile"
+            ),
+            format!(
+                "agen ini memakai protokol sinkronisasi {version}, lebih baru dari server ({PROTOCOL_VERSION}): server perlu diperbarui (hubungi staf pusat); data di laptop tetap aman"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "this agent speaks sync protocol {version}; the server speaks {PROTOCOL_VERSION}: update lindung-agent"
+            ),
+            format!(
+                "agen ini memakai protokol sinkronisasi {version}, server memakai {PROTOCOL_VERSION}: perbarui lindung-agent"
+            ),
+        )
+    };
+    Err(ApiError::new(ErrorCode::UnsupportedProtocol, en, id))
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceScope, ApiError> {

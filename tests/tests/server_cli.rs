@@ -119,6 +119,16 @@ fn the_api_refuses_bad_bodies_with_a_stable_code_and_survives() {
         b"{\"protocol\":99,\"code\":\"x\",\"device_id\":\"00000000-0000-0000-0000-000000000001\"}",
     );
     assert_eq!(status, 426, "{body}");
+    assert!(
+        body.contains("server perlu diperbarui") && body.contains("the server must be updated"),
+        "an agent newer than the server is not told to update itself: {body}"
+    );
+    let (status, body) = raw_request(
+        address,
+        "POST /api/v1/enroll HTTP/1.1\r\nContent-Type: application/json",
+        b"{\"protocol\":0,\"code\":\"x\",\"device_id\":\"00000000-0000-0000-0000-000000000001\"}",
+    );
+    assert_eq!(status, 426, "{body}");
     assert!(body.contains("perbarui lindung-agent"), "{body}");
     let (status, _) = raw_request(address, "GET /health HTTP/1.1", b"");
     assert_eq!(status, 200, "the server is still up");
