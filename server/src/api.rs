@@ -334,18 +334,41 @@ fn revoked() -> ApiError {
     )
 }
 
+/// Failed enrolments from one address within [`ENROLL_FAILURE_WINDOW`]
+/// after which it is refused for the rest of the window. Codes are 60 random
+/// bits, so guessing is hopeless anyway; the limit keeps the attempts (and
+/// the log) small.
+pub const MAX_ENROLL_FAILURES: u64 = 10;
+/// See [`MAX_ENROLL_FAILURES`].
+pub const ENROLL_FAILURE_WINDOW: time::Duration = time::Duration::minutes(15);
+
 async fn enroll(
     State(state): State<Arc<AppState>>,
+    crate::dashboard::auth::ClientAddress(address): crate::dashboard::auth::ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: EnrollRequest = decode(&headers, body)?;
     check_protocol(request.protocol)?;
+    let failures_key = format!("enroll:{address}");
+    let now = OffsetDateTime::now_utc();
+    if state
+        .storage
+        .login_failures(&failures_key, now - ENROLL_FAILURE_WINDOW)
+        .await?
+        >= MAX_ENROLL_FAILURES
+    {
+        tracing::info!(%address, "enrolment refused: too many failed attempts");
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many failed enrolment attempts from this address; wait 15 minutes and check the code with staff",
+            "terlalu banyak percobaan pendaftaran yang gagal dari alamat ini; tunggu 15 menit dan periksa kode dengan staf",
+        ));
+    }
     let token = new_token().map_err(|e| {
         tracing::error!(error = %e, "no randomness for a token");
         ApiError::new(ErrorCode::Internal, "internal error", "kesalahan server")
     })?;
-    let now = OffsetDateTime::now_utc();
     let name: String = request.device_name.chars().take(100).collect();
     let enrolled = state
         .storage
@@ -361,6 +384,12 @@ async fn enroll(
         Ok(officer) => officer,
         Err(refusal) => {
             tracing::info!(device = %request.device_id, ?refusal, "enrolment refused");
+            if !matches!(refusal, EnrollRefusal::DeviceRevoked) {
+                state
+                    .storage
+                    .record_login_failure(std::slice::from_ref(&failures_key), now)
+                    .await?;
+            }
             return Err(match refusal {
                 EnrollRefusal::UnknownCode => ApiError::new(
                     ErrorCode::Unauthorized,

@@ -1,5 +1,6 @@
 //! `lindung-server regions`: the operator can see which region edition is built in.
 
+use lindung_tests::central::Central;
 use lindung_tests::raw_request;
 use lindung_tests::server;
 
@@ -132,4 +133,35 @@ fn the_api_refuses_bad_bodies_with_a_stable_code_and_survives() {
     assert!(body.contains("perbarui lindung-agent"), "{body}");
     let (status, _) = raw_request(address, "GET /health HTTP/1.1", b"");
     assert_eq!(status, 200, "the server is still up");
+}
+
+/// Ten failed enrolments from one address within 15 minutes, and the
+/// address is refused for the rest of the window, even with a good code.
+#[test]
+fn repeated_failed_enrolments_are_refused_for_a_while() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["1311"]);
+    let enroll = |code: &str, serial: u32| {
+        let body = format!(
+            "{{\"protocol\":1,\"code\":\"{code}\",\"device_id\":\"00000000-0000-0000-0000-{serial:012}\",\"device_name\":\"laptop\"}}"
+        );
+        raw_request(
+            central.address(),
+            "POST /api/v1/enroll HTTP/1.1\r\nContent-Type: application/json",
+            body.as_bytes(),
+        )
+    };
+    for serial in 1..=10 {
+        let (status, body) = enroll("AAAA-BBBB-CCCC", serial);
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("kode pendaftaran tidak dikenal"), "{body}");
+    }
+    let code = central.enroll_code(&officer);
+    let (status, body) = enroll(&code, 11);
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("rate_limited"), "{body}");
+    assert!(body.contains("terlalu banyak percobaan"), "{body}");
+    // Nothing was enrolled by the refused attempt.
+    let devices = central.admin(["device", "list", "--json"]).json();
+    assert_eq!(devices.as_array().map(Vec::len), Some(0), "{devices}");
 }
