@@ -966,63 +966,65 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) 
             }
         }
     }
-    let mut count = tx.prepare_cached(
-        "INSERT INTO person_counts (village_code, category, payer, persons) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (village_code, category, payer) DO UPDATE SET persons = persons + excluded.persons",
-    )?;
-    let mut prune = tx.prepare_cached(
-        "DELETE FROM person_counts WHERE village_code = ?1 AND category = ?2 AND payer = ?3 AND persons = 0",
-    )?;
     for (place, delta) in &changes.deltas {
-        count.execute(params![
-            place.village_code,
-            place.category,
-            place.payer,
-            delta
-        ])?;
-        // Only a decrease can leave a zero row.
-        if *delta < 0 {
-            prune.execute(params![place.village_code, place.category, place.payer])?;
-        }
+        add_count(
+            tx,
+            "INSERT INTO person_counts (village_code, category, payer, persons)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (village_code, category, payer)
+                 DO UPDATE SET persons = persons + excluded.persons",
+            "DELETE FROM person_counts
+             WHERE village_code = ?1 AND category = ?2 AND payer = ?3 AND persons = 0",
+            &[&place.village_code, &place.category, &place.payer],
+            *delta,
+        )?;
     }
-    let mut count = tx.prepare_cached(
-        "INSERT INTO region_counts (level, code, category, payer, persons) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (level, code, category, payer) DO UPDATE SET persons = persons + excluded.persons",
-    )?;
-    let mut prune = tx.prepare_cached(
-        "DELETE FROM region_counts
-         WHERE level = ?1 AND code = ?2 AND category = ?3 AND payer = ?4 AND persons = 0",
-    )?;
     for (place, delta) in &changes.region_deltas {
-        let level = level_of(place.village_code.len());
-        count.execute(params![
-            level,
-            place.village_code,
-            place.category,
-            place.payer,
-            delta
-        ])?;
-        if *delta < 0 {
-            prune.execute(params![
-                level,
-                place.village_code,
-                place.category,
-                place.payer
-            ])?;
-        }
+        add_count(
+            tx,
+            "INSERT INTO region_counts (level, code, category, payer, persons)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (level, code, category, payer)
+                 DO UPDATE SET persons = persons + excluded.persons",
+            "DELETE FROM region_counts
+             WHERE level = ?1 AND code = ?2 AND category = ?3 AND payer = ?4 AND persons = 0",
+            &[
+                &level_of(place.village_code.len()),
+                &place.village_code,
+                &place.category,
+                &place.payer,
+            ],
+            *delta,
+        )?;
     }
-    let mut count = tx.prepare_cached(
-        "INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (level, code, day) DO UPDATE SET persons = persons + excluded.persons",
-    )?;
-    let mut prune = tx.prepare_cached(
-        "DELETE FROM region_days WHERE level = ?1 AND code = ?2 AND day = ?3 AND persons = 0",
-    )?;
     for ((code, day), delta) in &changes.day_deltas {
-        count.execute(params![level_of(code.len()), code, day, delta])?;
-        if *delta < 0 {
-            prune.execute(params![level_of(code.len()), code, day])?;
-        }
+        add_count(
+            tx,
+            "INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (level, code, day) DO UPDATE SET persons = persons + excluded.persons",
+            "DELETE FROM region_days WHERE level = ?1 AND code = ?2 AND day = ?3 AND persons = 0",
+            &[&level_of(code.len()), code, day],
+            *delta,
+        )?;
+    }
+    Ok(())
+}
+
+/// Adds `delta` to a count row: `upsert` takes the row's key columns then
+/// the delta, `prune` the key alone and removes the row once it is zero
+/// (only a decrease can make it so).
+fn add_count(
+    tx: &Transaction<'_>,
+    upsert: &str,
+    prune: &str,
+    key: &[&dyn rusqlite::ToSql],
+    delta: i64,
+) -> Result<()> {
+    let mut values = key.to_vec();
+    values.push(&delta);
+    tx.prepare_cached(upsert)?.execute(values.as_slice())?;
+    if delta < 0 {
+        tx.prepare_cached(prune)?.execute(key)?;
     }
     Ok(())
 }
