@@ -162,12 +162,17 @@ async fn not_found() -> ApiError {
     )
 }
 
-/// Decompresses (when asked) and parses a JSON body within the limits.
+/// Reads the request body, then decodes it with [`decode_body`].
 fn decode<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
-    let body = body.map_err(|rejection| {
+    decode_body(headers, &read_body(body)?)
+}
+
+/// The request body as received, or why it could not be read.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {
@@ -177,7 +182,20 @@ fn decode<T: DeserializeOwned>(
                 "isi permintaan tidak terbaca",
             )
         }
-    })?;
+    })
+}
+
+/// The body of `POST /api/v1/sync/push` as a [`PushRequest`]: what
+/// [`decode_body`] makes of it. Any bytes give a request or a client error
+/// (`bad_request` or `payload_too_large`), never a server error.
+pub fn decode_push_body(headers: &HeaderMap, body: &[u8]) -> Result<PushRequest, ApiError> {
+    decode_body(headers, body)
+}
+
+/// Decompresses a request body (`Content-Encoding: zstd`, or none) within
+/// [`MAX_DECODED_BYTES`] and parses it as JSON. Every failure is a client
+/// error: `bad_request`, or `payload_too_large` past the limit.
+pub fn decode_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -186,9 +204,9 @@ fn decode<T: DeserializeOwned>(
         .to_ascii_lowercase();
     let decoded;
     let bytes: &[u8] = match encoding.as_str() {
-        "identity" | "" => &body,
+        "identity" | "" => body,
         "zstd" => {
-            let decoder = zstd::stream::read::Decoder::new(&body[..]).map_err(|e| {
+            let decoder = zstd::stream::read::Decoder::new(body).map_err(|e| {
                 ApiError::new(
                     ErrorCode::BadRequest,
                     format!("bad zstd body: {e}"),
@@ -433,7 +451,7 @@ async fn push(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut device = authenticate(&state, &headers).await?;
-    let request: PushRequest = decode(&headers, body)?;
+    let request = decode_push_body(&headers, &read_body(body)?)?;
     // A cursor into another store (before a reset) says nothing about this one.
     if request.known_store_id == Some(state.store_id) {
         device.pulled_upto = request.pulled_upto.unwrap_or(0);
@@ -557,4 +575,167 @@ async fn pull(
             duplicates: page.duplicates,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Arbitrary request bodies against the push decoder: whatever arrives,
+    //! the answer is a request or a stable client error, never a panic or a 5xx.
+
+    use lindung_shared::hlc::Hlc;
+    use lindung_shared::ids::{DeviceId, RecordId};
+    use lindung_shared::merge::Operation;
+    use lindung_shared::registration::Change;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Headers with this `Content-Encoding`, or none.
+    fn headers(encoding: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = encoding.and_then(|e| HeaderValue::from_str(e).ok()) {
+            headers.insert(header::CONTENT_ENCODING, value);
+        }
+        headers
+    }
+
+    /// What an agent sends: a push of one operation, as JSON.
+    fn sample_push() -> Vec<u8> {
+        serde_json::to_vec(&PushRequest {
+            protocol: PROTOCOL_VERSION,
+            device_id: DeviceId(Uuid::from_u128(1)),
+            known_store_id: None,
+            device_time_ms: 1_763_797_620_000,
+            pulled_upto: Some(3),
+            operations: vec![Operation {
+                device_id: DeviceId(Uuid::from_u128(1)),
+                seq: 4,
+                record_id: RecordId(Uuid::from_u128(2)),
+                hlc: Hlc::new(1_763_797_620_123, 0).unwrap(),
+                changes: vec![
+                    Change::FullName("Siti Aminah".into()),
+                    Change::Nik("1311014506900001".parse().unwrap()),
+                ],
+            }],
+        })
+        .unwrap()
+    }
+
+    /// A refusal is a client error the agent can act on: `bad_request` or
+    /// `payload_too_large`, a 4xx status, and a message in both languages.
+    fn is_client_error(error: &ApiError) -> Result<(), TestCaseError> {
+        let wire = &error.0;
+        prop_assert!(
+            matches!(
+                wire.code,
+                ErrorCode::BadRequest | ErrorCode::PayloadTooLarge
+            ),
+            "{:?}",
+            wire
+        );
+        prop_assert!(!wire.message.trim().is_empty());
+        prop_assert!(
+            wire.message_id
+                .as_deref()
+                .is_some_and(|m| !m.trim().is_empty())
+        );
+        let status = ApiError(wire.clone()).into_response().status();
+        prop_assert!(status.is_client_error(), "{} for {:?}", status, wire);
+        Ok(())
+    }
+
+    fn decodes_or_refuses(headers: &HeaderMap, body: &[u8]) -> Result<(), TestCaseError> {
+        match decode_push_body(headers, body) {
+            Ok(request) => {
+                // What parsed is what the agent would have sent.
+                let again = serde_json::to_vec(&request).unwrap();
+                let back = decode_push_body(&HeaderMap::new(), &again);
+                prop_assert_eq!(back.ok(), Some(request));
+            }
+            Err(error) => is_client_error(&error)?,
+        }
+        Ok(())
+    }
+
+    fn encoding() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            Just(Some("zstd".to_owned())),
+            Just(Some(" ZSTD ".to_owned())),
+            Just(Some("identity".to_owned())),
+            Just(Some("gzip".to_owned())),
+            any::<String>().prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_are_a_request_or_a_client_error(
+            body in prop::collection::vec(any::<u8>(), 0..512),
+            encoding in encoding(),
+        ) {
+            decodes_or_refuses(&headers(encoding.as_deref()), &body)?;
+        }
+
+        #[test]
+        fn compressing_a_body_changes_nothing(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            let plain = decode_push_body(&HeaderMap::new(), &body);
+            let compressed = zstd::bulk::compress(&body, 3).unwrap();
+            let zstd = decode_push_body(&headers(Some("zstd")), &compressed);
+            match (plain, zstd) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(a), Err(b)) => prop_assert_eq!(a.0.code, b.0.code),
+                (a, b) => prop_assert!(false, "plain {:?}, zstd {:?}", a, b),
+            }
+        }
+
+        #[test]
+        fn a_damaged_push_is_a_request_or_a_client_error(
+            at in any::<prop::sample::Index>(),
+            splice in prop::collection::vec(any::<u8>(), 0..6),
+            removed in 0usize..6,
+            compress in any::<bool>(),
+        ) {
+            let mut body = sample_push();
+            let start = at.index(body.len());
+            body.splice(start..(start + removed).min(body.len()), splice);
+            if compress {
+                let compressed = zstd::bulk::compress(&body, 3).unwrap();
+                decodes_or_refuses(&headers(Some("zstd")), &compressed)?;
+            } else {
+                decodes_or_refuses(&HeaderMap::new(), &body)?;
+            }
+        }
+
+        #[test]
+        fn a_damaged_zstd_frame_is_a_request_or_a_client_error(
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut frame = zstd::bulk::compress(&sample_push(), 3).unwrap();
+            let position = at.index(frame.len());
+            frame[position] = byte;
+            frame.truncate(cut.index(frame.len() + 1).max(1));
+            decodes_or_refuses(&headers(Some("zstd")), &frame)?;
+        }
+    }
+
+    #[test]
+    fn the_sample_push_decodes_plain_and_compressed() {
+        let body = sample_push();
+        let plain = decode_push_body(&HeaderMap::new(), &body).unwrap();
+        let compressed = zstd::bulk::compress(&body, 3).unwrap();
+        let zstd = decode_push_body(&headers(Some("zstd")), &compressed).unwrap();
+        assert_eq!(plain, zstd);
+        assert_eq!(plain.operations.len(), 1);
+        let refused = decode_push_body(&headers(Some("br")), &body).unwrap_err();
+        assert_eq!(refused.0.code, ErrorCode::BadRequest);
+        assert!(
+            refused.0.message.contains("Content-Encoding"),
+            "{:?}",
+            refused
+        );
+    }
 }

@@ -1739,4 +1739,186 @@ mod tests {
             prop_assert_eq!(parsed.as_str(), input.as_str());
         }
     }
+
+    /// Arbitrary input against the real region index: what `validate_nik`
+    /// must promise whatever an officer pastes or a spreadsheet holds.
+    mod arbitrary_input {
+        use super::*;
+        use crate::region::regions;
+
+        /// A `today` anywhere from 1950 to 2150: the century inference and
+        /// the age must hold on any day, not just the one the tests ran.
+        fn any_today() -> impl Strategy<Value = Date> {
+            (1950i32..2150, 1u16..=365)
+                .prop_map(|(year, ordinal)| Date::from_ordinal_date(year, ordinal).unwrap())
+        }
+
+        /// 16 digits that start with a real district, so the region, date
+        /// and serial checks are reached (random digits almost never pass
+        /// the province check).
+        fn real_prefix_digits() -> impl Strategy<Value = String> {
+            (
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+                "[0-7][0-9][01][0-9][0-9]{2}[0-9]{4}",
+            )
+                .prop_map(|(p, r, d, rest)| {
+                    let regions = regions();
+                    let provinces: Vec<_> = regions.provinces().collect();
+                    let province = provinces[p.index(provinces.len())];
+                    let regencies = regions.children(province.code);
+                    let Some(regency) = regencies.get(r.index(regencies.len().max(1))) else {
+                        return format!("{}0000{rest}", province.code);
+                    };
+                    let districts = regions.children(regency.code);
+                    match districts.get(d.index(districts.len().max(1))) {
+                        Some(district) => format!("{}{rest}", district.code),
+                        None => format!("{}00{rest}", regency.code),
+                    }
+                })
+        }
+
+        /// Text as typed or pasted: real-looking digits with separators,
+        /// look-alike letters and stray characters mixed in.
+        fn typed_nik() -> impl Strategy<Value = String> {
+            (
+                real_prefix_digits(),
+                prop::collection::vec(
+                    (
+                        0usize..20,
+                        prop_oneof![
+                            Just(' '),
+                            Just('.'),
+                            Just('-'),
+                            Just('\u{a0}'),
+                            Just('\u{2013}'),
+                            Just('O'),
+                            Just('l'),
+                            any::<char>(),
+                        ],
+                    ),
+                    0..4,
+                ),
+            )
+                .prop_map(|(digits, inserts)| {
+                    let mut chars: Vec<char> = digits.chars().collect();
+                    for (at, c) in inserts {
+                        chars.insert(at.min(chars.len()), c);
+                    }
+                    chars.into_iter().collect()
+                })
+        }
+
+        /// Every promise `validate_nik` makes about its answer.
+        fn check_verdict(input: &str, today: Date) -> Result<(), TestCaseError> {
+            let check = validate_nik(input, today, regions());
+            prop_assert_eq!(check.nik.is_some(), check.is_valid());
+            prop_assert_eq!(check.sex.is_some(), check.birth_date.is_some());
+            for issue in &check.issues {
+                let code = issue.code();
+                prop_assert!(code.starts_with("nik_"), "{}", code);
+                let (id, en) = (issue.message(Lang::Id), issue.message(Lang::En));
+                prop_assert!(!id.trim().is_empty() && !en.trim().is_empty(), "{}", code);
+                prop_assert_ne!(&id, &en, "{} has one text for both languages", code);
+                // A rejection never repeats the whole number back.
+                if check.normalized.len() == NIK_LEN {
+                    prop_assert!(!id.contains(&check.normalized), "{}: {}", code, id);
+                    prop_assert!(!en.contains(&check.normalized), "{}: {}", code, en);
+                }
+            }
+            // Structural errors come alone.
+            let structural = check.issues.iter().any(|i| {
+                matches!(
+                    i,
+                    NikIssue::Empty
+                        | NikIssue::WrongLength { .. }
+                        | NikIssue::InvalidCharacter { .. }
+                )
+            });
+            if structural {
+                prop_assert_eq!(check.issues.len(), 1);
+            }
+            let masked_normalized = format!("{check:?}");
+            if check.normalized.len() > 8 {
+                prop_assert!(!masked_normalized.contains(&check.normalized));
+            }
+            if let Some(nik) = check.nik {
+                check_accepted(&nik, input)?;
+            }
+            if let (Some(sex), Some(birth)) = (check.sex, check.birth_date) {
+                let digits = check.normalized.as_bytes();
+                let two = |i: usize| (digits[i] - b'0') * 10 + (digits[i + 1] - b'0');
+                let (dd, mm, yy) = (two(6), two(8), two(10));
+                let expected_sex = if dd > 40 { Sex::Female } else { Sex::Male };
+                prop_assert_eq!(sex, expected_sex);
+                let day = if dd > 40 { dd - 40 } else { dd };
+                prop_assert_eq!(birth.day(), day);
+                prop_assert_eq!(u8::from(birth.month()), mm);
+                prop_assert_eq!(birth.year().rem_euclid(100), i32::from(yy));
+                prop_assert!(birth <= today, "birth {} after today {}", birth, today);
+                prop_assert!((1900..2100).contains(&birth.year()));
+            }
+            Ok(())
+        }
+
+        /// An accepted NIK round-trips through its digits and masks itself.
+        fn check_accepted(nik: &Nik, input: &str) -> Result<(), TestCaseError> {
+            let digits = nik.as_str();
+            prop_assert_eq!(digits.len(), NIK_LEN);
+            prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+            prop_assert_eq!(Nik::from_digits(digits).ok(), Some(*nik));
+            prop_assert_eq!(input.parse::<Nik>().ok(), Some(*nik));
+            let masked = nik.masked();
+            prop_assert_eq!(&masked[..4], &digits[..4]);
+            prop_assert_eq!(&masked[4..12], "********");
+            prop_assert_eq!(&masked[12..], &digits[12..]);
+            prop_assert_eq!(nik.to_string(), masked.clone());
+            prop_assert_eq!(format!("{nik:?}"), format!("Nik({masked})"));
+            let wire =
+                serde_json::to_string(nik).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(serde_json::from_str::<Nik>(&wire).ok(), Some(*nik));
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_get_a_verdict(bytes in prop::collection::vec(any::<u8>(), 0..40), today in any_today()) {
+                let text = String::from_utf8_lossy(&bytes);
+                check_verdict(&text, today)?;
+                // The strict wire parser: never panics, and agrees with the
+                // lenient one on text without separators.
+                match Nik::from_digits(&text) {
+                    Ok(nik) => prop_assert_eq!(nik.as_str(), &*text),
+                    Err(issue) => {
+                        prop_assert_eq!(issue.severity(), Severity::Error);
+                        prop_assert!(!issue.message(Lang::Id).is_empty());
+                        prop_assert!(!issue.message(Lang::En).is_empty());
+                    }
+                }
+            }
+
+            #[test]
+            fn typed_niks_get_a_verdict(input in typed_nik(), today in any_today()) {
+                check_verdict(&input, today)?;
+            }
+
+            #[test]
+            fn digits_of_real_districts_get_a_verdict(digits in real_prefix_digits(), today in any_today()) {
+                check_verdict(&digits, today)?;
+                let strict = Nik::from_digits(&digits).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(strict.as_str(), digits.as_str());
+                prop_assert_eq!(strict.district_code(), &digits[..6]);
+                prop_assert_eq!(strict.date_digits(), &digits[6..12]);
+                prop_assert_eq!(u32::from(strict.serial()), digits[12..].parse::<u32>().unwrap());
+            }
+
+            #[test]
+            fn arbitrary_json_never_panics_the_wire_form(text in any::<String>()) {
+                let quoted = serde_json::to_string(&text).unwrap();
+                let strict = Nik::from_digits(&text).ok();
+                prop_assert_eq!(serde_json::from_str::<Nik>(&quoted).ok(), strict);
+            }
+        }
+    }
 }

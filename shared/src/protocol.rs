@@ -517,4 +517,144 @@ mod tests {
         assert!(!is_supported(PROTOCOL_VERSION + 1));
         assert!(!is_supported(0));
     }
+
+    /// Whatever bytes arrive, parsing a message never panics, and whatever
+    /// parses says the same thing when written back.
+    mod arbitrary_input {
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        use super::*;
+
+        /// Parses `bytes` as `T`; when that works, writing it back and
+        /// parsing again gives the same value.
+        fn parses_stably<T>(bytes: &[u8]) -> Result<(), TestCaseError>
+        where
+            T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+        {
+            if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+                let again =
+                    serde_json::to_vec(&value).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let back: T = serde_json::from_slice(&again).map_err(|e| {
+                    TestCaseError::fail(format!("{e}: {}", String::from_utf8_lossy(&again)))
+                })?;
+                prop_assert_eq!(back, value);
+            }
+            Ok(())
+        }
+
+        fn every_message(bytes: &[u8]) -> Result<(), TestCaseError> {
+            parses_stably::<PushRequest>(bytes)?;
+            parses_stably::<PushResponse>(bytes)?;
+            parses_stably::<PullRequest>(bytes)?;
+            parses_stably::<PullPage>(bytes)?;
+            parses_stably::<EnrollRequest>(bytes)?;
+            parses_stably::<EnrollResponse>(bytes)?;
+            parses_stably::<ErrorBody>(bytes)?;
+            parses_stably::<Operation>(bytes)?;
+            Ok(())
+        }
+
+        /// A JSON value of the kinds that trip parsers: huge and negative
+        /// numbers, fractions, odd strings (including timestamp- and
+        /// NIK-shaped ones), nulls, and small nested values.
+        fn odd_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                any::<String>().prop_map(Value::String),
+                "[0-9]{0,21}-[0-9]{0,6}".prop_map(Value::String),
+                "[0-9]{14,18}".prop_map(Value::String),
+                "[a-z_]{1,20}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(2, 8, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// How many nodes a value has (itself included).
+        fn node_count(value: &Value) -> usize {
+            1 + match value {
+                Value::Array(items) => items.iter().map(node_count).sum(),
+                Value::Object(map) => map.values().map(node_count).sum(),
+                _ => 0,
+            }
+        }
+
+        /// Replaces the `index`-th node (depth first) with `new`.
+        fn replace_node(value: &mut Value, index: &mut usize, new: &Value) -> bool {
+            if *index == 0 {
+                *value = new.clone();
+                return true;
+            }
+            *index -= 1;
+            match value {
+                Value::Array(items) => items.iter_mut().any(|v| replace_node(v, index, new)),
+                Value::Object(map) => map.values_mut().any(|v| replace_node(v, index, new)),
+                _ => false,
+            }
+        }
+
+        /// A real push with every kind of change, as the agent sends it.
+        fn sample_push() -> Value {
+            let mut operation = operation();
+            operation.changes.extend([
+                Change::Nik("1311014506900001".parse().unwrap()),
+                Change::BirthDate(time::macros::date!(1990 - 06 - 05)),
+                Change::VillageCode("1311012001".into()),
+            ]);
+            serde_json::to_value(PushRequest {
+                protocol: PROTOCOL_VERSION,
+                device_id: DeviceId(Uuid::from_u128(1)),
+                known_store_id: Some(StoreId(Uuid::from_u128(9))),
+                device_time_ms: 1_763_797_620_000,
+                pulled_upto: Some(7),
+                operations: vec![operation],
+            })
+            .unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                every_message(&bytes)?;
+            }
+
+            #[test]
+            fn arbitrary_json_never_panics(value in odd_json()) {
+                every_message(&serde_json::to_vec(&value).unwrap())?;
+            }
+
+            #[test]
+            fn a_push_with_one_odd_value_never_panics(
+                at in any::<prop::sample::Index>(),
+                new in odd_json(),
+            ) {
+                let mut push = sample_push();
+                let mut index = at.index(node_count(&push));
+                prop_assert!(replace_node(&mut push, &mut index, &new));
+                let bytes = serde_json::to_vec(&push).unwrap();
+                parses_stably::<PushRequest>(&bytes)?;
+                parses_stably::<Operation>(&serde_json::to_vec(&push["operations"][0]).unwrap())?;
+            }
+
+            #[test]
+            fn a_push_cut_or_spliced_never_panics(
+                cut in any::<prop::sample::Index>(),
+                splice in prop::collection::vec(any::<u8>(), 0..8),
+            ) {
+                let mut bytes = serde_json::to_vec(&sample_push()).unwrap();
+                let at = cut.index(bytes.len());
+                bytes.splice(at..(at + splice.len()).min(bytes.len()), splice);
+                parses_stably::<PushRequest>(&bytes)?;
+            }
+        }
+    }
 }

@@ -391,12 +391,16 @@ pub fn header_key(header: &str) -> String {
 /// Excel's name for a 0-based column index: 0 is `A`, 27 is `AB`.
 pub fn column_letter(index: usize) -> String {
     let mut letters = Vec::new();
-    let mut n = index + 1;
-    while n > 0 {
-        let rest = (n - 1) % 26;
-        // `rest` is below 26, so the byte is an ASCII capital letter.
-        letters.push(char::from(b'A' + rest as u8));
-        n = (n - 1) / 26;
+    // Bijective base 26 from the last letter, without `index + 1`, which
+    // would overflow on the largest index.
+    let mut n = index;
+    loop {
+        // `n % 26` is below 26, so the byte is an ASCII capital letter.
+        letters.push(char::from(b'A' + (n % 26) as u8));
+        if n < 26 {
+            break;
+        }
+        n = n / 26 - 1;
     }
     letters.iter().rev().collect()
 }

@@ -435,4 +435,6 @@ fn write_bom(out: &mut impl Write, path: &Path) -> Result<(), SheetError> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -971,3 +971,68 @@ fn restore_leading_zero(text: &str) -> String {
         text.to_owned()
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! Any workbook cell, in any column, becomes text or a problem naming
+    //! its row and column, never a panic.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any value calamine can hand over, with the awkward numbers (NaN,
+    /// infinities, serials outside Excel's calendar) made likely.
+    fn any_data() -> impl Strategy<Value = Data> {
+        let number = prop_oneof![
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-0.0),
+            Just(60.0),
+            Just(2_958_465.9),
+            Just(1_311_014_506_900_001.0),
+        ];
+        prop_oneof![
+            Just(Data::Empty),
+            ".{0,20}".prop_map(Data::String),
+            any::<i64>().prop_map(Data::Int),
+            number.clone().prop_map(Data::Float),
+            any::<bool>().prop_map(Data::Bool),
+            ".{0,24}".prop_map(Data::DateTimeIso),
+            ".{0,12}".prop_map(Data::DurationIso),
+            (number, any::<bool>()).prop_map(|(value, is_1904)| Data::DateTime(
+                ExcelDateTime::new(value, ExcelDateTimeType::DateTime, is_1904)
+            )),
+            Just(Data::Error(calamine::CellErrorType::Ref)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_cell_in_any_column_is_text_or_a_problem(
+            column in prop::sample::select(Column::ALL.to_vec()),
+            data in any_data(),
+            line in 2usize..1_000_000,
+        ) {
+            let mapped = MappedColumn { column, index: 3, header: "Kolom D".into() };
+            let mut row = RowBuilder::new(line);
+            row.set_data(&mapped, &data);
+            let _ = header_text(&data);
+            let row = row.finish(&ImportDefaults::default());
+            prop_assert_eq!(row.line, line);
+            for problem in &row.problems {
+                prop_assert_eq!(problem.line, line);
+                prop_assert_eq!(problem.field.as_deref(), Some("Kolom D"));
+                prop_assert!(!problem.message_id.is_empty() && !problem.message_en.is_empty());
+            }
+            if column == Column::BirthDate
+                && let Data::DateTime(datetime) = data
+                && let Some(iso) = iso_date(datetime)
+            {
+                prop_assert_eq!(&row.input.birth_date, &iso);
+                prop_assert!(time::Date::parse(&iso, time::macros::format_description!("[year]-[month]-[day]")).is_ok(), "{}", iso);
+            }
+        }
+    }
+}
