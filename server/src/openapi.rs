@@ -3,6 +3,7 @@
 //! checks that every route the router serves is described, and nothing else).
 
 use lindung_shared::protocol::{MAX_PUSH_OPERATIONS, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_VERSION};
+use lindung_shared::registration::Field;
 use serde_json::{Value, json};
 
 /// Every path and method the document describes (the test compares this
@@ -101,6 +102,28 @@ fn array() -> Value {
 
 fn uuid() -> Value {
     json!({ "type": "string", "format": "uuid" })
+}
+
+/// One operation of a push: the shape the server parses. The values are
+/// checked by their domain types (NIK structure, dates, codes); a value of
+/// the wrong type refuses the batch with 400, a value that breaks a
+/// registration rule is a `rejected` receipt.
+fn operation_schema() -> Value {
+    let fields: Vec<&str> = Field::ALL.iter().map(|f| f.as_str()).collect();
+    json!({
+        "type": "object",
+        "required": ["device_id", "seq", "record_id", "hlc", "changes"],
+        "properties": {
+            "device_id": uuid(),
+            "seq": { "type": "integer", "minimum": 1 },
+            "record_id": uuid(),
+            "hlc": { "type": "string", "pattern": "^[0-9]+-[0-9]+$",
+                     "description": "Hybrid logical clock: wall milliseconds, dash, counter." },
+            "changes": { "type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["field", "value"],
+                "properties": { "field": { "type": "string", "enum": fields }, "value": {} } } }
+        }
+    })
 }
 
 fn staff_operation(summary: &str, parameters: Vec<Value>, responses: Value) -> Value {
@@ -229,7 +252,7 @@ fn operations() -> Value {
                         "known_store_id": { "type": ["string", "null"], "format": "uuid" },
                         "device_time_ms": { "type": "integer", "minimum": 0 },
                         "pulled_upto": { "type": ["integer", "null"], "minimum": 0 },
-                        "operations": { "type": "array", "maxItems": MAX_PUSH_OPERATIONS, "items": { "type": "object" } }
+                        "operations": { "type": "array", "maxItems": MAX_PUSH_OPERATIONS, "items": operation_schema() }
                     } } } } },
                 "responses": ok_sync("PushResponse", json!({
                     "type": "object", "required": ["protocol", "store_id", "server_time_ms", "server_hlc", "acknowledged_seq", "receipts"],
