@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -167,11 +168,63 @@ fn decode<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
-    decode_body(headers, &read_body(body)?)
+    decode_body(headers, &body_bytes(body)?)
 }
 
-/// The request body as received, or why it could not be read.
-fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+/// [`Query`], refused with a structured 400 `bad_request` naming the
+/// problem (axum's own rejection is plain text).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("bad query: {}", rejection.body_text()),
+                "parameter permintaan tidak sah",
+            )),
+        }
+    }
+}
+
+/// [`Path`], refused with a structured 400 `bad_request` (e.g. an id that
+/// is not a 64-bit integer).
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => {
+                let mut error = ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("bad path: {}", rejection.body_text()),
+                    "alamat permintaan tidak sah (id harus bilangan bulat)",
+                );
+                error.0.field = Some("id".into());
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The request body, or the structured error for one too large or unreadable.
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
@@ -451,7 +504,7 @@ async fn push(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let mut device = authenticate(&state, &headers).await?;
-    let request = decode_push_body(&headers, &read_body(body)?)?;
+    let request = decode_push_body(&headers, &body_bytes(body)?)?;
     // A cursor into another store (before a reset) says nothing about this one.
     if request.known_store_id == Some(state.store_id) {
         device.pulled_upto = request.pulled_upto.unwrap_or(0);

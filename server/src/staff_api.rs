@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::api::{ApiError, AppState};
+use crate::api::{ApiError, ApiPath, ApiQuery, AppState, body_bytes};
 use crate::reconcile::{How, ReconcileError};
 use crate::secrets::token_hash;
 use crate::storage::StaffAccount;
@@ -93,7 +94,15 @@ impl From<crate::access::Denied> for ApiError {
 /// A region query parameter, normalised (`13.11` → `1311`), limited to the
 /// account's scope.
 fn scoped_region(account: &StaffAccount, region: Option<&str>) -> Result<String, ApiError> {
-    let code = crate::reconcile::region_prefix(region)?;
+    // A well-formed code that names no region is a thing that does not exist.
+    let code = crate::reconcile::region_prefix(region).map_err(|e| {
+        let mut error = ApiError::from(e);
+        if error.0.code == ErrorCode::InvalidValue {
+            error.0.code = ErrorCode::NotFound;
+        }
+        error.0.field = Some("region".into());
+        error
+    })?;
     Ok(crate::access::scoped(account, Some(&code))?)
 }
 
@@ -132,7 +141,7 @@ struct CoverageQuery {
 async fn coverage(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<CoverageQuery>,
+    ApiQuery(query): ApiQuery<CoverageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     let code = scoped_region(&account, query.region.as_deref())?;
@@ -171,7 +180,7 @@ struct YearQuery {
 async fn reference(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<YearQuery>,
+    ApiQuery(query): ApiQuery<YearQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     let year = query.year.unwrap_or(OffsetDateTime::now_utc().year());
@@ -185,9 +194,10 @@ async fn reference(
 async fn import_reference(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
+    let body = body_bytes(body)?;
     crate::access::may_change(&account)?;
     crate::access::staff_only(&account)?;
     let text = std::str::from_utf8(&body).map_err(|_| {
@@ -234,13 +244,13 @@ async fn import_reference(
 struct DuplicatesQuery {
     region: Option<String>,
     probable: Option<bool>,
-    limit: Option<usize>,
+    limit: Option<u32>,
 }
 
 async fn duplicates(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<DuplicatesQuery>,
+    ApiQuery(query): ApiQuery<DuplicatesQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     let region = scoped_region(&account, query.region.as_deref())?;
@@ -249,7 +259,7 @@ async fn duplicates(
             state.storage.as_ref(),
             Some(&region),
             query.probable.unwrap_or(false),
-            query.limit.unwrap_or(50).min(1000),
+            query.limit.unwrap_or(50).min(1000) as usize,
         )
         .await?,
     ))
@@ -266,9 +276,10 @@ struct MergeBody {
 async fn merge(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
+    let body = body_bytes(body)?;
     let body: MergeBody = serde_json::from_slice(&body).map_err(|e| {
         bad_request(
             &format!(
@@ -301,7 +312,7 @@ struct LimitQuery {
 async fn merges(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<LimitQuery>,
+    ApiQuery(query): ApiQuery<LimitQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     let listed =
@@ -315,7 +326,7 @@ async fn merges(
 async fn undo_merge(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     crate::access::may_change(&account)?;
@@ -340,7 +351,7 @@ struct ConflictsQuery {
 async fn conflicts(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<ConflictsQuery>,
+    ApiQuery(query): ApiQuery<ConflictsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     let region = scoped_region(&account, query.region.as_deref())?;
@@ -365,10 +376,11 @@ struct ResolveBody {
 async fn resolve(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    body: Bytes,
+    ApiPath(id): ApiPath<i64>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
+    let body = body_bytes(body)?;
     crate::access::may_change(&account)?;
     if let Some(conflict) = state.storage.conflict(id).await? {
         crate::access::may_see(&account, &conflict.village_code)?;
@@ -410,7 +422,7 @@ struct AuditQuery {
 async fn audit(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let account = staff(&state, &headers).await?;
     if account.role == crate::storage::Role::Supervisor {

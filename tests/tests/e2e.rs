@@ -17,6 +17,7 @@ mod nik_cli;
 mod quickstart;
 mod reconcile;
 mod region_cli;
+mod schema;
 mod server_cli;
 mod staff_api;
 mod sync;
