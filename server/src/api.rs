@@ -171,6 +171,24 @@ fn decode<T: DeserializeOwned>(
     decode_body(headers, &body_bytes(body)?)
 }
 
+/// The client's address (the TCP peer; a proxy in front should pass its
+/// own limits): the key of the failed-login and failed-enrolment limits.
+#[derive(Clone, Debug)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::connect_info::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
+        ))
+    }
+}
+
 /// [`Query`], refused with a structured 400 `bad_request` naming the
 /// problem (axum's own rejection is plain text).
 #[derive(Debug)]
@@ -415,7 +433,7 @@ pub const ENROLL_FAILURE_WINDOW: time::Duration = time::Duration::minutes(15);
 
 async fn enroll(
     State(state): State<Arc<AppState>>,
-    crate::dashboard::auth::ClientAddress(address): crate::dashboard::auth::ClientAddress,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

@@ -196,7 +196,7 @@ pub fn representatives_in_batch(
 pub struct Tally {
     villages: HashMap<Place, u64>,
     /// Persons first counted per (longest rolled-up code, day).
-    district_days: HashMap<String, HashMap<i64, u64>>,
+    rollup_days: HashMap<String, HashMap<i64, u64>>,
     persons: u64,
 }
 
@@ -207,10 +207,10 @@ impl Tally {
         let district = rollup_codes(&person.place.village_code)
             .last()
             .unwrap_or_default();
-        match self.district_days.get_mut(district) {
+        match self.rollup_days.get_mut(district) {
             Some(days) => *days.entry(person.first_day).or_default() += 1,
             None => {
-                self.district_days
+                self.rollup_days
                     .insert(district.to_owned(), HashMap::from([(person.first_day, 1)]));
             }
         }
@@ -241,7 +241,7 @@ impl Tally {
     /// Persons first counted per rolled-up region and day (`region_days`).
     pub fn days(&self) -> BTreeMap<(String, i64), u64> {
         let mut out = BTreeMap::new();
-        for (district, days) in &self.district_days {
+        for (district, days) in &self.rollup_days {
             // `district` is the longest rolled-up code of its villages:
             // itself and its shorter prefixes are all of them.
             let codes = ROLLUP_LENGTHS

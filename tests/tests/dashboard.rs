@@ -32,6 +32,20 @@ fn add_staff(
     token
 }
 
+/// The accounts of the role tests: Dewi (staff), Vina (viewer) and Sari,
+/// supervisor of `supervised`.
+fn add_three_roles(central: &Central, supervised: &str) {
+    add_staff(central, "Dewi Lestari", "dewi", "staff", None);
+    add_staff(central, "Vina Peninjau", "vina", "viewer", None);
+    add_staff(
+        central,
+        "Sari Pengawas",
+        "sari",
+        "supervisor",
+        Some(supervised),
+    );
+}
+
 fn logged_in(central: &Central, login: &str) -> Browser {
     let browser = Browser::new(central.address());
     let page = browser.login(login, PASSWORD);
@@ -59,15 +73,7 @@ fn assert_security_headers(page: &Page) {
 /// duplicate and the NIK.
 fn seed(central: &Central) -> (String, String, &'static str) {
     let year = time::OffsetDateTime::now_utc().year();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reference = dir.path().join("acuan.csv");
-    std::fs::write(
-        &reference,
-        format!("tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n{year};13.11;1.000;150;28,30\n"),
-    )
-    .expect("written");
-    let loaded = central.admin(["reference", "import", reference.to_str().expect("utf-8")]);
-    assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
+    central.import_reference(&format!("{year};13.11;1.000;150;28,30\n"));
     let rina = central.add_officer("Rina Marlina", &["1311"]);
     let budi = central.add_officer("Budi Santoso", &["1311"]);
     let (a, b) = (Laptop::init("Rina"), Laptop::init("Budi"));
@@ -499,15 +505,7 @@ fn staff_resolve_conflicts_three_ways_and_both_laptops_get_the_decided_values() 
         conflict_of("category"),
         conflict_of("payer"),
     );
-    add_staff(&central, "Dewi Lestari", "dewi", "staff", None);
-    add_staff(&central, "Vina Peninjau", "vina", "viewer", None);
-    add_staff(
-        &central,
-        "Sari Pengawas",
-        "sari",
-        "supervisor",
-        Some("15.01"),
-    );
+    add_three_roles(&central, "15.01");
     let staff = logged_in(&central, "dewi");
 
     // The queue names both values by their labels, not their codes.
@@ -668,15 +666,7 @@ fn staff_undo_a_merge_from_the_merges_page_and_the_record_comes_back_everywhere(
     a.sync();
     b.sync();
     a.sync();
-    add_staff(&central, "Dewi Lestari", "dewi", "staff", None);
-    add_staff(&central, "Vina Peninjau", "vina", "viewer", None);
-    add_staff(
-        &central,
-        "Sari Pengawas",
-        "sari",
-        "supervisor",
-        Some("15.01"),
-    );
+    add_three_roles(&central, "15.01");
     let staff = logged_in(&central, "dewi");
     let persons = |expected: &str| {
         let page = staff.get("/coverage?region=131101");
@@ -797,15 +787,7 @@ fn staff_undo_a_merge_from_the_merges_page_and_the_record_comes_back_everywhere(
 #[test]
 fn staff_add_an_officer_enrol_a_laptop_and_revoke_it_from_the_dashboard() {
     let central = Central::start();
-    add_staff(&central, "Dewi Lestari", "dewi", "staff", None);
-    add_staff(&central, "Vina Peninjau", "vina", "viewer", None);
-    add_staff(
-        &central,
-        "Sari Pengawas",
-        "sari",
-        "supervisor",
-        Some("15.01"),
-    );
+    add_three_roles(&central, "15.01");
     let staff = logged_in(&central, "dewi");
     let viewer = logged_in(&central, "vina");
     let supervisor = logged_in(&central, "sari");
@@ -989,27 +971,10 @@ fn staff_add_an_officer_enrol_a_laptop_and_revoke_it_from_the_dashboard() {
 fn staff_upload_reference_data_a_bad_row_stores_nothing_a_good_file_replaces_the_year() {
     let central = Central::start();
     let year = time::OffsetDateTime::now_utc().year();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let first = dir.path().join("acuan.csv");
-    std::fs::write(
-        &first,
-        format!(
-            "tahun;kode_wilayah;penduduk_bekerja;peserta_bpjs;target_persen\n\
-             {year};13.11;1.000;150;28,30\n{year};15.03;112.000;48.160;65\n"
-        ),
-    )
-    .expect("written");
-    let loaded = central.admin(["reference", "import", first.to_str().expect("utf-8")]);
-    assert_eq!(loaded.code, Some(0), "{}{}", loaded.stdout, loaded.stderr);
-    add_staff(&central, "Dewi Lestari", "dewi", "staff", None);
-    add_staff(&central, "Vina Peninjau", "vina", "viewer", None);
-    add_staff(
-        &central,
-        "Sari Pengawas",
-        "sari",
-        "supervisor",
-        Some("13.11"),
-    );
+    central.import_reference(&format!(
+        "{year};13.11;1.000;150;28,30\n{year};15.03;112.000;48.160;65\n"
+    ));
+    add_three_roles(&central, "13.11");
     let staff = logged_in(&central, "dewi");
     let working_population = |expected: &str| {
         let page = staff.get("/coverage?region=1311");

@@ -389,6 +389,18 @@ fn validated(
     }
 }
 
+/// The form again (409) with what was typed and why saving was refused.
+fn refused_form(ctx: &Ctx, mode: &Mode, typed: RegistrationInput, refusal: Refusal) -> Reply {
+    let (problems, existing, probable) = refusal_view(refusal, ctx.lang);
+    let view = FormView {
+        input: typed,
+        problems,
+        existing,
+        probable_duplicate: probable,
+    };
+    Reply::html(409, pages::registration_form(ctx, mode, &view))
+}
+
 fn refusal_view(refusal: Refusal, lang: Lang) -> (Vec<Message>, Vec<pages::Brief>, bool) {
     match refusal {
         Refusal::DuplicateNik(d) => (
@@ -437,19 +449,7 @@ fn register(store: &mut Store, ctx: &Ctx, form: &Form) -> Result<Reply, StoreErr
             "/registrations/{}?saved=1",
             registration.id
         ))),
-        Err(refusal) => {
-            let (problems, existing, probable) = refusal_view(refusal, ctx.lang);
-            let view = FormView {
-                input: typed,
-                problems,
-                existing,
-                probable_duplicate: probable,
-            };
-            Ok(Reply::html(
-                409,
-                pages::registration_form(ctx, &Mode::New, &view),
-            ))
-        }
+        Err(refusal) => Ok(refused_form(ctx, &Mode::New, typed, refusal)),
     }
 }
 
@@ -612,19 +612,7 @@ fn edit(store: &mut Store, ctx: &Ctx, id: &str, form: &Form) -> Result<Reply, St
             "/registrations/{}?unchanged=1",
             current.id
         ))),
-        Err(refusal) => {
-            let (problems, existing, probable) = refusal_view(refusal, ctx.lang);
-            let view = FormView {
-                input: typed,
-                problems,
-                existing,
-                probable_duplicate: probable,
-            };
-            Ok(Reply::html(
-                409,
-                pages::registration_form(ctx, &mode, &view),
-            ))
-        }
+        Err(refusal) => Ok(refused_form(ctx, &mode, typed, refusal)),
     }
 }
 

@@ -19,10 +19,8 @@
 //! - Passwords are never logged, stored or echoed; an unknown login costs
 //!   the same argon2id work as a wrong password.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -237,24 +235,6 @@ impl FromRequest<Arc<AppState>> for Posted {
     }
 }
 
-/// The client's address (the TCP peer; a proxy in front should pass its
-/// own limits).
-#[derive(Clone, Debug)]
-pub struct ClientAddress(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string()),
-        ))
-    }
-}
-
 fn login_form(lang: Lang, token: &str, login: &str, message: Option<&str>) -> maud::Markup {
     html! {
         (DOCTYPE)
@@ -317,7 +297,7 @@ fn decoy_hash() -> Option<&'static str> {
 /// `POST /login`.
 pub async fn login(
     State(state): State<Arc<AppState>>,
-    ClientAddress(address): ClientAddress,
+    crate::api::ClientAddress(address): crate::api::ClientAddress,
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {

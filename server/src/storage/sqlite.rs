@@ -660,16 +660,7 @@ type MergeRow = (
 );
 
 fn merge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    ))
+    row.try_into()
 }
 
 fn merge_entry(row: MergeRow) -> Result<MergeEntry> {
@@ -711,16 +702,7 @@ type StaffRow = (
 );
 
 fn staff_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-    ))
+    row.try_into()
 }
 
 fn staff_account(row: StaffRow) -> Result<StaffAccount> {
