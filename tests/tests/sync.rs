@@ -196,6 +196,26 @@ fn a_revoked_laptop_is_refused_clearly_and_keeps_its_unsent_work() {
     assert_eq!(count(&central.stats(), "records"), 1);
 }
 
+/// The agent with its clock shifted by `skew_s` seconds, as a laptop whose
+/// date is wrong.
+fn skewed(laptop: &Laptop, skew_s: i64, args: &[&str]) -> std::process::Output {
+    let out = laptop
+        .command()
+        .env("LINDUNG_CLOCK_SKEW_SECONDS", skew_s.to_string())
+        .args(args)
+        .output()
+        .expect("agent runs");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+const YEAR_S: i64 = 365 * 86_400;
+
 #[test]
 fn a_laptop_a_year_ahead_cannot_make_its_edits_win_forever() {
     let central = Central::start();
@@ -206,43 +226,26 @@ fn a_laptop_a_year_ahead_cannot_make_its_edits_win_forever() {
     let id = right.register(&nik(1), "Siti Aminah", "1311012001");
     right.sync();
     ahead.sync();
-    let year = (365 * 86_400).to_string();
-    let edit = ahead
-        .command()
-        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
-        .args(["edit", &id, "--name", "Siti Aminah Lubis"])
-        .output()
-        .expect("edit runs");
-    assert!(
-        edit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&edit.stderr)
+    let edit = skewed(
+        &ahead,
+        YEAR_S,
+        &["edit", &id, "--name", "Siti Aminah Lubis"],
     );
-    let bounded = ahead
-        .command()
-        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
-        .args(["sync", "--json"])
-        .output()
-        .expect("sync runs");
+    assert!(edit.status.success());
+    let bounded = skewed(&ahead, YEAR_S, &["sync", "--json"]);
     let summary: Value = serde_json::from_slice(&bounded.stdout).expect("json");
     assert_eq!(summary["summary"]["bounded"], 1, "{summary}");
-    let warned = ahead
-        .command()
-        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
-        .args(["edit", &id, "--rt", "4"])
-        .output()
-        .expect("edit runs");
+    let offset = summary["summary"]["clock_offset_s"]
+        .as_i64()
+        .expect("offset");
+    assert!((offset - YEAR_S).abs() < 60, "{summary}");
+    let warned = skewed(&ahead, YEAR_S, &["edit", &id, "--rt", "4"]);
     assert!(warned.status.success());
-    let again = ahead
-        .command()
-        .env("LINDUNG_CLOCK_SKEW_SECONDS", &year)
-        .arg("sync")
-        .output()
-        .expect("sync runs");
+    let again = skewed(&ahead, YEAR_S, &["sync"]);
+    let text = String::from_utf8_lossy(&again.stdout);
     assert!(
-        String::from_utf8_lossy(&again.stdout).contains("Jam laptop ini terlalu maju"),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
+        text.contains("Jam laptop ini terlalu maju sekitar 365 hari"),
+        "{text}"
     );
     // A colleague with a right clock corrects the name after seeing the edit: it wins.
     right.sync();
@@ -256,6 +259,80 @@ fn a_laptop_a_year_ahead_cannot_make_its_edits_win_forever() {
             "Siti Aminah"
         );
     }
+}
+
+#[test]
+fn a_laptop_a_year_behind_keeps_working_and_is_told_to_fix_its_clock() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["1311"]);
+    let (behind, right) = (Laptop::init("Rina"), Laptop::init("Budi"));
+    behind.enroll(&central, &officer, &central.url());
+    right.enroll(&central, &officer, &central.url());
+    let seen = right.register(&nik(1), "Siti Aminah", "1311012001");
+    right.sync();
+    // The laptop a year behind receives the colleague's record and is told, in
+    // its language, how far off its clock is.
+    let first = skewed(&behind, -YEAR_S, &["sync"]);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        text.contains("Jam laptop ini terlalu mundur sekitar 365 hari"),
+        "{text}"
+    );
+    // Its work goes through: a new registration, and an edit of the record it
+    // has seen, which wins over that record although the laptop's clock says
+    // last year (its clock moved past everything it received).
+    let registered = skewed(
+        &behind,
+        -YEAR_S,
+        &[
+            "register",
+            "--nik",
+            &nik(2),
+            "--name",
+            "Budi Santoso",
+            "--village",
+            "1311012001",
+            "--category",
+            "nelayan",
+            "--payer",
+            "apbd",
+            "--consent",
+            "signed_form",
+            "--json",
+        ],
+    );
+    let new_id = serde_json::from_slice::<Value>(&registered.stdout).expect("json")["registration"]
+        ["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let edit = skewed(
+        &behind,
+        -YEAR_S,
+        &["edit", &seen, "--name", "Siti Aminah Lubis"],
+    );
+    assert!(edit.status.success());
+    let pushed = skewed(&behind, -YEAR_S, &["sync", "--json"]);
+    let summary: Value = serde_json::from_slice(&pushed.stdout).expect("json");
+    assert_eq!(summary["summary"]["accepted"], 2, "{summary}");
+    assert_eq!(summary["summary"]["rejected"], 0, "{summary}");
+    assert_eq!(summary["summary"]["pending_after"], 0, "{summary}");
+    let offset = summary["summary"]["clock_offset_s"]
+        .as_i64()
+        .expect("offset");
+    assert!((offset + YEAR_S).abs() < 60, "{summary}");
+    right.sync();
+    for laptop in [&behind, &right] {
+        assert_eq!(
+            show(laptop, &seen)["registration"]["full_name"],
+            "Siti Aminah Lubis"
+        );
+        assert_eq!(
+            show(laptop, &new_id)["registration"]["full_name"],
+            "Budi Santoso"
+        );
+    }
+    assert_eq!(count(&central.stats(), "records"), 2);
 }
 
 #[test]

@@ -153,6 +153,13 @@ fn report_round(
         ),
         (Err(error), lang) => eprintln!("{}", error.text(lang)),
     }
+    if let Some(line) = result
+        .as_ref()
+        .ok()
+        .and_then(|s| s.clock_warning_text(lang))
+    {
+        println!("  {line}");
+    }
     if let Some(seconds) = wait_s {
         match lang {
             Lang::Id => println!("  berikutnya dalam {seconds} detik"),
@@ -191,15 +198,8 @@ fn print_summary(store: &Store, summary: &SyncSummary, lang: Lang) -> anyhow::Re
             }
         )?;
     }
-    if summary.bounded > 0 {
-        writeln!(
-            out,
-            "{}",
-            match lang {
-                Lang::Id => "Jam laptop ini terlalu maju; periksa tanggal dan jam laptop.",
-                Lang::En => "This laptop's clock runs ahead; check its date and time.",
-            }
-        )?;
+    if let Some(line) = summary.clock_warning_text(lang) {
+        writeln!(out, "{line}")?;
     }
     if summary.rejected > 0 {
         let status = store.status()?;

@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod client;
 
+use lindung_shared::lang::Lang;
 use lindung_shared::protocol::{
     EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PushRequest,
 };
@@ -48,6 +49,65 @@ pub struct SyncSummary {
     pub requests: u64,
     /// Changes still waiting (0 after a complete run).
     pub pending_after: u64,
+    /// How far this laptop's clock was from the server's during the run, in
+    /// seconds (positive: the laptop runs ahead; `None`: the server did not
+    /// say, e.g. nothing to send and nothing to receive).
+    pub clock_offset_s: Option<i64>,
+}
+
+/// A laptop clock further than this from the server's gets a warning.
+pub const CLOCK_WARNING_S: i64 = 10 * 60;
+
+impl SyncSummary {
+    /// The clock offset worth telling the officer about (beyond [`CLOCK_WARNING_S`]).
+    pub fn clock_warning(&self) -> Option<i64> {
+        self.clock_offset_s
+            .filter(|offset| offset.abs() > CLOCK_WARNING_S)
+    }
+
+    /// The warning about a wrong laptop clock, if the run found one: how far and
+    /// which way, from the server's clock (or from bounded timestamps when the
+    /// server's clock was not seen).
+    pub fn clock_warning_text(&self, lang: Lang) -> Option<String> {
+        let Some(offset) = self.clock_warning() else {
+            return (self.bounded > 0).then(|| {
+                match lang {
+                    Lang::Id => "Jam laptop ini terlalu maju; periksa tanggal dan jam laptop.",
+                    Lang::En => "This laptop's clock runs ahead; check its date and time.",
+                }
+                .to_owned()
+            });
+        };
+        let amount = offset.unsigned_abs();
+        let (count, unit_id, unit_en) = if amount >= 2 * 86_400 {
+            ((amount + 86_400 / 2) / 86_400, "hari", "days")
+        } else if amount >= 2 * 3_600 {
+            ((amount + 3_600 / 2) / 3_600, "jam", "hours")
+        } else {
+            ((amount + 60 / 2) / 60, "menit", "minutes")
+        };
+        Some(match (lang, offset > 0) {
+            (Lang::Id, true) => format!(
+                "Jam laptop ini terlalu maju sekitar {count} {unit_id} dari jam server; periksa tanggal dan jam laptop."
+            ),
+            (Lang::Id, false) => format!(
+                "Jam laptop ini terlalu mundur sekitar {count} {unit_id} dari jam server; periksa tanggal dan jam laptop."
+            ),
+            (Lang::En, true) => format!(
+                "This laptop's clock runs about {count} {unit_en} ahead of the server's; check its date and time."
+            ),
+            (Lang::En, false) => format!(
+                "This laptop's clock runs about {count} {unit_en} behind the server's; check its date and time."
+            ),
+        })
+    }
+}
+
+/// Seconds from `server_ms` to the laptop's `device` time.
+fn offset_s(device: OffsetDateTime, server_ms: u64) -> i64 {
+    let device_ms = i128::from(crate::output::unix_ms(device));
+    let offset = (device_ms - i128::from(server_ms)) / 1000;
+    i64::try_from(offset).unwrap_or(if offset < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Progress of a run, for a progress line.
@@ -156,6 +216,7 @@ fn push_all(
         };
         summary.requests += 1;
         let response = client.push(&request)?;
+        summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
         if response.receipts.len() != request.operations.len() {
             return Err(SyncError::Protocol(format!(
                 "{} receipts for {} operations",
@@ -196,6 +257,11 @@ fn pull_all(
         let Some(page) = client.pull(cursor, MAX_PULL_LIMIT, store_id)? else {
             break;
         };
+        // The page carries the server's clock; its wall time is the server's
+        // own time (or at most a few minutes ahead of it, see `MAX_CLOCK_AHEAD_MS`).
+        if summary.clock_offset_s.is_none() {
+            summary.clock_offset_s = Some(offset_s(now(), page.server_hlc.wall_ms()));
+        }
         let tally = store.apply_pull_page(&page, now())?;
         summary.received += tally.received;
         summary.duplicate_notices += tally.duplicate_notices;
@@ -278,4 +344,64 @@ pub fn run_loop(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_offset(offset: Option<i64>) -> SyncSummary {
+        SyncSummary {
+            clock_offset_s: offset,
+            ..SyncSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_clock_off_by_minutes_says_nothing_and_beyond_says_how_far_and_which_way() {
+        assert_eq!(with_offset(Some(CLOCK_WARNING_S)).clock_warning(), None);
+        assert_eq!(with_offset(None).clock_warning_text(Lang::Id), None);
+        assert_eq!(
+            with_offset(Some(-365 * 86_400))
+                .clock_warning_text(Lang::Id)
+                .as_deref(),
+            Some(
+                "Jam laptop ini terlalu mundur sekitar 365 hari dari jam server; periksa tanggal dan jam laptop."
+            )
+        );
+        assert_eq!(
+            with_offset(Some(3 * 3_600 + 59))
+                .clock_warning_text(Lang::En)
+                .as_deref(),
+            Some(
+                "This laptop's clock runs about 3 hours ahead of the server's; check its date and time."
+            )
+        );
+        assert_eq!(
+            with_offset(Some(-(CLOCK_WARNING_S + 60)))
+                .clock_warning_text(Lang::En)
+                .as_deref(),
+            Some(
+                "This laptop's clock runs about 11 minutes behind the server's; check its date and time."
+            )
+        );
+        // Without the server's clock, bounded timestamps still say "ahead".
+        let bounded = SyncSummary {
+            bounded: 2,
+            ..SyncSummary::default()
+        };
+        assert!(
+            bounded
+                .clock_warning_text(Lang::Id)
+                .is_some_and(|text| text.contains("terlalu maju"))
+        );
+    }
+
+    #[test]
+    fn offsets_are_device_minus_server_in_whole_seconds() {
+        let device = OffsetDateTime::from_unix_timestamp(1_000).expect("valid");
+        assert_eq!(offset_s(device, 1_000_000), 0);
+        assert_eq!(offset_s(device, 400_000), 600);
+        assert_eq!(offset_s(device, 1_700_000), -700);
+    }
 }

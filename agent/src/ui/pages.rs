@@ -1036,6 +1036,11 @@ pub fn sync(ctx: &Ctx, page: &SyncPage<'_>) -> Markup {
             @if page.view.running {
                 p #running { (ctx.t("Sedang sinkron…", "Syncing now…")) }
             }
+            @if let Some((_, LastAttempt::Succeeded(summary))) = &page.view.last {
+                @if let Some(warning) = summary.clock_warning_text(lang) {
+                    p #clock-warning .notice role="alert" { (warning) }
+                }
+            }
             dl {
                 div { dt { (ctx.t("Server", "Server")) } dd #server {
                     @match page.enrollment {
