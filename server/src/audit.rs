@@ -57,6 +57,12 @@ pub mod action {
     pub const STAFF_LOGOUT: &str = "staff.logout";
     /// A record's own page was shown in the dashboard (it shows the full NIK).
     pub const RECORD_VIEW: &str = "record.view";
+    /// `backup`: a copy of the whole store was written (an export of everything).
+    pub const BACKUP: &str = "store.backup";
+    /// `restore`: the store was replaced by a backup.
+    pub const RESTORE: &str = "store.restore";
+    /// `store-id --renew`: the store took a new identity.
+    pub const STORE_ID_RENEW: &str = "store.renew_id";
 }
 
 /// Who is acting: `given` (from `--staff` or `LINDUNG_STAFF`), else

@@ -195,6 +195,34 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Copy the SQLite store to a new file while the server keeps serving
+    /// (PostgreSQL: use pg_dump, see docs/operations.md). Recorded in the audit log.
+    /// Salin basis data SQLite ke berkas baru selagi server tetap berjalan.
+    Backup {
+        /// The file to write (must not exist).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Replace the SQLite store by a backup (stop the server first). The
+    /// replaced database is kept beside it, and the store takes a new
+    /// identity so agents send again what the backup lacks.
+    /// Pulihkan basis data SQLite dari cadangan (hentikan server dulu).
+    Restore {
+        /// The backup file (from `backup`).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Show the store's identity; `--renew` gives it a new one (after
+    /// restoring a PostgreSQL database with pg_restore).
+    StoreId {
+        /// Give the store a new identity: agents then send again whatever they hold.
+        #[arg(long)]
+        renew: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Show the region codes built into this server: counts per level and kind, and their source.
     Regions {
         /// Print as JSON.
@@ -447,6 +475,7 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
     match command {
         Command::Serve { listen, database } => {
             crate::serve::init_logging();
+            let _serving = serve_lock(&database.url()?)?;
             let storage = database.open().await?;
             crate::serve::serve(storage, listen).await
         }
@@ -717,6 +746,30 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
                     json,
                 } => list_audit(storage.as_ref(), limit, action, since.as_deref(), json).await,
             }
+        }
+        Command::Backup { file, database } => backup(actor, &file, &database).await,
+        Command::Restore { file, database } => restore(actor, &file, &database).await,
+        Command::StoreId { renew, database } => {
+            let storage = database.open().await?;
+            if renew {
+                let before = storage.store_id().await?;
+                let id = storage.renew_store_id().await?;
+                audit(
+                    storage.as_ref(),
+                    actor,
+                    action::STORE_ID_RENEW,
+                    &id.to_string(),
+                    serde_json::json!({ "previous": before.to_string() }),
+                )
+                .await?;
+                say!("{id}");
+                say!(
+                    "Identitas baru; agen akan mengirim ulang datanya. / New identity; agents will send their data again."
+                );
+            } else {
+                say!("{}", storage.store_id().await?);
+            }
+            Ok(())
         }
         Command::Export { command, database } => {
             let storage = database.open().await?;
@@ -1637,5 +1690,106 @@ fn show_regions(json: bool) -> anyhow::Result<()> {
     } else {
         say!("{}", summary.to_string().trim_end());
     }
+    Ok(())
+}
+
+/// While `serve` runs on a SQLite file, it holds that file's serve lock so
+/// `restore` cannot swap the database under it.
+fn serve_lock(url: &DatabaseUrl) -> anyhow::Result<Option<crate::backup::ServeLock>> {
+    let DatabaseUrl::Sqlite(path) = url else {
+        return Ok(None);
+    };
+    match crate::backup::try_serve_lock(path)? {
+        Some(lock) => Ok(Some(lock)),
+        None => bail!(
+            "another lindung-server is already serving {} / server lain sudah berjalan dengan basis data ini",
+            path.display()
+        ),
+    }
+}
+
+const POSTGRES_BACKUP_HELP: &str = "PostgreSQL is backed up and restored with its own tools: \
+    pg_dump --format=custom --file=FILE URL, then pg_restore --clean --if-exists --dbname=URL FILE \
+    and `lindung-server store-id --renew` (docs/operations.md)";
+
+async fn backup(
+    actor: &str,
+    file: &std::path::Path,
+    database: &DatabaseArgs,
+) -> anyhow::Result<()> {
+    let url = database.url()?;
+    let DatabaseUrl::Sqlite(path) = &url else {
+        bail!("{POSTGRES_BACKUP_HELP}");
+    };
+    let (source, target) = (path.clone(), file.to_owned());
+    let done = tokio::task::spawn_blocking(move || crate::backup::backup_sqlite(&source, &target))
+        .await
+        .context("the backup task failed")??;
+    let storage = database.open().await?;
+    audit(
+        storage.as_ref(),
+        actor,
+        action::BACKUP,
+        &done.path.display().to_string(),
+        serde_json::json!({ "bytes": done.bytes }),
+    )
+    .await?;
+    say!(
+        "Cadangan ditulis / backup written: {} ({} bytes)",
+        done.path.display(),
+        done.bytes
+    );
+    Ok(())
+}
+
+async fn restore(
+    actor: &str,
+    file: &std::path::Path,
+    database: &DatabaseArgs,
+) -> anyhow::Result<()> {
+    let url = database.url()?;
+    let DatabaseUrl::Sqlite(path) = &url else {
+        bail!("{POSTGRES_BACKUP_HELP}");
+    };
+    let Some(lock) = crate::backup::try_serve_lock(path)? else {
+        return Err(crate::backup::BackupError::ServerRunning(path.clone()).into());
+    };
+    let (backup, target) = (file.to_owned(), path.clone());
+    let (restored, lock) = tokio::task::spawn_blocking(move || {
+        let restored =
+            crate::backup::put_backup_in_place(&backup, &target, &lock, OffsetDateTime::now_utc());
+        (restored, lock)
+    })
+    .await
+    .context("the restore task failed")?;
+    let restored = restored?;
+    let storage = database.open().await?;
+    let id = storage.renew_store_id().await?;
+    audit(
+        storage.as_ref(),
+        actor,
+        action::RESTORE,
+        &file.display().to_string(),
+        serde_json::json!({
+            "store_id": id.to_string(),
+            "previous_kept_as": restored.previous_kept_as.as_ref().map(|p| p.display().to_string()),
+        }),
+    )
+    .await?;
+    drop(lock);
+    say!(
+        "Dipulihkan / restored: {} → {}",
+        file.display(),
+        path.display()
+    );
+    if let Some(kept) = &restored.previous_kept_as {
+        say!(
+            "Basis data sebelumnya disimpan / the previous database is kept as: {}",
+            kept.display()
+        );
+    }
+    say!(
+        "Identitas baru {id}: agen akan mengirim ulang yang belum ada di cadangan. / New identity {id}: agents will send again what the backup lacks."
+    );
     Ok(())
 }

@@ -22,6 +22,7 @@
 pub mod access;
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod dashboard;
 pub mod duplicates;

@@ -486,3 +486,75 @@ fn the_background_loop_waits_for_the_server_and_then_delivers() {
     );
     assert_eq!(count(&central.stats(), "records"), 1);
 }
+
+#[test]
+fn a_server_restored_from_a_backup_gets_back_from_the_laptop_what_it_lacks() {
+    let mut central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["1311"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    for i in 1..=2 {
+        laptop.register(&nik(i), &name(i), "1311012001");
+    }
+    laptop.sync();
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = dir.path().join("cadangan.sqlite");
+    let backup_arg = backup.to_str().expect("utf-8");
+    // Taken while the server serves.
+    let done = central.admin(["backup", backup_arg]);
+    assert_eq!(done.code, Some(0), "{}{}", done.stdout, done.stderr);
+    assert!(done.stdout.contains("backup written"), "{}", done.stdout);
+    let again = central.admin(["backup", backup_arg]);
+    assert_ne!(again.code, Some(0), "a backup never overwrites");
+    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+    for i in 3..=5 {
+        laptop.register(&nik(i), &name(i), "1311012001");
+    }
+    laptop.sync();
+    assert_eq!(count(&central.stats(), "records"), 5);
+
+    // Not under a running server.
+    let refused = central.admin(["restore", backup_arg]);
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains("stop it before restoring"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(count(&central.stats(), "records"), 5, "nothing changed");
+
+    central.kill();
+    let restored = central.admin(["restore", backup_arg]);
+    assert_eq!(
+        restored.code,
+        Some(0),
+        "{}{}",
+        restored.stdout,
+        restored.stderr
+    );
+    assert!(
+        restored.stdout.contains("before-restore"),
+        "{}",
+        restored.stdout
+    );
+    assert_eq!(count(&central.stats(), "records"), 2, "the backup's state");
+    central.restart();
+
+    // The laptop notices the other store and sends again what it lacks;
+    // what the backup has is answered "duplicate".
+    let summary = laptop.sync();
+    assert_eq!(summary["server_changed"], true, "{summary}");
+    assert_eq!(summary["accepted"], 3, "{summary}");
+    assert_eq!(summary["duplicates"], 2, "{summary}");
+    let stats = central.stats();
+    assert_eq!(count(&stats, "records"), 5);
+    assert_eq!(count(&stats, "operations"), 5);
+    let audit = central.admin(["audit", "list", "--json"]).json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"store.restore"), "{actions:?}");
+}

@@ -66,6 +66,9 @@ pub struct PullTally {
     pub received: u64,
     /// Records whose duplicate-person notice changed.
     pub duplicate_notices: u64,
+    /// The page came from another store than the last answer (the server
+    /// was reset or restored): everything it had acknowledged is pending again.
+    pub server_changed: bool,
 }
 
 fn meta(tx: &rusqlite::Connection, key: &str) -> Result<Option<String>, StoreError> {
@@ -319,6 +322,16 @@ impl Store {
     ) -> Result<PullTally, StoreError> {
         let tx = write(&mut self.conn)?;
         let mut tally = PullTally::default();
+        let answered_by = page.store_id.to_string();
+        if meta(&tx, "store_id")?.is_some_and(|known| known != answered_by) {
+            // As after a push answered by another store: the server may lack
+            // what the old one acknowledged. Send everything again.
+            tx.execute(
+                "UPDATE outbox SET state = 'pending' WHERE state = 'acked'",
+                [],
+            )?;
+            tally.server_changed = true;
+        }
         let mut touched = BTreeSet::new();
         let mut latest = page.server_hlc;
         for operation in &page.operations {
@@ -340,7 +353,7 @@ impl Store {
         }
         observe(&tx, latest)?;
         set_meta(&tx, "pull_cursor", &page.next_cursor.to_string())?;
-        set_meta(&tx, "store_id", &page.store_id.to_string())?;
+        set_meta(&tx, "store_id", &answered_by)?;
         tx.commit()?;
         Ok(tally)
     }

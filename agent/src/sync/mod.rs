@@ -155,7 +155,11 @@ pub fn sync_once(
     let client = client_for(store)?;
     let mut summary = SyncSummary::default();
     push_all(store, &client, &mut summary, progress, &now)?;
-    pull_all(store, &client, &mut summary, progress, &now)?;
+    if pull_all(store, &client, &mut summary, progress, &now)? {
+        // The pull found a reset or restored server: send it what it lacks.
+        push_all(store, &client, &mut summary, progress, &now)?;
+        pull_all(store, &client, &mut summary, progress, &now)?;
+    }
     store.mark_synced(now())?;
     summary.pending_after = store.pending_count()?;
     Ok(summary)
@@ -243,14 +247,17 @@ fn push_all(
     Ok(())
 }
 
-/// Pulls pages until the server has nothing more.
+/// Pulls pages until the server has nothing more; true when a page came
+/// from another store than the last answer (a reset or restored server:
+/// the outbox is pending again and must be pushed).
 fn pull_all(
     store: &mut Store,
     client: &Client,
     summary: &mut SyncSummary,
     progress: &mut dyn FnMut(Progress),
     now: &dyn Fn() -> OffsetDateTime,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
+    let mut server_changed = false;
     loop {
         let (cursor, store_id) = store.pull_position()?;
         summary.requests += 1;
@@ -263,6 +270,10 @@ fn pull_all(
             summary.clock_offset_s = Some(offset_s(now(), page.server_hlc.wall_ms()));
         }
         let tally = store.apply_pull_page(&page, now())?;
+        if tally.server_changed {
+            summary.server_changed = true;
+            server_changed = true;
+        }
         summary.received += tally.received;
         summary.duplicate_notices += tally.duplicate_notices;
         progress(Progress::Pulling {
@@ -272,7 +283,7 @@ fn pull_all(
             break;
         }
     }
-    Ok(())
+    Ok(server_changed)
 }
 
 /// What the loop reports after each round: the result, and the wait before

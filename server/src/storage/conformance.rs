@@ -29,6 +29,7 @@ where
 {
     enrolment_gives_a_scoped_token(fresh().await.as_ref()).await;
     push_is_idempotent_and_acknowledged(fresh().await.as_ref()).await;
+    a_renewed_store_id_keeps_the_data(fresh().await.as_ref()).await;
     rejections_are_remembered_and_never_block(fresh().await.as_ref()).await;
     a_reused_sequence_number_is_refused(fresh().await.as_ref()).await;
     pull_pages_through_other_devices_changes_in_scope(fresh().await.as_ref()).await;
@@ -329,6 +330,27 @@ async fn push_is_idempotent_and_acknowledged(storage: &dyn Storage) {
     assert_eq!(devices[0].acknowledged_seq, 3);
     assert!(devices[0].last_seen_at.is_some());
     assert!(storage.last_hlc().await.expect("works") >= ops[2].hlc);
+}
+
+async fn a_renewed_store_id_keeps_the_data(storage: &dyn Storage) {
+    let rina = enrol(storage, "Rina", &["131101"]).await;
+    let person = registration(&nik(1, 1), "Siti Aminah", "1311012001", &rina.scope);
+    let op = create(&rina.scope, 1, base_ms() + 1, &person);
+    storage
+        .push(&rina.scope, std::slice::from_ref(&op), NOW)
+        .await
+        .expect("push");
+    let before = storage.store_id().await.expect("id");
+    let renewed = storage.renew_store_id().await.expect("renews");
+    assert_ne!(renewed, before);
+    assert_eq!(storage.store_id().await.expect("id"), renewed);
+    // Everything stays; the agent's re-sent operation is a duplicate.
+    let again = storage
+        .push(&rina.scope, std::slice::from_ref(&op), NOW)
+        .await
+        .expect("push");
+    assert_eq!(again.receipts[0].outcome, Outcome::Duplicate);
+    assert_eq!(storage.counts().await.expect("counts").records, 1);
 }
 
 async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {

@@ -770,6 +770,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The store's random identity, created with the database.
     async fn store_id(&self) -> Result<StoreId>;
 
+    /// Gives the store a new random identity and returns it: after a restore
+    /// from a backup, agents see another store, turn what they had delivered
+    /// back to pending and send it again; the server keeps what it has.
+    async fn renew_store_id(&self) -> Result<StoreId>;
+
     /// The greatest timestamp of any stored operation (the server clock resumes after it).
     async fn last_hlc(&self) -> Result<Hlc>;
 

@@ -1365,6 +1365,15 @@ impl Storage for PostgresStorage {
         Ok(StoreId(row.try_get(0)?))
     }
 
+    async fn renew_store_id(&self) -> Result<StoreId> {
+        let client = self.client().await?;
+        let id = Uuid::new_v4();
+        client
+            .execute("UPDATE meta SET store_id = $1", &[&id])
+            .await?;
+        Ok(StoreId(id))
+    }
+
     async fn last_hlc(&self) -> Result<Hlc> {
         // Kept in `meta` by every push, so no scan of the operations.
         let client = self.client().await?;

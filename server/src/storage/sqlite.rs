@@ -1288,6 +1288,18 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn renew_store_id(&self) -> Result<StoreId> {
+        self.run(|connection| {
+            let id = Uuid::new_v4();
+            connection.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'store_id'",
+                params![id.hyphenated().to_string()],
+            )?;
+            Ok(StoreId(id))
+        })
+        .await
+    }
+
     async fn last_hlc(&self) -> Result<Hlc> {
         self.run(|connection| {
             let packed: Option<i64> =
