@@ -3,6 +3,8 @@
 //! | route | auth | what |
 //! |---|---|---|
 //! | `GET /health` | none | liveness |
+//! | `GET /ready` | none | readiness: the database answers (`503` otherwise) |
+//! | `GET /metrics` | staff bearer token | Prometheus metrics ([`crate::metrics`]) |
 //! | `POST /api/v1/enroll` | enrolment code in the body | device joins, gets its token |
 //! | `POST /api/v1/sync/push` | bearer token | a batch of the device's outbox |
 //! | `GET /api/v1/sync/pull?cursor=N&limit=M&store=ID` | bearer token | changes in scope after `cursor`; `204` when there are none |
@@ -57,6 +59,8 @@ pub struct AppState {
     pub store_id: StoreId,
     /// The server's hybrid logical clock.
     pub clock: Mutex<HlcClock>,
+    /// What `/metrics` reports.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -68,6 +72,7 @@ impl AppState {
             storage,
             store_id,
             clock: Mutex::new(HlcClock::resume(last)),
+            metrics: crate::metrics::Metrics::new(),
         })
     }
 
@@ -88,6 +93,8 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/api/v1/enroll", post(enroll))
         .route("/api/v1/sync/push", post(push))
         .route("/api/v1/sync/pull", get(pull))
@@ -153,6 +160,51 @@ async fn openapi() -> Json<serde_json::Value> {
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready to serve: the database answers. `503` otherwise (a load balancer
+/// takes the process out of rotation until it answers again).
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.storage.store_id().await {
+        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus metrics ([`crate::metrics`]), for a staff bearer token.
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    crate::staff_api::staff(&state, &headers).await?;
+    let last_recompute = state
+        .storage
+        .audit_entries(&crate::storage::AuditFilter {
+            limit: 1,
+            action: Some(crate::audit::action::COVERAGE_RECOMPUTE.to_owned()),
+            since_ms: None,
+        })
+        .await?
+        .first()
+        .and_then(|entry| entry.details["seconds"].as_f64());
+    let text = state
+        .metrics
+        .render(state.storage.pool_status(), last_recompute)
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::Internal,
+                "the metrics could not be rendered",
+                "metrik gagal disusun",
+            )
+        })?;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn not_found() -> ApiError {
@@ -437,6 +489,7 @@ async fn enroll(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    state.metrics.request(crate::metrics::Endpoint::Enroll);
     let request: EnrollRequest = decode(&headers, body)?;
     check_protocol(request.protocol)?;
     let failures_key = format!("enroll:{address}");
@@ -521,6 +574,7 @@ async fn push(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    state.metrics.request(crate::metrics::Endpoint::Push);
     let mut device = authenticate(&state, &headers).await?;
     let request = decode_push_body(&headers, &body_bytes(body)?)?;
     // A cursor into another store (before a reset) says nothing about this one.
@@ -557,9 +611,15 @@ async fn push(
                 seen.push(bounded_hlc.unwrap_or(op.hlc));
             }
             Outcome::Duplicate => duplicates += 1,
-            Outcome::Rejected { .. } => rejected += 1,
+            Outcome::Rejected { error } => {
+                rejected += 1;
+                state.metrics.operations("rejected", error.code.as_str(), 1);
+            }
         }
     }
+    state.metrics.operations("accepted", "", accepted as u64);
+    state.metrics.operations("duplicate", "", duplicates as u64);
+    state.metrics.push_took(started.elapsed().as_secs_f64());
     tracing::info!(
         device = %device.device_id,
         operations = request.operations.len(),
@@ -611,6 +671,7 @@ async fn pull(
     headers: HeaderMap,
     query: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    state.metrics.request(crate::metrics::Endpoint::Pull);
     let device = authenticate(&state, &headers).await?;
     let Query(query) = query.map_err(|e| {
         ApiError::new(

@@ -81,6 +81,9 @@ pub enum Command {
         /// Address to listen on; port 0 picks a free port (the chosen address is printed).
         #[arg(long, env = "LINDUNG_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Log lines as text or as JSON objects (one per line).
+        #[arg(long, env = "LINDUNG_LOG_FORMAT", value_enum, default_value_t)]
+        log_format: crate::serve::LogFormat,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -473,8 +476,12 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
     match command {
-        Command::Serve { listen, database } => {
-            crate::serve::init_logging();
+        Command::Serve {
+            listen,
+            log_format,
+            database,
+        } => {
+            crate::serve::init_logging(log_format);
             let _serving = serve_lock(&database.url()?)?;
             let storage = database.open().await?;
             crate::serve::serve(storage, listen).await
@@ -568,7 +575,7 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
                         actor,
                         action::COVERAGE_RECOMPUTE,
                         "",
-                        serde_json::json!({ "persons": persons }),
+                        serde_json::json!({ "persons": persons, "seconds": seconds }),
                     )
                     .await?;
                     if json {

@@ -28,6 +28,7 @@ pub mod dashboard;
 pub mod duplicates;
 pub mod export;
 pub mod ingest;
+pub mod metrics;
 pub mod openapi;
 pub mod persons;
 pub mod reconcile;

@@ -50,7 +50,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The staff account of the request's bearer token.
-async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffAccount, ApiError> {
+pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffAccount, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

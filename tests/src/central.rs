@@ -18,6 +18,8 @@ pub struct Central {
     /// Secrets handed out through this server (enrolment codes, staff
     /// passwords): none may appear in its log.
     secrets: std::sync::Mutex<Vec<String>>,
+    /// Extra environment of the server process.
+    env: Vec<(String, String)>,
 }
 
 impl Central {
@@ -51,14 +53,33 @@ impl Central {
         )
     }
 
-    fn start_with(dir: tempfile::TempDir, database: String) -> Central {
-        let mut central = Central {
+    /// Starts a server on a fresh SQLite database with extra environment
+    /// variables (e.g. `LINDUNG_LOG_FORMAT`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Central {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = format!("sqlite://{}", dir.path().join("server.sqlite").display());
+        let mut central = Central::new(dir, database);
+        central.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        central.spawn();
+        central
+    }
+
+    fn new(dir: tempfile::TempDir, database: String) -> Central {
+        Central {
             dir,
             database,
             child: None,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             secrets: std::sync::Mutex::default(),
-        };
+            env: Vec::new(),
+        }
+    }
+
+    fn start_with(dir: tempfile::TempDir, database: String) -> Central {
+        let mut central = Central::new(dir, database);
         central.spawn();
         central
     }
@@ -73,6 +94,7 @@ impl Central {
             .args(["serve", "--listen", &self.address.to_string()])
             .env("LINDUNG_DATABASE", &self.database)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .stdin(Stdio::null())

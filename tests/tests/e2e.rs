@@ -14,6 +14,7 @@ mod coverage;
 mod crash;
 mod dashboard;
 mod nik_cli;
+mod ops;
 mod quickstart;
 mod reconcile;
 mod region_cli;

@@ -767,6 +767,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Which backend and where, password hidden.
     fn describe(&self) -> String;
 
+    /// The connection pool's state, for the metrics (`None`: no pool).
+    fn pool_status(&self) -> Option<crate::metrics::PoolStatus> {
+        None
+    }
+
     /// The store's random identity, created with the database.
     async fn store_id(&self) -> Result<StoreId>;
 

@@ -1365,6 +1365,17 @@ impl Storage for PostgresStorage {
         Ok(StoreId(row.try_get(0)?))
     }
 
+    fn pool_status(&self) -> Option<crate::metrics::PoolStatus> {
+        let status = self.pool.status();
+        let idle = u64::try_from(status.available).unwrap_or(0);
+        let size = status.size as u64;
+        Some(crate::metrics::PoolStatus {
+            in_use: size.saturating_sub(idle),
+            idle,
+            max: status.max_size as u64,
+        })
+    }
+
     async fn renew_store_id(&self) -> Result<StoreId> {
         let client = self.client().await?;
         let id = Uuid::new_v4();
