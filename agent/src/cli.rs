@@ -25,6 +25,13 @@ pub struct Cli {
     #[arg(long, global = true, env = "LINDUNG_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Berkas konfigurasi (bawaan: /etc/lindung/agent.toml, lalu agent.toml di
+    /// direktori konfigurasi pengguna; tidak wajib ada).
+    /// The configuration file (default: /etc/lindung/agent.toml, else agent.toml
+    /// in the user's configuration directory; none is needed).
+    #[arg(long, global = true, env = "LINDUNG_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -47,9 +54,20 @@ pub enum Command {
     /// Buka antarmuka web di browser laptop ini (http://127.0.0.1:7878/).
     /// Serve the officer's web UI on this laptop (http://127.0.0.1:7878/).
     Serve(crate::ui::ServeArgs),
+    /// Periksa berkas konfigurasi: kunci yang tidak dikenal dan nilai yang salah.
+    /// Check the configuration file: unknown keys and bad values.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Commands that open the encrypted store.
     #[command(flatten)]
     WithStore(StoreCommand),
+}
+
+/// `config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Periksa berkas konfigurasi dan tampilkan nilainya. Check the file and show its values.
+    Check,
 }
 
 /// Commands that need the unlocked store.
@@ -105,6 +123,9 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
             crate::ui::serve(&args, crate::session::data_dir(data_dir)?, lang)?;
             return Ok(Outcome::Success);
         }
+        Command::Config(ConfigCommand::Check) => {
+            anyhow::bail!("`config check` is handled before any command runs")
+        }
         Command::WithStore(command) => command,
     };
     let mut store = crate::session::open(&crate::session::data_dir(data_dir)?, lang)?;
@@ -128,9 +149,52 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
 
 /// Parses the command line, runs the command and turns the result into an exit code:
 /// 0 success, 1 the command ran but found something invalid or missing, 2 an error.
+/// Where a configuration file is looked for when none is named.
+fn config_places() -> Vec<PathBuf> {
+    let mut places = Vec::new();
+    if cfg!(unix) {
+        places.push(PathBuf::from("/etc/lindung/agent.toml"));
+    }
+    if let Some(dirs) = directories::ProjectDirs::from("id", "Lindung", "lindung-agent") {
+        places.push(dirs.config_dir().join("agent.toml"));
+    }
+    places
+}
+
+/// The tables of the configuration file: the commands whose options it sets.
+const CONFIG_SECTIONS: &[&str] = &["serve"];
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let configured = match lindung_shared::config::configure(
+        Cli::command(),
+        &args,
+        std::env::var_os("LINDUNG_CONFIG"),
+        &config_places(),
+        CONFIG_SECTIONS,
+        |path| std::fs::read_to_string(path),
+    ) {
+        Ok(configured) => configured,
+        Err(failure) => {
+            eprintln!("galat / error: {failure}");
+            eprintln!("Perbaiki berkas konfigurasi. / Fix the configuration file.");
+            let checking = args
+                .windows(2)
+                .any(|pair| pair[0] == "config" && pair[1] == "check");
+            return ExitCode::from(if checking { 1 } else { 2 });
+        }
+    };
+    let matches = configured.command.clone().get_matches_from(&args);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let lang = cli.lang;
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        show_config(&configured, lang);
+        return ExitCode::SUCCESS;
+    }
     let result = run(cli.command, cli.data_dir, lang);
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -143,6 +207,32 @@ pub fn main() -> ExitCode {
             };
             eprintln!("{label}: {error:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `config check` once the file was read and applied without a problem.
+fn show_config(configured: &lindung_shared::config::Configured, lang: Lang) {
+    match &configured.source {
+        None => {
+            println!(
+                "{}",
+                match lang {
+                    Lang::Id => "Tidak ada berkas konfigurasi; nilai bawaan dipakai.",
+                    Lang::En => "No configuration file; the built-in defaults apply.",
+                }
+            );
+            let places: Vec<String> = config_places()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            println!("  ({})", places.join(", "));
+        }
+        Some(path) => {
+            println!("{}: OK", path.display());
+            for entry in &configured.entries {
+                println!("  {} = {}", entry.name(), entry.value);
+            }
         }
     }
 }

@@ -40,6 +40,11 @@ pub struct Cli {
     /// Siapa yang bertindak, untuk log audit.
     #[arg(long, env = crate::audit::STAFF_VARIABLE, global = true, value_name = "NAME")]
     pub staff: Option<String>,
+    /// The configuration file (default: /etc/lindung/server.toml, else
+    /// server.toml in the platform configuration directory; none is needed).
+    /// Berkas konfigurasi.
+    #[arg(long, env = "LINDUNG_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// Where the data lives; shared by every command that opens the database.
@@ -226,12 +231,25 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// The configuration file: `config check` reports unknown keys and bad values.
+    /// Berkas konfigurasi: `config check` memeriksa kunci dan nilainya.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Show the region codes built into this server: counts per level and kind, and their source.
     Regions {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration file and show the values it sets.
+    Check,
 }
 
 /// `audit …`
@@ -441,10 +459,49 @@ pub enum DeviceCommand {
 }
 
 /// Parses the command line and runs the command.
+/// Where a configuration file is looked for when none is named.
+fn config_places() -> Vec<std::path::PathBuf> {
+    let mut places = vec![std::path::PathBuf::from("/etc/lindung/server.toml")];
+    if let Some(dirs) = directories::ProjectDirs::from("id", "Lindung", "lindung-server") {
+        places.push(dirs.config_dir().join("server.toml"));
+    }
+    places
+}
+
+/// The tables of the configuration file: the commands whose options it sets.
+const CONFIG_SECTIONS: &[&str] = &["serve"];
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let configured = match lindung_shared::config::configure(
+        Cli::command(),
+        &args,
+        std::env::var_os("LINDUNG_CONFIG"),
+        &config_places(),
+        CONFIG_SECTIONS,
+        |path| std::fs::read_to_string(path),
+    ) {
+        Ok(configured) => configured,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            eprintln!("Perbaiki berkas konfigurasi. / Fix the configuration file.");
+            let checking = args
+                .windows(2)
+                .any(|pair| pair[0] == "config" && pair[1] == "check");
+            return ExitCode::from(if checking { 1 } else { 2 });
+        }
+    };
+    let matches = configured.command.clone().get_matches_from(&args);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let result = match cli.command {
         Command::Regions { json } => show_regions(json),
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => show_config(&configured),
         command => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -809,6 +866,7 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
             }
         }
         Command::Regions { json } => show_regions(json),
+        Command::Config { .. } => bail!("`config` is handled before the runtime starts"),
     }
 }
 
@@ -1798,5 +1856,28 @@ async fn restore(
     say!(
         "Identitas baru {id}: agen akan mengirim ulang yang belum ada di cadangan. / New identity {id}: agents will send again what the backup lacks."
     );
+    Ok(())
+}
+
+/// `config check` once the file was read and applied without a problem.
+fn show_config(configured: &lindung_shared::config::Configured) -> anyhow::Result<()> {
+    match &configured.source {
+        None => {
+            say!(
+                "Tidak ada berkas konfigurasi; nilai bawaan dipakai. / No configuration file; the built-in defaults apply."
+            );
+            let places: Vec<String> = config_places()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            say!("  (dicari / looked in: {})", places.join(", "));
+        }
+        Some(path) => {
+            say!("{}: OK", path.display());
+            for entry in &configured.entries {
+                say!("  {} = {}", entry.name(), entry.value);
+            }
+        }
+    }
     Ok(())
 }

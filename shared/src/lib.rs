@@ -21,6 +21,8 @@
 //! - [`coverage`]: contribution rates, coverage against a denominator, gap, cost and pace.
 //! - [`protocol`]: the versioned sync messages between agent and server.
 
+#[cfg(any(feature = "cli", test))]
+pub mod config;
 pub mod coverage;
 pub mod hlc;
 pub mod ids;

@@ -83,6 +83,7 @@ where
     let output = Command::new(binary(name))
         .args(args)
         .env_remove("LINDUNG_LANG")
+        .env_remove("LINDUNG_CONFIG")
         .output()
         .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
     Finished::from_output(output)

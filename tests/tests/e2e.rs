@@ -15,6 +15,7 @@ mod crash;
 mod dashboard;
 mod nik_cli;
 mod ops;
+mod packaging;
 mod quickstart;
 mod reconcile;
 mod region_cli;

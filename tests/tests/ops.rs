@@ -93,3 +93,116 @@ fn readiness_and_metrics_tell_an_operator_what_the_server_does() {
     }
     assert!(log.contains("\"message\":\"push\""), "{log}");
 }
+
+fn with_config(program: &str, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(lindung_tests::binary(program))
+        .args(args)
+        .env("LINDUNG_CONFIG", config)
+        .env_remove("LINDUNG_DATABASE")
+        .env_remove("LINDUNG_DATA_DIR")
+        .env_remove("LINDUNG_LANG")
+        .output()
+        .expect("runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_configuration_file_sets_defaults_and_check_names_every_mistake() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = dir.path().join("dari-konfigurasi.sqlite");
+    let good = dir.path().join("server.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "# Lindung server\ndatabase = \"sqlite://{}\"\n\n[serve]\nlisten = \"127.0.0.1:0\"\nlog_format = \"json\"\n",
+            database.display()
+        ),
+    )
+    .expect("written");
+    let checked = with_config("lindung-server", &good, &["config", "check"]);
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+    assert!(text(&checked.stdout).contains("serve.log_format = json"));
+    // The file's database is the one every command uses …
+    let added = with_config(
+        "lindung-server",
+        &good,
+        &["officer", "add", "Rina", "--region", "1311"],
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert!(database.exists());
+    // … unless the command line or the environment says otherwise.
+    let elsewhere = dir.path().join("lain.sqlite");
+    let overridden = std::process::Command::new(lindung_tests::binary("lindung-server"))
+        .args(["stats", "--json"])
+        .env("LINDUNG_CONFIG", &good)
+        .env(
+            "LINDUNG_DATABASE",
+            format!("sqlite://{}", elsewhere.display()),
+        )
+        .output()
+        .expect("runs");
+    assert!(overridden.status.success(), "{}", text(&overridden.stderr));
+    assert!(elsewhere.exists());
+    let stats: serde_json::Value = serde_json::from_slice(&overridden.stdout).expect("json");
+    assert_eq!(stats["officers"], 0, "{stats}");
+
+    let bad = dir.path().join("salah.toml");
+    std::fs::write(
+        &bad,
+        "databse = \"sqlite:///tmp/x\"\n[serve]\nlisten = \"di mana saja\"\nlisen = \"127.0.0.1:1\"\n",
+    )
+    .expect("written");
+    let refused = with_config("lindung-server", &bad, &["config", "check"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let report = text(&refused.stderr);
+    for expected in [
+        "salah.toml",
+        "unknown key `databse`",
+        "`serve.listen` = \"di mana saja\": invalid value",
+        "unknown key `serve.lisen`",
+    ] {
+        assert!(report.contains(expected), "{expected} in {report}");
+    }
+    // Any other command refuses to run on a broken file rather than guess.
+    let stopped = with_config("lindung-server", &bad, &["stats"]);
+    assert_eq!(stopped.status.code(), Some(2));
+    assert!(text(&stopped.stderr).contains("unknown key `databse`"));
+
+    // The agent reads its own file the same way.
+    let agent = dir.path().join("agent.toml");
+    std::fs::write(&agent, "lang = \"en\"\n[serve]\nsync_interval = 0\n").expect("written");
+    let refused = with_config("lindung-agent", &agent, &["config", "check"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("`serve.sync_interval` = \"0\""),
+        "{}",
+        text(&refused.stderr)
+    );
+    std::fs::write(&agent, "lang = \"en\"\n[serve]\nsync_interval = 30\n").expect("written");
+    let english = with_config("lindung-agent", &agent, &["nik", "1311015708900001"]);
+    assert!(
+        text(&english.stdout).contains("Birth date"),
+        "the file's language: {}",
+        text(&english.stdout)
+    );
+}
+
+#[test]
+fn the_packaged_configuration_files_pass_their_own_check() {
+    let packaging = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging");
+    for (program, file) in [
+        ("lindung-server", "server/server.toml"),
+        ("lindung-agent", "agent/agent.toml"),
+    ] {
+        let checked = with_config(program, &packaging.join(file), &["config", "check"]);
+        assert!(
+            checked.status.success(),
+            "{file}: {}",
+            text(&checked.stderr)
+        );
+        assert!(text(&checked.stdout).contains(": OK"), "{file}");
+    }
+}
