@@ -12,6 +12,7 @@ pub mod browser;
 pub mod central;
 pub mod fault_proxy;
 pub mod privacy;
+pub mod slow_link;
 pub mod ui;
 pub mod web;
 

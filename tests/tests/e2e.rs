@@ -13,6 +13,7 @@ mod browser;
 mod coverage;
 mod crash;
 mod dashboard;
+mod field;
 mod nik_cli;
 mod ops;
 mod packaging;

@@ -85,15 +85,22 @@ pub fn run(store: &mut Store, args: &SyncArgs, lang: Lang) -> anyhow::Result<Out
         };
     }
     let terminal = std::io::stderr().is_terminal() && !args.json;
+    let started = std::time::Instant::now();
     let mut progress = |step: Progress| {
         if terminal {
+            let left = match step {
+                Progress::Pushing { done, total } => time_left(started.elapsed(), done, total),
+                Progress::Pulling { .. } => None,
+            };
             let line = match (step, lang) {
-                (Progress::Pushing { done, total }, Lang::Id) => {
-                    format!("Mengirim {done}/{total} perubahan…")
-                }
-                (Progress::Pushing { done, total }, Lang::En) => {
-                    format!("Sending {done}/{total} changes…")
-                }
+                (Progress::Pushing { done, total }, Lang::Id) => match left {
+                    Some(s) => format!("Mengirim {done}/{total} perubahan… sisa ± {s} detik"),
+                    None => format!("Mengirim {done}/{total} perubahan…"),
+                },
+                (Progress::Pushing { done, total }, Lang::En) => match left {
+                    Some(s) => format!("Sending {done}/{total} changes… about {s} s left"),
+                    None => format!("Sending {done}/{total} changes…"),
+                },
                 (Progress::Pulling { received }, Lang::Id) => {
                     format!("Menerima {received} perubahan…")
                 }
@@ -224,4 +231,25 @@ fn print_summary(store: &Store, summary: &SyncSummary, lang: Lang) -> anyhow::Re
         )?;
     }
     Ok(())
+}
+
+/// Seconds left at the pace so far, once there is a pace to go by.
+fn time_left(elapsed: Duration, done: u64, total: u64) -> Option<u64> {
+    if done == 0 || done >= total {
+        return None;
+    }
+    let per_change = elapsed.as_secs_f64() / done as f64;
+    Some((per_change * (total - done) as f64).ceil() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_follows_the_pace_so_far() {
+        assert_eq!(time_left(Duration::from_secs(4), 0, 1000), None);
+        assert_eq!(time_left(Duration::from_secs(4), 250, 1000), Some(12));
+        assert_eq!(time_left(Duration::from_secs(4), 1000, 1000), None);
+    }
 }

@@ -23,8 +23,22 @@ pub use client::{Client, SyncError};
 
 use crate::store::{Enrollment, Store};
 
-/// Operations per push request.
+/// Most operations per push request.
 pub const PUSH_BATCH: usize = MAX_PUSH_OPERATIONS;
+/// Operations in a run's first push request, before the link's speed is known.
+pub const FIRST_BATCH: usize = 500;
+/// Fewest operations per push request.
+pub const MIN_BATCH: usize = 50;
+/// How long one push request should take on the link: on 2G a batch of
+/// [`PUSH_BATCH`] would take close to a minute, and a cut connection loses
+/// the whole unacknowledged batch; on a good link batches grow to the most.
+pub const BATCH_TARGET: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The next batch size after `size` operations took `took` to push.
+pub fn next_batch(size: usize, took: std::time::Duration) -> usize {
+    let per_second = size as f64 / took.as_secs_f64().max(0.001);
+    ((per_second * BATCH_TARGET.as_secs_f64()) as usize).clamp(MIN_BATCH, PUSH_BATCH)
+}
 
 /// What a sync run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -196,8 +210,9 @@ fn push_all(
 ) -> Result<(), SyncError> {
     let mut total = store.pending_count()?;
     let mut last_first_seq = None;
+    let mut batch_size = FIRST_BATCH;
     loop {
-        let batch = store.pending_operations(PUSH_BATCH)?;
+        let batch = store.pending_operations(batch_size)?;
         let Some(first) = batch.first() else { break };
         // A batch that starts where the previous one did made no progress
         // (the server answered without receipts): stop rather than loop.
@@ -219,7 +234,9 @@ fn push_all(
             operations: batch,
         };
         summary.requests += 1;
+        let sending = std::time::Instant::now();
         let response = client.push(&request)?;
+        batch_size = next_batch(request.operations.len(), sending.elapsed());
         summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
         if response.receipts.len() != request.operations.len() {
             return Err(SyncError::Protocol(format!(
@@ -406,6 +423,17 @@ mod tests {
                 .clock_warning_text(Lang::Id)
                 .is_some_and(|text| text.contains("terlalu maju"))
         );
+    }
+
+    #[test]
+    fn batches_grow_on_a_fast_link_and_shrink_on_a_slow_one() {
+        use std::time::Duration;
+        // Loopback: 500 in 30 ms → the most.
+        assert_eq!(next_batch(500, Duration::from_millis(30)), PUSH_BATCH);
+        // EDGE: 500 registrations (about 37 KB) in about 5 s → about 400.
+        assert_eq!(next_batch(500, Duration::from_secs(5)), 400);
+        // Worse still: never below the least.
+        assert_eq!(next_batch(50, Duration::from_secs(60)), MIN_BATCH);
     }
 
     #[test]
