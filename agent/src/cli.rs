@@ -99,6 +99,9 @@ pub enum StoreCommand {
     Export(commands::transfer::ExportArgs),
     /// Periksa keutuhan data. Verify the stored data is whole and consistent.
     Check(commands::admin::JsonArg),
+    /// Padatkan data lama: buang versi lama yang sudah tertimpa dan sudah diterima server.
+    /// Compact: drop old versions that were overwritten and acknowledged by the server.
+    Compact(commands::admin::CompactArgs),
     /// Ganti kata sandi. Change the passphrase (re-encrypts the data).
     #[command(subcommand)]
     Passphrase(commands::admin::PassphraseCommand),
@@ -137,6 +140,7 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         StoreCommand::Withdraw(args) => registration::withdraw(&mut store, &args, lang),
         StoreCommand::Status(args) => admin::status(&store, &args, lang),
         StoreCommand::Check(args) => admin::check(&store, &args, lang),
+        StoreCommand::Compact(args) => admin::compact(&mut store, &args, lang),
         StoreCommand::Import(args) => commands::transfer::import(&mut store, &args, lang),
         StoreCommand::Export(args) => commands::transfer::export(&store, &args, lang),
         StoreCommand::Progress(args) => admin::progress(&store, &args, lang),

@@ -81,6 +81,51 @@ pub struct JsonArg {
     pub json: bool,
 }
 
+/// Arguments of `compact`.
+#[derive(Debug, clap::Args)]
+pub struct CompactArgs {
+    /// Keep every version younger than this many days (remembered for the
+    /// daily compaction after each sync; default 180).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub keep_days: Option<u32>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `compact`: now, with the retention given (and remembered) or stored,
+/// and gives the freed space back to the disk.
+pub fn compact(store: &mut Store, args: &CompactArgs, lang: Lang) -> anyhow::Result<Outcome> {
+    if let Some(days) = args.keep_days {
+        store.set_keep_days(days).map_err(|e| problem(e, lang))?;
+    }
+    let days = store.keep_days().map_err(|e| problem(e, lang))?;
+    let before = crate::output::now() - time::Duration::days(i64::from(days));
+    let tally = store.compact(before, true).map_err(|e| problem(e, lang))?;
+    if args.json {
+        print_json(&json!({ "keep_days": days, "compaction": tally }))?;
+        return Ok(Outcome::Success);
+    }
+    let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
+    match lang {
+        Lang::Id => println!(
+            "Dipadatkan (simpan {days} hari): {} versi lama dibuang, {} disimpan; {:.1} MB → {:.1} MB",
+            tally.operations_removed,
+            tally.operations_kept,
+            mb(tally.bytes_before),
+            mb(tally.bytes_after)
+        ),
+        Lang::En => println!(
+            "Compacted (keeping {days} days): {} old versions removed, {} kept; {:.1} MB → {:.1} MB",
+            tally.operations_removed,
+            tally.operations_kept,
+            mb(tally.bytes_before),
+            mb(tally.bytes_after)
+        ),
+    }
+    Ok(Outcome::Success)
+}
+
 /// Runs `status`.
 pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outcome> {
     let status = store.status().map_err(|e| problem(e, lang))?;

@@ -16,6 +16,7 @@
 //! current state, materialised for queries) and `village_positions`.
 
 mod body;
+mod compact;
 mod error;
 pub mod key;
 mod records;
@@ -32,6 +33,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use compact::{CompactTally, DEFAULT_KEEP_DAYS};
 pub use error::StoreError;
 pub use key::KdfCost;
 pub use records::{

@@ -71,14 +71,18 @@ pub struct PullTally {
     pub server_changed: bool,
 }
 
-fn meta(tx: &rusqlite::Connection, key: &str) -> Result<Option<String>, StoreError> {
+pub(super) fn meta(tx: &rusqlite::Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(tx
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |row| row.get(0))
         .optional()?)
 }
 
-fn set_meta(tx: &rusqlite::Connection, key: &str, value: &str) -> Result<(), StoreError> {
+pub(super) fn set_meta(
+    tx: &rusqlite::Connection,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
     )?
@@ -359,12 +363,15 @@ impl Store {
     }
 
     /// Notes that a sync finished.
+    /// Also compacts the store once a day ([`Store::compact_if_due`]).
     pub fn mark_synced(&mut self, now: OffsetDateTime) -> Result<(), StoreError> {
         set_meta(
             &self.conn,
             "last_sync_at",
             &rfc3339(now.replace_nanosecond(0).unwrap_or(now)),
-        )
+        )?;
+        self.compact_if_due(now)?;
+        Ok(())
     }
 
     /// Other registrations of the same person that the server told about.

@@ -564,3 +564,46 @@ fn a_fix_of_a_refused_creation_carries_every_field() {
         .unwrap();
     assert_eq!(edit.changes.len(), 1);
 }
+
+#[test]
+fn compaction_drops_only_acknowledged_overwritten_operations_and_keeps_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    let siti = saved(&mut store, "1311014101900001", "Siti Aminah");
+    let mut names = Vec::new();
+    let mut current = siti.clone();
+    for name in ["Siti Aminah Lubis", "Siti Aminah L", "Siti Aminah Lubis"] {
+        let mut edited = valid("1311014101900001", name);
+        edited.consent = siti.consent.clone();
+        store.edit(&current, &edited, now()).unwrap().unwrap();
+        current = store
+            .find(&siti.id.to_string())
+            .unwrap()
+            .unwrap()
+            .registration;
+        names.push(name);
+    }
+    // seq 1 creates, 2–4 rename. The server acknowledged 1–3; 4 is pending.
+    store
+        .conn
+        .execute("UPDATE outbox SET state = 'acked' WHERE seq <= 3", [])
+        .unwrap();
+    let later = now() + time::Duration::days(400);
+    let tally = store.compact(later, true).unwrap();
+    // seq 2 and 3 only renamed and were renamed again: gone. seq 1 still
+    // decides every other field; seq 4 is pending and decides the name.
+    assert_eq!(tally.operations_removed, 2, "{tally:?}");
+    assert_eq!(tally.operations_kept, 2);
+    let after = store.find(&siti.id.to_string()).unwrap().unwrap();
+    assert_eq!(after.registration, current, "the same registration");
+    assert_eq!(store.pending_count().unwrap(), 1);
+    // Nothing younger than the retention goes, and a second pass finds nothing.
+    assert_eq!(store.compact(now(), false).unwrap().operations_removed, 0);
+    assert_eq!(store.compact(later, false).unwrap().operations_removed, 0);
+    // Pending changes are never removed even when overwritten.
+    let mut edited = valid("1311014101900001", "Siti");
+    edited.consent = siti.consent.clone();
+    store.edit(&current, &edited, now()).unwrap().unwrap();
+    assert_eq!(store.compact(later, false).unwrap().operations_removed, 0);
+    assert_eq!(store.pending_count().unwrap(), 2);
+}
