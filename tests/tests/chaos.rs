@@ -13,7 +13,10 @@
 //!
 //! - `LINDUNG_SOAK_SECONDS=N` soaks for N seconds (default 3, plus setting up,
 //!   healing and counting; the clean replay takes about as long again);
-//! - `LINDUNG_SOAK_SEED=N` replays a run (printed at the start and on failure);
+//! - `LINDUNG_SOAK_SEED=N` replays a run (printed at the start and on failure):
+//!   the seed fixes the work, what is killed and the faults of each new
+//!   connection; kill moments are times and byte counts, so a replay hits the
+//!   same processes at about the same point, not at the same instruction;
 //! - `LINDUNG_SOAK_TRACE=1` prints every step;
 //! - `LINDUNG_SOAK_BACKEND=postgres` with `LINDUNG_TEST_POSTGRES_URL` runs the
 //!   server on PostgreSQL (fresh databases `lindung_soak`, `lindung_soak_clean`).
