@@ -36,7 +36,15 @@ pub fn validation_context() -> ValidationContext<'static> {
 /// ([`POSSIBLE_DUPLICATE`]), which only this laptop can detect, so that
 /// [`Store::register`] sees it.
 pub fn validate(input: &RegistrationInput) -> Result<ValidRegistration, InvalidRegistration> {
-    let mut valid = validate_registration(input, &validation_context())?;
+    validate_in(input, &validation_context())
+}
+
+/// [`validate`] in a given context (an import validates every row in one).
+pub fn validate_in(
+    input: &RegistrationInput,
+    context: &ValidationContext<'_>,
+) -> Result<ValidRegistration, InvalidRegistration> {
+    let mut valid = validate_registration(input, context)?;
     let confirmed = input
         .confirmed_warnings
         .iter()
@@ -306,10 +314,7 @@ pub fn import_file(
         let row = row?;
         report.read += 1;
         on_row();
-        let valid = match (
-            row.problems.is_empty(),
-            validate_registration(&row.input, &context),
-        ) {
+        let valid = match (row.problems.is_empty(), validate_in(&row.input, &context)) {
             (true, Ok(valid)) => valid,
             (_, Ok(_)) => {
                 report.problems.extend(row.problems.clone());

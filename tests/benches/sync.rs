@@ -24,7 +24,7 @@ use lindung_shared::ids::RecordId;
 use lindung_shared::region::regions;
 use lindung_shared::registration::{Change, Origin};
 use lindung_shared::validation::{RegistrationInput, ValidationContext, validate_registration};
-use lindung_tests::central::Central;
+use lindung_tests::central::{Central, fresh_postgres};
 use lindung_tests::fault_proxy::FaultProxy;
 use time::OffsetDateTime;
 
@@ -394,25 +394,9 @@ fn main() {
     run("sqlite", Central::start());
     match std::env::var("LINDUNG_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => {
-            let database = fresh_postgres(&url);
+            let database = fresh_postgres(&url, "lindung_bench");
             run("postgres", Central::start_with_database(&database));
         }
         _ => eprintln!("postgres: skipped (LINDUNG_TEST_POSTGRES_URL is not set)"),
     }
-}
-
-/// A fresh `lindung_bench` database next to the one the URL names.
-fn fresh_postgres(url: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a database in the URL");
-    for sql in [
-        "DROP DATABASE IF EXISTS lindung_bench",
-        "CREATE DATABASE lindung_bench",
-    ] {
-        let status = std::process::Command::new("psql")
-            .args([url, "-q", "-c", sql])
-            .status()
-            .expect("psql runs");
-        assert!(status.success(), "{sql}");
-    }
-    format!("{base}/lindung_bench")
 }

@@ -240,6 +240,23 @@ impl Central {
     }
 }
 
+/// A fresh, empty database `name` on the PostgreSQL server that `url` names
+/// (dropped first if it exists, with `psql`); returns its URL.
+pub fn fresh_postgres(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database in the URL");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let status = Command::new("psql")
+            .args([url, "-q", "-c", &sql])
+            .status()
+            .expect("psql runs");
+        assert!(status.success(), "{sql}");
+    }
+    format!("{base}/{name}")
+}
+
 impl Drop for Central {
     /// Stops the server and checks its whole log: no full NIK, no secret
     /// this test handed out (`privacy::leaks`). A leak fails the test.

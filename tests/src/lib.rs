@@ -18,7 +18,8 @@ pub mod web;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// Path of a workspace binary built by the same `cargo test` run.
 ///
@@ -52,12 +53,18 @@ pub struct Finished {
 }
 
 impl Finished {
-    pub(crate) fn from_output(output: Output) -> Finished {
+    /// What a process that has ended printed, and how it ended.
+    pub fn from_output(output: Output) -> Finished {
         Finished {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
+    }
+
+    /// Whether a signal ended it (SIGKILL from a test) rather than an exit.
+    pub fn killed(&self) -> bool {
+        self.code.is_none()
     }
 
     /// Standard output parsed as JSON.
@@ -72,6 +79,173 @@ impl Finished {
             )
         })
     }
+}
+
+/// How long a process started by [`Running`] may take before it counts as
+/// hung: far more than any healthy command of these tests needs.
+pub const HANG_LIMIT: Duration = Duration::from_secs(90);
+
+/// A started process whose output is collected as it comes (so a full pipe
+/// never blocks it), which a test can kill at a moment of its choosing.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    /// Starts `command` with its output captured.
+    pub fn start(mut command: Command) -> Running {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the program starts");
+        let collect = |stream: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut stream) = stream {
+                    let _ = stream.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = collect(child.stdout.take().map(|s| Box::new(s) as _));
+        let stderr = collect(child.stderr.take().map(|s| Box::new(s) as _));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Whether it has ended.
+    pub fn ended(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
+    /// Sends SIGKILL (nothing if it has already ended).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
+    /// Waits for the end and returns what it printed.
+    ///
+    /// # Panics
+    /// When it is still running after [`HANG_LIMIT`] (it is killed first).
+    pub fn finish(mut self) -> Finished {
+        let deadline = std::time::Instant::now() + HANG_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits for the program") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "hung: still running after {} s\nstdout: {}\nstderr: {}",
+                    HANG_LIMIT.as_secs(),
+                    String::from_utf8_lossy(&self.stdout.join().unwrap_or_default()),
+                    String::from_utf8_lossy(&self.stderr.join().unwrap_or_default())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        Finished::from_output(Output {
+            status,
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+        })
+    }
+}
+
+/// Runs `command`, and with `kill_after` sends it SIGKILL after that long
+/// (a power cut at a chosen moment); returns how it ended. A process that
+/// finished before the kill ends normally (`Finished::killed` is false).
+///
+/// # Panics
+/// When it hangs ([`Running::finish`]).
+pub fn run_killed_after(command: Command, kill_after: Option<Duration>) -> Finished {
+    let mut running = Running::start(command);
+    if let Some(delay) = kill_after {
+        std::thread::sleep(delay);
+        running.kill();
+    }
+    running.finish()
+}
+
+/// A small deterministic generator (a 64-bit LCG), so that a test driven by
+/// random choices replays exactly from its printed seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number (31 bits).
+    pub fn number(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    /// A number in `0..bound` (0 when `bound` is 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.number().checked_rem(bound).unwrap_or(0)
+    }
+
+    /// A number from 1 to 2^`powers` - 1, spread evenly over the powers of two
+    /// (so that small and large values are both common).
+    pub fn spread(&mut self, powers: u64) -> u64 {
+        let scale = 1u64 << self.below(powers);
+        scale + self.below(scale)
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn percent(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A number from an environment variable, if it is set and is one.
+pub fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// The seed named by the environment variable `name`, else one from the clock.
+pub fn seed_from_env(name: &str) -> u64 {
+    env_number(name).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1)
+    })
+}
+
+/// A woman from Sangir (NIK district 131101) unique to `i`: her NIK, and a
+/// name no other `i` comes close to, so no two are probable duplicates
+/// whatever their birth dates and villages: `Pekerja` and four letters (two
+/// different four-letter parts never match), past 26⁴ `Buruh` and two such
+/// parts (a conflicting first word keeps them apart from the others).
+pub fn worker(i: u64) -> (String, String) {
+    const FOUR_LETTERS: u64 = 26 * 26 * 26 * 26;
+    let day = 1 + i % 28;
+    let month = 1 + (i / 28) % 12;
+    let year = 60 + (i / 336) % 40;
+    let serial = 1 + i / 13_440;
+    let nik = format!("131101{:02}{month:02}{year:02}{serial:04}", day + 40);
+    let letters = |n: u64| -> String {
+        (0..4)
+            .map(|k| char::from(b'a' + u8::try_from((n / 26u64.pow(k)) % 26).unwrap_or(0)))
+            .collect()
+    };
+    let name = if i < FOUR_LETTERS {
+        format!("Pekerja {}", letters(i))
+    } else {
+        format!("Buruh {} {}", letters(i), letters(i / FOUR_LETTERS))
+    };
+    (nik, name)
 }
 
 /// Runs a workspace binary to completion with the given arguments and a clean
@@ -147,6 +321,40 @@ impl Laptop {
         imported
     }
 
+    /// `register … --json` of a worker in a village (nelayan, paid by the
+    /// regional budget, signed consent), not started yet.
+    pub fn register_command(&self, nik: &str, name: &str, village: &str) -> Command {
+        let mut command = self.command();
+        command.args([
+            "register",
+            "--nik",
+            nik,
+            "--name",
+            name,
+            "--village",
+            village,
+            "--category",
+            "nelayan",
+            "--payer",
+            "apbd",
+            "--consent",
+            "signed_form",
+            "--json",
+        ]);
+        command
+    }
+
+    /// `import FILE --json` (payer and consent for the rows that leave them
+    /// empty: regional budget, verbal), not started yet.
+    pub fn import_command(&self, path: &std::path::Path) -> Command {
+        let mut command = self.command();
+        command
+            .arg("import")
+            .arg(path)
+            .args(["--payer", "apbd", "--consent", "verbal", "--json"]);
+        command
+    }
+
     /// A new laptop, initialised for an officer (with the fast test key derivation).
     pub fn init(officer: &str) -> Laptop {
         let laptop = Laptop {
@@ -172,22 +380,11 @@ impl Laptop {
 
     /// Registers a worker in a village (the usual test values for the rest).
     pub fn register(&self, nik: &str, name: &str, village: &str) -> String {
-        let out = self.agent([
-            "register",
-            "--nik",
-            nik,
-            "--name",
-            name,
-            "--village",
-            village,
-            "--category",
-            "nelayan",
-            "--payer",
-            "apbd",
-            "--consent",
-            "signed_form",
-            "--json",
-        ]);
+        let out = Finished::from_output(
+            self.register_command(nik, name, village)
+                .output()
+                .expect("lindung-agent starts"),
+        );
         assert_eq!(out.code, Some(0), "register: {}{}", out.stdout, out.stderr);
         let json = out.json();
         json["registration"]["id"]

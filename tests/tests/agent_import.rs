@@ -150,3 +150,35 @@ fn a_file_without_required_columns_is_refused_with_the_accepted_names() {
         0
     );
 }
+
+#[test]
+fn a_probable_duplicate_row_is_saved_once_its_warning_is_confirmed_in_the_file() {
+    let laptop = Laptop::init("Rina Marlina");
+    laptop.register("1311014101900001", "Siti Aminah", "1311012001");
+    // Same village and birth date, a similar name, another NIK.
+    let row = "1311014101900002;Siti Aminah Lubis;1311012001;nelayan";
+    let header = "NIK;Nama Lengkap;Kode Desa;Pekerjaan";
+    let unconfirmed = laptop.dir().join("desa.csv");
+    std::fs::write(&unconfirmed, format!("{header}\n{row}\n")).expect("written");
+    let (code, summary) = import(&laptop, &unconfirmed);
+    assert_eq!(
+        (code, &summary["refused"]),
+        (Some(1), &1.into()),
+        "{summary}"
+    );
+    let report = std::fs::read_to_string(laptop.dir().join("desa.laporan.csv")).expect("report");
+    assert!(report.contains("possible_duplicate"), "{report}");
+    // The officer checked: someone else. The report says how to confirm it.
+    let confirmed = laptop.dir().join("desa-dikonfirmasi.csv");
+    std::fs::write(
+        &confirmed,
+        format!("{header};Peringatan Dikonfirmasi\n{row};possible_duplicate\n"),
+    )
+    .expect("written");
+    let (code, summary) = import(&laptop, &confirmed);
+    assert_eq!(
+        (code, &summary["created"]),
+        (Some(0), &1.into()),
+        "{summary}"
+    );
+}

@@ -7,71 +7,19 @@
 
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use lindung_tests::Laptop;
+use lindung_tests::{Laptop, Rng, env_number, run_killed_after, seed_from_env, worker};
 
-/// A small deterministic generator so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
-/// A woman with a birth date unique to `i`, so no two are probable duplicates.
-fn nik_for(i: u64) -> (String, String) {
-    let day = 1 + i % 28;
-    let month = 1 + (i / 28) % 12;
-    let nik = format!("131101{:02}{month:02}90{:04}", day + 40, 1 + i / 336);
-    let letters: String = format!("{i:04}")
-        .bytes()
-        .map(|b| char::from(b'a' + (b - b'0')))
-        .collect();
-    (nik, format!("Pekerja {letters}"))
-}
+const VILLAGE: &str = "1311012001";
 
 fn register_command(laptop: &Laptop, nik: &str, name: &str) -> Command {
-    let mut command = laptop.command();
-    command
-        .args([
-            "register",
-            "--nik",
-            nik,
-            "--name",
-            name,
-            "--village",
-            "1311012001",
-        ])
-        .args([
-            "--category",
-            "nelayan",
-            "--payer",
-            "apbd",
-            "--consent",
-            "signed_form",
-            "--json",
-        ]);
-    command
+    laptop.register_command(nik, name, VILLAGE)
 }
 
 #[test]
 fn killing_the_agent_while_it_registers_loses_nothing_it_reported_saved() {
-    let seed = env_number("LINDUNG_CRASH_SEED").unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(1)
-    });
+    let seed = seed_from_env("LINDUNG_CRASH_SEED");
     let iterations = env_number("LINDUNG_CRASH_ITERATIONS").unwrap_or(24);
     println!(
         "crash test seed {seed} ({iterations} iterations): LINDUNG_CRASH_SEED={seed} replays it"
@@ -79,7 +27,7 @@ fn killing_the_agent_while_it_registers_loses_nothing_it_reported_saved() {
     let mut rng = Rng(seed);
     let laptop = Laptop::init("Rina Marlina");
     // How long one registration takes here, so kills spread over its whole life.
-    let (calibration_nik, calibration_name) = nik_for(iterations);
+    let (calibration_nik, calibration_name) = worker(iterations);
     let started = std::time::Instant::now();
     let calibration = register_command(&laptop, &calibration_nik, &calibration_name)
         .output()
@@ -97,17 +45,15 @@ fn killing_the_agent_while_it_registers_loses_nothing_it_reported_saved() {
     let mut reported_saved = BTreeSet::from([calibration_name]);
     let mut killed = 0;
     for i in 0..iterations {
-        let (nik, name) = nik_for(i);
-        let mut child = register_command(&laptop, &nik, &name)
-            .spawn()
-            .expect("agent starts");
+        let (nik, name) = worker(i);
         // Kill somewhere between start-up and well after the commit.
-        std::thread::sleep(Duration::from_millis(rng.next() % window_ms));
-        let kill_sent = child.kill().is_ok();
-        let output = child.wait_with_output().expect("agent ends");
-        if output.status.success() {
+        let output = run_killed_after(
+            register_command(&laptop, &nik, &name),
+            Some(Duration::from_millis(rng.below(window_ms))),
+        );
+        if output.code == Some(0) {
             reported_saved.insert(name);
-        } else if kill_sent {
+        } else if output.killed() {
             killed += 1;
         }
     }
@@ -142,7 +88,7 @@ fn killing_the_agent_while_it_registers_loses_nothing_it_reported_saved() {
 
     // Registering everyone again: the committed ones are refused as duplicates, the rest saved once.
     for i in 0..iterations {
-        let (nik, name) = nik_for(i);
+        let (nik, name) = worker(i);
         let output = register_command(&laptop, &nik, &name)
             .output()
             .expect("agent runs");
@@ -166,46 +112,22 @@ fn killing_the_agent_while_it_registers_loses_nothing_it_reported_saved() {
     assert_eq!(final_report["problems"].as_array().map(Vec::len), Some(0));
 }
 
-/// A village spreadsheet of `rows` distinct people (unique birth dates per
-/// name, so none is a probable duplicate of another).
+/// A village spreadsheet of `rows` distinct people (none a probable
+/// duplicate of another).
 fn large_file(dir: &std::path::Path, rows: u64) -> std::path::PathBuf {
     let mut text = String::from("NIK;Nama Lengkap;Kode Desa;Pekerjaan\n");
     for i in 0..rows {
-        let day = 1 + i % 28;
-        let month = 1 + (i / 28) % 12;
-        let year = 60 + (i / 336) % 40;
-        let letters: String = [i % 26, (i / 26) % 26, (i / 676) % 26]
-            .iter()
-            .map(|n| char::from(b'a' + u8::try_from(*n).unwrap_or(0)))
-            .collect();
-        text.push_str(&format!(
-            "131101{:02}{month:02}{year:02}{:04};Pekerja {letters};1311012001;nelayan\n",
-            day + 40,
-            1 + i
-        ));
+        let (nik, name) = worker(i);
+        text.push_str(&format!("{nik};{name};{VILLAGE};nelayan\n"));
     }
     let path = dir.join("besar.csv");
     std::fs::write(&path, text).expect("write the spreadsheet");
     path
 }
 
-fn import_command(laptop: &Laptop, path: &std::path::Path) -> Command {
-    let mut command = laptop.command();
-    command
-        .arg("import")
-        .arg(path)
-        .args(["--payer", "apbd", "--consent", "verbal", "--json"]);
-    command
-}
-
 #[test]
 fn killing_an_import_keeps_whole_batches_and_the_rerun_completes_without_duplicates() {
-    let seed = env_number("LINDUNG_CRASH_SEED").unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(1)
-    });
+    let seed = seed_from_env("LINDUNG_CRASH_SEED");
     let rows = env_number("LINDUNG_CRASH_ROWS").unwrap_or(3_000);
     println!("import crash test seed {seed}, {rows} rows: LINDUNG_CRASH_SEED={seed} replays it");
     let mut rng = Rng(seed);
@@ -216,7 +138,8 @@ fn killing_an_import_keeps_whole_batches_and_the_rerun_completes_without_duplica
     let calibration = Laptop::init("Kalibrasi");
     let started = std::time::Instant::now();
     assert!(
-        import_command(&calibration, &path)
+        calibration
+            .import_command(&path)
             .output()
             .expect("runs")
             .status
@@ -228,12 +151,10 @@ fn killing_an_import_keeps_whole_batches_and_the_rerun_completes_without_duplica
 
     let laptop = Laptop::init("Rina Marlina");
     for attempt in 0..3 {
-        let mut child = import_command(&laptop, &path)
-            .spawn()
-            .expect("agent starts");
-        std::thread::sleep(Duration::from_millis(rng.next() % window_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        run_killed_after(
+            laptop.import_command(&path),
+            Some(Duration::from_millis(rng.below(window_ms))),
+        );
         let check = laptop.agent(["check", "--json"]);
         assert_eq!(
             check.code,
@@ -254,7 +175,7 @@ fn killing_an_import_keeps_whole_batches_and_the_rerun_completes_without_duplica
     let before = laptop.agent(["check", "--json"]).json()["registrations"]
         .as_u64()
         .unwrap_or(0);
-    let finish = import_command(&laptop, &path).output().expect("runs");
+    let finish = laptop.import_command(&path).output().expect("runs");
     assert!(
         finish.status.success(),
         "{}",

@@ -385,7 +385,7 @@ fn a_server_killed_during_pushes_loses_and_duplicates_nothing() {
 }
 
 #[test]
-fn lost_answers_cut_requests_and_delays_change_nothing() {
+fn lost_answers_cut_and_reset_requests_truncated_answers_and_delays_change_nothing() {
     let central = Central::start();
     let officer = central.add_officer("Rina Marlina", &["131101"]);
     let proxy = FaultProxy::start(central.address());
@@ -394,7 +394,9 @@ fn lost_answers_cut_requests_and_delays_change_nothing() {
     import(&laptop, 0, 800);
     proxy.inject(Fault::DropResponse);
     proxy.inject(Fault::CutRequest { bytes: 300 });
+    proxy.inject(Fault::ResetRequest { bytes: 600 });
     proxy.inject(Fault::Delay(Duration::from_millis(50)));
+    proxy.inject(Fault::TruncateResponse { bytes: 40 });
     proxy.inject(Fault::DropResponse);
     let mut failures = 0;
     loop {
@@ -415,10 +417,10 @@ fn lost_answers_cut_requests_and_delays_change_nothing() {
         import(&laptop, 1_000 + failures * 10, 10);
     }
     assert!(
-        failures >= 3,
+        failures >= 5,
         "the faults were felt ({failures} failed runs)"
     );
-    assert_eq!(proxy.injected(), 4);
+    assert_eq!(proxy.injected(), 6);
     let expected = 800 + failures * 10;
     let stats = central.stats();
     assert_eq!(count(&stats, "records"), expected);
