@@ -7,13 +7,20 @@
 //! Whatever fails in between, the store stays consistent: an unanswered batch
 //! stays `pending` and is sent again next time; the server drops what it
 //! already has.
+//!
+//! A run talks to the server through a [`Transport`]: the HTTP [`Client`] in
+//! the program, an in-process network with injected faults in the
+//! convergence simulation (`tests/tests/simulation.rs`), which drives the
+//! very same [`sync_with`].
 
 pub mod backoff;
 pub mod client;
 
+use lindung_shared::ids::StoreId;
 use lindung_shared::lang::Lang;
 use lindung_shared::protocol::{
-    EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PushRequest,
+    EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PullPage, PushRequest,
+    PushResponse,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -25,6 +32,36 @@ use crate::store::{Enrollment, Store};
 
 /// Operations per push request.
 pub const PUSH_BATCH: usize = MAX_PUSH_OPERATIONS;
+
+/// How a sync run reaches the server: the two requests of protocol v1.
+pub trait Transport {
+    /// Sends one batch of the outbox.
+    fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError>;
+
+    /// Asks for the changes after `cursor` in the server store `store`;
+    /// `None` when there are none (`204`).
+    fn pull(
+        &self,
+        cursor: u64,
+        limit: u32,
+        store: Option<StoreId>,
+    ) -> Result<Option<PullPage>, SyncError>;
+}
+
+impl Transport for Client {
+    fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
+        Client::push(self, request)
+    }
+
+    fn pull(
+        &self,
+        cursor: u64,
+        limit: u32,
+        store: Option<StoreId>,
+    ) -> Result<Option<PullPage>, SyncError> {
+        Client::pull(self, cursor, limit, store)
+    }
+}
 
 /// What a sync run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -146,16 +183,28 @@ pub fn enroll(
     store.enrollment()?.ok_or(SyncError::NotEnrolled)
 }
 
-/// One sync run: push everything pending, then pull everything new.
+/// One sync run: push everything pending, then pull everything new, over
+/// HTTP to the server the store is enrolled with.
 pub fn sync_once(
     store: &mut Store,
     progress: &mut dyn FnMut(Progress),
     now: impl Fn() -> OffsetDateTime,
 ) -> Result<SyncSummary, SyncError> {
     let client = client_for(store)?;
+    sync_with(store, &client, progress, now)
+}
+
+/// One sync run over `transport`: push everything pending, then pull
+/// everything new.
+pub fn sync_with(
+    store: &mut Store,
+    transport: &dyn Transport,
+    progress: &mut dyn FnMut(Progress),
+    now: impl Fn() -> OffsetDateTime,
+) -> Result<SyncSummary, SyncError> {
     let mut summary = SyncSummary::default();
-    push_all(store, &client, &mut summary, progress, &now)?;
-    pull_all(store, &client, &mut summary, progress, &now)?;
+    push_all(store, transport, &mut summary, progress, &now)?;
+    pull_all(store, transport, &mut summary, progress, &now)?;
     store.mark_synced(now())?;
     summary.pending_after = store.pending_count()?;
     Ok(summary)
@@ -185,7 +234,7 @@ fn client_for(store: &Store) -> Result<Client, SyncError> {
 /// Pushes the outbox in batches until nothing is pending.
 fn push_all(
     store: &mut Store,
-    client: &Client,
+    transport: &dyn Transport,
     summary: &mut SyncSummary,
     progress: &mut dyn FnMut(Progress),
     now: &dyn Fn() -> OffsetDateTime,
@@ -215,7 +264,7 @@ fn push_all(
             operations: batch,
         };
         summary.requests += 1;
-        let response = client.push(&request)?;
+        let response = transport.push(&request)?;
         summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
         if response.receipts.len() != request.operations.len() {
             return Err(SyncError::Protocol(format!(
@@ -246,7 +295,7 @@ fn push_all(
 /// Pulls pages until the server has nothing more.
 fn pull_all(
     store: &mut Store,
-    client: &Client,
+    transport: &dyn Transport,
     summary: &mut SyncSummary,
     progress: &mut dyn FnMut(Progress),
     now: &dyn Fn() -> OffsetDateTime,
@@ -254,7 +303,7 @@ fn pull_all(
     loop {
         let (cursor, store_id) = store.pull_position()?;
         summary.requests += 1;
-        let Some(page) = client.pull(cursor, MAX_PULL_LIMIT, store_id)? else {
+        let Some(page) = transport.pull(cursor, MAX_PULL_LIMIT, store_id)? else {
             break;
         };
         // The page carries the server's clock; its wall time is the server's
