@@ -556,7 +556,7 @@ async fn push(
                 accepted += 1;
                 seen.push(bounded_hlc.unwrap_or(op.hlc));
             }
-            Outcome::Duplicate => duplicates += 1,
+            Outcome::Duplicate { .. } => duplicates += 1,
             Outcome::Rejected { .. } => rejected += 1,
         }
     }
