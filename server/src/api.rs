@@ -610,7 +610,7 @@ async fn push(
                 accepted += 1;
                 seen.push(bounded_hlc.unwrap_or(op.hlc));
             }
-            Outcome::Duplicate => duplicates += 1,
+            Outcome::Duplicate { .. } => duplicates += 1,
             Outcome::Rejected { error } => {
                 rejected += 1;
                 state.metrics.operations("rejected", error.code.as_str(), 1);

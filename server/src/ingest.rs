@@ -81,6 +81,9 @@ pub struct KnownOperation {
     pub fingerprint: [u8; 32],
     /// The refusal, when it was refused.
     pub rejection: Option<WireError>,
+    /// The timestamp it is stored with, when it was accepted (the one sent,
+    /// or the bounded one).
+    pub hlc: Option<Hlc>,
 }
 
 /// A record as the server holds it.
@@ -414,13 +417,22 @@ pub fn plan_batch(
                     error: error.clone(),
                 }
             } else {
-                Outcome::Duplicate
+                // A retry of an operation whose timestamp was bounded: the
+                // answer that said so may have been lost, so say it again.
+                Outcome::Duplicate {
+                    bounded_hlc: known.hlc.filter(|stored| *stored != operation.hlc),
+                }
             }
         } else if let Some(&index) = seen_in_batch.get(&seq) {
             // The same sequence twice in one batch: a retry glued onto itself.
             let first = &operations[index];
             if fingerprint(first) == print {
-                Outcome::Duplicate
+                Outcome::Duplicate {
+                    bounded_hlc: match &plan.receipts[index].outcome {
+                        Outcome::Accepted { bounded_hlc } => *bounded_hlc,
+                        _ => None,
+                    },
+                }
             } else {
                 sequence_reused(seq)
             }

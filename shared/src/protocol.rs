@@ -102,7 +102,13 @@ pub enum Outcome {
         bounded_hlc: Option<Hlc>,
     },
     /// The server already had this operation (a retry); nothing changed.
-    Duplicate,
+    Duplicate {
+        /// Set when the server holds the operation with another timestamp
+        /// than the one sent: it bounded it when it first accepted it, and
+        /// that answer was lost. The agent takes it as for `accepted`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bounded_hlc: Option<Hlc>,
+    },
     /// Refused for good; the agent keeps it, shows the reason and moves on.
     Rejected {
         /// Why.
@@ -405,6 +411,29 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_receipt_names_the_stored_timestamp_only_when_it_differs() {
+        // The wire form of a plain duplicate is unchanged, so agents and
+        // servers of either age read each other (an older agent ignores the
+        // extra field of an internally tagged unit variant).
+        let plain = Outcome::Duplicate { bounded_hlc: None };
+        assert_eq!(
+            serde_json::to_string(&plain).expect("serialises"),
+            r#"{"status":"duplicate"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Outcome>(r#"{"status":"duplicate"}"#).expect("parses"),
+            plain
+        );
+        let bounded = Outcome::Duplicate {
+            bounded_hlc: Hlc::new(1_763_797_920_500, 0),
+        };
+        assert_eq!(
+            serde_json::to_string(&bounded).expect("serialises"),
+            r#"{"status":"duplicate","bounded_hlc":"1763797920500-0"}"#
+        );
+    }
+
+    #[test]
     fn every_message_round_trips() {
         let store_id = StoreId(Uuid::from_u128(9));
         round_trip(&PushRequest {
@@ -424,7 +453,13 @@ mod tests {
             receipts: vec![
                 Receipt {
                     seq: 5,
-                    outcome: Outcome::Duplicate,
+                    outcome: Outcome::Duplicate { bounded_hlc: None },
+                },
+                Receipt {
+                    seq: 4,
+                    outcome: Outcome::Duplicate {
+                        bounded_hlc: Hlc::new(1_763_797_920_500, 0),
+                    },
                 },
                 Receipt {
                     seq: 6,

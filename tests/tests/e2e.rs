@@ -23,5 +23,6 @@ mod reconcile;
 mod region_cli;
 mod schema;
 mod server_cli;
+mod simulation;
 mod staff_api;
 mod sync;

@@ -4,7 +4,10 @@
 //! Invariants:
 //! - an outbox entry leaves `pending` only on a receipt (accepted, duplicate:
 //!   `acked`; rejected: `rejected`, with the reason) or when the server's
-//!   `acknowledged_seq` covers it, in the same transaction that records it;
+//!   `acknowledged_seq` covers it and it is not beyond the batch sent, in the
+//!   same transaction that records it;
+//! - a timestamp the server bounded, named by an `accepted` or a `duplicate`
+//!   receipt, replaces the operation's own (the record is re-materialised);
 //! - a `rejected` entry is never sent again and never blocks later ones;
 //! - a server with another store id than the one last seen was reset or
 //!   restored: every acknowledged entry becomes `pending` again (the server
@@ -259,25 +262,18 @@ impl Store {
             )?;
             for receipt in &response.receipts {
                 let seq = i64::try_from(receipt.seq).unwrap_or(i64::MAX);
-                match &receipt.outcome {
+                // Accepted now or before (the answer then was lost): the
+                // stamp the server bounded is the operation's from now on.
+                let bounded_hlc = match &receipt.outcome {
                     Outcome::Accepted { bounded_hlc } => {
                         tally.accepted += 1;
                         acked_seqs.push(seq);
-                        if let Some(bounded) = bounded_hlc {
-                            tally.bounded += 1;
-                            bound.execute(params![
-                                self.device_id.0.as_bytes().as_slice(),
-                                seq,
-                                bounded.to_u64() as i64
-                            ])?;
-                            if let Some(op) = sent.iter().find(|op| op.seq == receipt.seq) {
-                                rematerialise.insert(op.record_id);
-                            }
-                        }
+                        *bounded_hlc
                     }
-                    Outcome::Duplicate => {
+                    Outcome::Duplicate { bounded_hlc } => {
                         tally.duplicates += 1;
                         acked_seqs.push(seq);
+                        *bounded_hlc
                     }
                     Outcome::Rejected { error } => {
                         tally.rejected += 1;
@@ -288,15 +284,31 @@ impl Store {
                             error.message_id,
                             error.field
                         ])?;
+                        None
+                    }
+                };
+                if let Some(bounded) = bounded_hlc {
+                    tally.bounded += 1;
+                    bound.execute(params![
+                        self.device_id.0.as_bytes().as_slice(),
+                        seq,
+                        bounded.to_u64() as i64
+                    ])?;
+                    if let Some(op) = sent.iter().find(|op| op.seq == receipt.seq) {
+                        rematerialise.insert(op.record_id);
                     }
                 }
             }
         }
         mark_acked(&tx, &response.receipts, acked_seqs)?;
-        // Everything the server holds is acknowledged, receipts or not.
+        // Everything the server holds up to this batch is acknowledged,
+        // receipts or not. Not beyond it: an entry the server holds from a
+        // request whose answer was lost is sent again, and the `duplicate`
+        // receipt names the stamp the server may have bounded.
+        let last_sent = sent.iter().map(|op| op.seq).max().unwrap_or(0);
         tx.execute(
             "UPDATE outbox SET state = 'acked' WHERE state = 'pending' AND seq <= ?1",
-            [i64::try_from(response.acknowledged_seq).unwrap_or(0)],
+            [i64::try_from(response.acknowledged_seq.min(last_sent)).unwrap_or(0)],
         )?;
         for record in rematerialise {
             records::rematerialise(&tx, record)?;

@@ -607,3 +607,76 @@ fn compaction_drops_only_acknowledged_overwritten_operations_and_keeps_the_state
     assert_eq!(store.compact(later, false).unwrap().operations_removed, 0);
     assert_eq!(store.pending_count().unwrap(), 2);
 }
+
+#[test]
+fn a_bounded_stamp_named_by_a_duplicate_receipt_replaces_the_laptops() {
+    use lindung_shared::hlc::Hlc;
+    use lindung_shared::ids::StoreId;
+    use lindung_shared::protocol::{Outcome, PROTOCOL_VERSION, PushResponse, Receipt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    let siti = saved(&mut store, "1311014101900001", "Siti Aminah");
+    let sent = store.pending_operations(10).unwrap();
+    // The server bounded the laptop's stamp when it first took the
+    // operation; that answer was lost, and the retry is a duplicate.
+    let bounded = Hlc::new(sent[0].hlc.wall_ms() - 60_000, 0).unwrap();
+    let answer = |outcome| PushResponse {
+        protocol: PROTOCOL_VERSION,
+        store_id: StoreId(Uuid::from_u128(7)),
+        server_time_ms: bounded.wall_ms(),
+        server_hlc: bounded,
+        acknowledged_seq: 1,
+        receipts: vec![Receipt { seq: 1, outcome }],
+    };
+    let tally = store
+        .apply_push_response(
+            &sent,
+            &answer(Outcome::Duplicate {
+                bounded_hlc: Some(bounded),
+            }),
+        )
+        .unwrap();
+    assert_eq!((tally.duplicates, tally.bounded), (1, 1));
+    assert_eq!(store.pending_count().unwrap(), 0);
+    let state = store.record_state(siti.id).unwrap();
+    assert_eq!(
+        state.current_stamp(Field::FullName).map(|s| s.hlc),
+        Some(bounded)
+    );
+    assert!(store.check().unwrap().problems.is_empty());
+}
+
+#[test]
+fn an_acknowledged_number_beyond_the_batch_leaves_later_entries_pending() {
+    use lindung_shared::ids::StoreId;
+    use lindung_shared::protocol::{Outcome, PROTOCOL_VERSION, PushResponse, Receipt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    saved(&mut store, "1311014101900001", "Siti Aminah");
+    saved(&mut store, "1311014102900001", "Aminah Lubis");
+    let first = store.pending_operations(1).unwrap();
+    let hlc = first[0].hlc;
+    // The server holds both (an earlier answer was lost); only the first
+    // was in this batch. The second is sent again, so that its receipt can
+    // name a bounded stamp.
+    store
+        .apply_push_response(
+            &first,
+            &PushResponse {
+                protocol: PROTOCOL_VERSION,
+                store_id: StoreId(Uuid::from_u128(7)),
+                server_time_ms: hlc.wall_ms(),
+                server_hlc: hlc,
+                acknowledged_seq: 2,
+                receipts: vec![Receipt {
+                    seq: 1,
+                    outcome: Outcome::Duplicate { bounded_hlc: None },
+                }],
+            },
+        )
+        .unwrap();
+    let pending = store.pending_operations(10).unwrap();
+    assert_eq!(pending.iter().map(|op| op.seq).collect::<Vec<_>>(), [2]);
+}

@@ -7,13 +7,20 @@
 //! Whatever fails in between, the store stays consistent: an unanswered batch
 //! stays `pending` and is sent again next time; the server drops what it
 //! already has.
+//!
+//! A run talks to the server through a [`Transport`]: the HTTP [`Client`] in
+//! the program, an in-process network with injected faults in the
+//! convergence simulation (`tests/tests/simulation.rs`), which drives the
+//! very same [`sync_with`].
 
 pub mod backoff;
 pub mod client;
 
+use lindung_shared::ids::StoreId;
 use lindung_shared::lang::Lang;
 use lindung_shared::protocol::{
-    EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PushRequest,
+    EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PullPage, PushRequest,
+    PushResponse,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -38,6 +45,36 @@ pub const BATCH_TARGET: std::time::Duration = std::time::Duration::from_secs(4);
 pub fn next_batch(size: usize, took: std::time::Duration) -> usize {
     let per_second = size as f64 / took.as_secs_f64().max(0.001);
     ((per_second * BATCH_TARGET.as_secs_f64()) as usize).clamp(MIN_BATCH, PUSH_BATCH)
+}
+
+/// How a sync run reaches the server: the two requests of protocol v1.
+pub trait Transport {
+    /// Sends one batch of the outbox.
+    fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError>;
+
+    /// Asks for the changes after `cursor` in the server store `store`;
+    /// `None` when there are none (`204`).
+    fn pull(
+        &self,
+        cursor: u64,
+        limit: u32,
+        store: Option<StoreId>,
+    ) -> Result<Option<PullPage>, SyncError>;
+}
+
+impl Transport for Client {
+    fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
+        Client::push(self, request)
+    }
+
+    fn pull(
+        &self,
+        cursor: u64,
+        limit: u32,
+        store: Option<StoreId>,
+    ) -> Result<Option<PullPage>, SyncError> {
+        Client::pull(self, cursor, limit, store)
+    }
 }
 
 /// What a sync run did.
@@ -160,19 +197,31 @@ pub fn enroll(
     store.enrollment()?.ok_or(SyncError::NotEnrolled)
 }
 
-/// One sync run: push everything pending, then pull everything new.
+/// One sync run: push everything pending, then pull everything new, over
+/// HTTP to the server the store is enrolled with.
 pub fn sync_once(
     store: &mut Store,
     progress: &mut dyn FnMut(Progress),
     now: impl Fn() -> OffsetDateTime,
 ) -> Result<SyncSummary, SyncError> {
     let client = client_for(store)?;
+    sync_with(store, &client, progress, now)
+}
+
+/// One sync run over `transport`: push everything pending, then pull
+/// everything new.
+pub fn sync_with(
+    store: &mut Store,
+    transport: &dyn Transport,
+    progress: &mut dyn FnMut(Progress),
+    now: impl Fn() -> OffsetDateTime,
+) -> Result<SyncSummary, SyncError> {
     let mut summary = SyncSummary::default();
-    push_all(store, &client, &mut summary, progress, &now)?;
-    if pull_all(store, &client, &mut summary, progress, &now)? {
+    push_all(store, transport, &mut summary, progress, &now)?;
+    if pull_all(store, transport, &mut summary, progress, &now)? {
         // The pull found a reset or restored server: send it what it lacks.
-        push_all(store, &client, &mut summary, progress, &now)?;
-        pull_all(store, &client, &mut summary, progress, &now)?;
+        push_all(store, transport, &mut summary, progress, &now)?;
+        pull_all(store, transport, &mut summary, progress, &now)?;
     }
     store.mark_synced(now())?;
     summary.pending_after = store.pending_count()?;
@@ -203,7 +252,7 @@ fn client_for(store: &Store) -> Result<Client, SyncError> {
 /// Pushes the outbox in batches until nothing is pending.
 fn push_all(
     store: &mut Store,
-    client: &Client,
+    transport: &dyn Transport,
     summary: &mut SyncSummary,
     progress: &mut dyn FnMut(Progress),
     now: &dyn Fn() -> OffsetDateTime,
@@ -235,7 +284,7 @@ fn push_all(
         };
         summary.requests += 1;
         let sending = std::time::Instant::now();
-        let response = client.push(&request)?;
+        let response = transport.push(&request)?;
         batch_size = next_batch(request.operations.len(), sending.elapsed());
         summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
         if response.receipts.len() != request.operations.len() {
@@ -269,7 +318,7 @@ fn push_all(
 /// the outbox is pending again and must be pushed).
 fn pull_all(
     store: &mut Store,
-    client: &Client,
+    transport: &dyn Transport,
     summary: &mut SyncSummary,
     progress: &mut dyn FnMut(Progress),
     now: &dyn Fn() -> OffsetDateTime,
@@ -278,7 +327,7 @@ fn pull_all(
     loop {
         let (cursor, store_id) = store.pull_position()?;
         summary.requests += 1;
-        let Some(page) = client.pull(cursor, MAX_PULL_LIMIT, store_id)? else {
+        let Some(page) = transport.pull(cursor, MAX_PULL_LIMIT, store_id)? else {
             break;
         };
         // The page carries the server's clock; its wall time is the server's

@@ -308,7 +308,7 @@ async fn push_is_idempotent_and_acknowledged(storage: &dyn Storage) {
         again
             .receipts
             .iter()
-            .all(|r| r.outcome == Outcome::Duplicate)
+            .all(|r| r.outcome == Outcome::Duplicate { bounded_hlc: None })
     );
     let counts = storage.counts().await.expect("counts");
     assert_eq!((counts.records, counts.operations), (3, 3));
@@ -349,7 +349,10 @@ async fn a_renewed_store_id_keeps_the_data(storage: &dyn Storage) {
         .push(&rina.scope, std::slice::from_ref(&op), NOW)
         .await
         .expect("push");
-    assert_eq!(again.receipts[0].outcome, Outcome::Duplicate);
+    assert!(matches!(
+        again.receipts[0].outcome,
+        Outcome::Duplicate { .. }
+    ));
     assert_eq!(storage.counts().await.expect("counts").records, 1);
 }
 
@@ -400,7 +403,10 @@ async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {
     assert_eq!(result.acknowledged_seq, 4);
     let retry = storage.push(&rina.scope, &ops, NOW).await.expect("push");
     assert_eq!(retry.receipts[0].outcome, result.receipts[0].outcome);
-    assert_eq!(retry.receipts[1].outcome, Outcome::Duplicate);
+    assert_eq!(
+        retry.receipts[1].outcome,
+        Outcome::Duplicate { bounded_hlc: None }
+    );
     let counts = storage.counts().await.expect("counts");
     assert_eq!((counts.records, counts.rejections), (1, 3));
 
@@ -541,7 +547,40 @@ async fn pull_pages_through_other_devices_changes_in_scope(storage: &dyn Storage
         .pull(&budi.scope, done.next_cursor, 100)
         .await
         .expect("pull");
-    assert_eq!(told.operations, vec![moved]);
+    assert_eq!(told.operations, vec![moved.clone()]);
+    // Edited where Budi does not see it, then moved back into his village:
+    // with the move comes what he missed, so his copy is whole again (the
+    // convergence simulation found copies that lacked the creation).
+    let unseen = edit(
+        &rina.scope,
+        7,
+        base_ms() + 300,
+        rina_ops[3].record_id,
+        vec![Change::FullName("Siti Aminah Lubis".into())],
+    );
+    let back = edit(
+        &rina.scope,
+        8,
+        base_ms() + 400,
+        rina_ops[3].record_id,
+        vec![Change::VillageCode("1311012001".into())],
+    );
+    storage
+        .push(&rina.scope, &[unseen.clone(), back.clone()], NOW)
+        .await
+        .expect("push");
+    let returned = storage
+        .pull(&budi.scope, told.next_cursor, 100)
+        .await
+        .expect("pull");
+    // Budi's own edit of it is not sent back; the rest comes in server order.
+    assert_eq!(
+        returned.operations,
+        vec![rina_ops[3].clone(), moved, unseen, back]
+    );
+    // Andi, who never saw the record, gets nothing of it.
+    let andi_page = storage.pull(&andi.scope, 0, 100).await.expect("pull");
+    assert!(andi_page.operations.is_empty());
 }
 
 async fn the_same_nik_twice_forms_a_duplicate_group(storage: &dyn Storage) {
@@ -708,7 +747,7 @@ async fn a_clock_far_ahead_is_bounded(storage: &dyn Storage) {
         vec![Change::FullName("Siti Aminah Lubis".into())],
     );
     let result = storage
-        .push(&rina.scope, &[ahead], NOW)
+        .push(&rina.scope, std::slice::from_ref(&ahead), NOW)
         .await
         .expect("push");
     let Outcome::Accepted {
@@ -721,6 +760,57 @@ async fn a_clock_far_ahead_is_bounded(storage: &dyn Storage) {
         );
     };
     assert_eq!(bounded.wall_ms(), unix_ms(NOW) + MAX_CLOCK_AHEAD_MS);
+    // That answer was lost: the retry is a duplicate that names the stored
+    // stamp again (found by the convergence simulation: the laptop kept its
+    // year-ahead stamp while every other replica had the bounded one).
+    let retry = storage
+        .push(
+            &rina.scope,
+            &[ahead.clone(), ahead],
+            NOW + Duration::minutes(1),
+        )
+        .await
+        .expect("push");
+    assert_eq!(
+        retry
+            .receipts
+            .iter()
+            .map(|r| r.outcome.clone())
+            .collect::<Vec<_>>(),
+        vec![
+            Outcome::Duplicate {
+                bounded_hlc: Some(bounded)
+            };
+            2
+        ]
+    );
+    // The same within one batch: the copy names the stamp just bounded.
+    let twice = edit(
+        &rina.scope,
+        2,
+        year_ahead,
+        person.id,
+        vec![Change::Rt(Some(4))],
+    );
+    let glued = storage
+        .push(&rina.scope, &[twice.clone(), twice], NOW)
+        .await
+        .expect("push");
+    let Outcome::Accepted {
+        bounded_hlc: Some(second),
+    } = glued.receipts[0].outcome
+    else {
+        panic!(
+            "expected a bounded timestamp, got {:?}",
+            glued.receipts[0].outcome
+        );
+    };
+    assert_eq!(
+        glued.receipts[1].outcome,
+        Outcome::Duplicate {
+            bounded_hlc: Some(second)
+        }
+    );
     // A correction made ten minutes later with a right clock wins.
     let correction = edit(
         &budi.scope,

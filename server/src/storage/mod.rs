@@ -15,13 +15,14 @@
 //! [`BatchContext`]: crate::ingest::BatchContext
 //! [`plan_batch`]: crate::ingest::plan_batch
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId, StoreId};
-use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::merge::{OpId, Operation, RecordState};
 use lindung_shared::protocol::{DuplicateNotice, Receipt};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -537,6 +538,29 @@ pub(crate) fn record_state(
     }
 }
 
+/// Whether an operation moved its record into the device's regions from a
+/// village outside them. The device was not sent the record's earlier
+/// operations (out of its scope then), so a pull sends them with this one
+/// (see [`Storage::pull`]).
+pub(crate) fn entered_scope(
+    device: &DeviceScope,
+    village_code: &str,
+    previous_village_code: Option<&str>,
+) -> bool {
+    previous_village_code.is_some_and(|before| !device.covers(before))
+        && device.covers(village_code)
+}
+
+/// The operations that wrote a record's versions, other than `device`'s own.
+pub(crate) fn written_by_others(state: &RecordState, device: DeviceId) -> BTreeSet<OpId> {
+    Field::ALL
+        .iter()
+        .flat_map(|field| state.history(*field))
+        .map(|version| version.stamp.op_id())
+        .filter(|op| op.device_id != device)
+        .collect()
+}
+
 /// A field officer, created by staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Officer {
@@ -817,7 +841,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<PushResult>;
 
-    /// The changes in the device's scope after `cursor`, made by other devices.
+    /// The changes in the device's scope after `cursor`, made by other
+    /// devices. An operation that moves a record into the device's regions
+    /// from outside them comes after the record's earlier operations (by
+    /// other devices), which the device was not sent then.
     async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult>;
 
     /// One record, with every version of every field.

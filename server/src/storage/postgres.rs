@@ -46,8 +46,9 @@ use super::{
     CoverageTables, DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal,
     Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult, PushResult,
     RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID, StaffAccount,
-    StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, from_json,
-    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page, to_seq,
+    StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, entered_scope,
+    from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page,
+    to_seq, written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -692,6 +693,38 @@ fn stored_record(row: &Row) -> Result<StoredRecord> {
     })
 }
 
+/// The operations of other devices on `operation`'s record stored before
+/// it (at `server_seq`), in server order: found through the record's
+/// versions, by their (device, sequence) key.
+async fn earlier_operations(
+    tx: &Transaction<'_>,
+    device: &DeviceScope,
+    operation: &Operation,
+    server_seq: u64,
+) -> Result<Vec<Operation>> {
+    let sql = format!("{RECORD_COLUMNS} WHERE r.id = $1");
+    let Some(row) = tx
+        .query_opt(sql.as_str(), &[&operation.record_id.0])
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let ops = written_by_others(&stored_record(&row)?.state, device.device_id);
+    let devices: Vec<Uuid> = ops.iter().map(|op| op.device_id.0).collect();
+    let seqs: Vec<i64> = ops.iter().map(|op| from_seq(op.seq)).collect();
+    let rows = tx
+        .query(
+            "SELECT o.body FROM operations o
+               JOIN UNNEST($1::uuid[], $2::bigint[]) AS w(d, q) ON o.device_id = w.d AND o.seq = w.q
+              WHERE o.server_seq < $3 ORDER BY o.server_seq",
+            &[&devices, &seqs, &from_seq(server_seq)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| from_json::<Operation>(row.try_get(0)?))
+        .collect()
+}
+
 /// What a push reads before planning, beyond the [`BatchContext`].
 struct Loaded {
     context: BatchContext,
@@ -731,11 +764,11 @@ async fn load_context(
         // reused numbers) and everything above the acknowledged number
         // (to advance it).
         tx.prepare_cached(
-            "SELECT seq, fingerprint, NULL::text FROM operations
+            "SELECT seq, fingerprint, NULL::text, hlc FROM operations
               WHERE device_id = $1 AND ((seq >= $2 AND seq <= $3)
                     OR seq > (SELECT acknowledged_seq FROM devices WHERE id = $1))
              UNION ALL
-             SELECT seq, fingerprint, error FROM rejections
+             SELECT seq, fingerprint, error, NULL::bigint FROM rejections
               WHERE device_id = $1 AND ((seq >= $2 AND seq <= $3)
                     OR seq > (SELECT acknowledged_seq FROM devices WHERE id = $1))"
         ),
@@ -787,6 +820,9 @@ async fn load_context(
                 KnownOperation {
                     fingerprint: parse_hash(row.try_get(1)?)?,
                     rejection: rejection.map(from_json::<WireError>).transpose()?,
+                    hlc: row
+                        .try_get::<_, Option<i64>>(3)?
+                        .map(|hlc| Hlc::from_u64(hlc as u64)),
                 },
             );
         }
@@ -1627,7 +1663,7 @@ impl Storage for PostgresStorage {
         let (meta, page) = tokio::try_join!(
             tx.prepare_cached("SELECT last_server_seq FROM meta"),
             tx.prepare_cached(
-                "SELECT server_seq, body FROM operations
+                "SELECT server_seq, body, village_code, previous_village_code FROM operations
                   WHERE server_seq > $1 AND device_id <> $2
                     AND (village_code LIKE ANY($3) OR previous_village_code LIKE ANY($3))
                   ORDER BY server_seq LIMIT $4"
@@ -1646,7 +1682,11 @@ impl Storage for PostgresStorage {
         let mut last_seq = cursor;
         for row in rows.iter().take(limit as usize) {
             last_seq = to_seq(row.try_get(0)?);
-            operations.push(from_json::<Operation>(row.try_get(1)?)?);
+            let operation = from_json::<Operation>(row.try_get(1)?)?;
+            if entered_scope(device, row.try_get(2)?, row.try_get(3)?) {
+                operations.extend(earlier_operations(&tx, device, &operation, last_seq).await?);
+            }
+            operations.push(operation);
         }
         let next_cursor = if has_more { last_seq } else { last.max(cursor) };
         let duplicates = duplicate_notices(&tx, &patterns, cursor, next_cursor).await?;

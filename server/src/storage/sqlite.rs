@@ -29,8 +29,9 @@ use super::{
     CoverageTables, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment,
     MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult, PushResult, RecordsPage,
     ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID, StaffAccount, StaffAction,
-    StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, from_json, from_ms, from_seq,
-    json, ms, operation_body, parse_hash, record_state, records_page, to_seq,
+    StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, entered_scope, from_json,
+    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page, to_seq,
+    written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -809,9 +810,9 @@ fn load_context(
         operations.iter().map(|o| o.seq).max(),
     ) {
         let mut statement = tx.prepare_cached(
-            "SELECT seq, fingerprint, NULL FROM operations WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3
+            "SELECT seq, fingerprint, NULL, hlc FROM operations WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3
              UNION ALL
-             SELECT seq, fingerprint, error FROM rejections WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3",
+             SELECT seq, fingerprint, error, NULL FROM rejections WHERE device_id = ?1 AND seq BETWEEN ?2 AND ?3",
         )?;
         let mut rows = statement.query(params![device_text, from_seq(low), from_seq(high)])?;
         while let Some(row) = rows.next()? {
@@ -822,11 +823,13 @@ fn load_context(
                 .as_deref()
                 .map(from_json::<WireError>)
                 .transpose()?;
+            let hlc: Option<i64> = row.get(3)?;
             context.known.insert(
                 seq,
                 KnownOperation {
                     fingerprint,
                     rejection,
+                    hlc: hlc.map(|hlc| Hlc::from_u64(hlc as u64)),
                 },
             );
         }
@@ -1143,6 +1146,38 @@ fn write_plan(
     Ok(acknowledged)
 }
 
+/// The operations of other devices on `operation`'s record stored before
+/// it (at `server_seq`), in server order: found through the record's
+/// versions, each by its (device, sequence) key.
+fn earlier_operations(
+    tx: &Connection,
+    device: &DeviceScope,
+    operation: &Operation,
+    server_seq: u64,
+) -> Result<Vec<Operation>> {
+    let Some(record) = load_record(tx, &operation.record_id.to_string())? else {
+        return Ok(Vec::new());
+    };
+    let mut statement = tx.prepare_cached(
+        "SELECT server_seq, body FROM operations WHERE device_id = ?1 AND seq = ?2",
+    )?;
+    let mut earlier = Vec::new();
+    for op in written_by_others(&record.state, device.device_id) {
+        let row: Option<(i64, String)> = statement
+            .query_row(params![op.device_id.to_string(), from_seq(op.seq)], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        if let Some((seq, body)) = row
+            && to_seq(seq) < server_seq
+        {
+            earlier.push((seq, from_json::<Operation>(&body)?));
+        }
+    }
+    earlier.sort_by_key(|(seq, _)| *seq);
+    Ok(earlier.into_iter().map(|(_, op)| op).collect())
+}
+
 fn scope_clause(regions: &[String], first_parameter: usize) -> String {
     if regions.is_empty() {
         return "0".to_owned();
@@ -1172,7 +1207,7 @@ fn pull_blocking(
         params![device_text, from_seq(cursor)],
     )?;
     let sql = format!(
-        "SELECT server_seq, body FROM operations
+        "SELECT server_seq, body, village_code, previous_village_code FROM operations
          WHERE server_seq > ?1 AND device_id <> ?2 AND {}
          ORDER BY server_seq LIMIT ?3",
         scope_clause(&device.regions, 4)
@@ -1185,20 +1220,31 @@ fn pull_blocking(
     values.extend(device.regions.iter().cloned().map(Into::into));
     let mut statement = tx.prepare_cached(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-    let mut operations = Vec::new();
+    let mut page = Vec::new();
     let mut last_seq = cursor;
     let mut has_more = false;
     while let Some(row) = rows.next()? {
-        if operations.len() == limit as usize {
+        if page.len() == limit as usize {
             has_more = true;
             break;
         }
         last_seq = to_seq(row.get(0)?);
         let body: String = row.get(1)?;
-        operations.push(from_json::<Operation>(&body)?);
+        let operation = from_json::<Operation>(&body)?;
+        let village: String = row.get(2)?;
+        let previous: Option<String> = row.get(3)?;
+        let entered = entered_scope(device, &village, previous.as_deref());
+        page.push((last_seq, operation, entered));
     }
     drop(rows);
     drop(statement);
+    let mut operations = Vec::with_capacity(page.len());
+    for (server_seq, operation, entered) in page {
+        if entered {
+            operations.extend(earlier_operations(&tx, device, &operation, server_seq)?);
+        }
+        operations.push(operation);
+    }
     let next_cursor = if has_more { last_seq } else { last.max(cursor) };
     let duplicates = duplicate_notices(&tx, device, cursor, next_cursor)?;
     tx.commit()?;
