@@ -21,3 +21,4 @@ mod schema;
 mod server_cli;
 mod staff_api;
 mod sync;
+mod tls;
