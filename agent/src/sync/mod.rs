@@ -541,6 +541,38 @@ mod tests {
     }
 
     #[test]
+    fn a_token_is_due_once_it_is_as_old_as_the_limit() {
+        use lindung_shared::ids::OfficerId;
+        use lindung_shared::protocol::OfficerInfo;
+        let issued = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid");
+        let enrollment = |issued_at: String| Enrollment {
+            server_url: "https://server".into(),
+            token: "t".into(),
+            token_issued_at: issued_at,
+            store_id: None,
+            officer: OfficerInfo {
+                id: OfficerId(uuid::Uuid::nil()),
+                name: "Rina".into(),
+                regions: Vec::new(),
+            },
+            enrolled_at: String::new(),
+            trust: ServerTrust::default(),
+        };
+        let stored = enrollment(crate::store::rfc3339(issued));
+        let month = time::Duration::days(30);
+        assert!(!token_due(
+            &stored,
+            issued + month - time::Duration::seconds(1),
+            month
+        ));
+        assert!(token_due(&stored, issued + month, month));
+        // A clock set back after the rotation: not due.
+        assert!(!token_due(&stored, issued - month, month));
+        // An unreadable date: rotate rather than keep a token forever.
+        assert!(token_due(&enrollment("?".into()), issued, month));
+    }
+
+    #[test]
     fn offsets_are_device_minus_server_in_whole_seconds() {
         let device = OffsetDateTime::from_unix_timestamp(1_000).expect("valid");
         assert_eq!(offset_s(device, 1_000_000), 0);

@@ -28,7 +28,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned,
 };
-use sha2::{Digest, Sha256};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
     TcpConnector, Transport, TransportAdapter,
@@ -113,7 +112,10 @@ pub fn fingerprint_text(fingerprint: &Fingerprint) -> String {
 
 /// The SHA-256 of a certificate.
 pub fn fingerprint_of(certificate: &[u8]) -> Fingerprint {
-    Sha256::digest(certificate).into()
+    let digest = ring::digest::digest(&ring::digest::SHA256, certificate);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// What the last TLS handshake saw: the server's certificate, and whether
@@ -379,6 +381,15 @@ mod tests {
         );
         assert!(parse_fingerprint("AB:CD").is_err());
         assert!(parse_fingerprint(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_sha256_of_the_certificate_bytes() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            fingerprint_text(&fingerprint_of(b"abc")),
+            "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD"
+        );
     }
 
     #[test]
