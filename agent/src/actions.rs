@@ -427,9 +427,30 @@ pub enum EnrollError {
     /// No code was given.
     #[error("the enrolment code from staff is required")]
     NoCode,
+    /// A CA or a pin was given for a plain `http://` address.
+    #[error("a CA file or a pinned certificate needs an https:// server address")]
+    TlsNeedsHttps,
+    /// The CA file holds no certificate.
+    #[error("the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    BadCa,
+    /// The fingerprint to pin is not a SHA-256.
+    #[error(
+        "the certificate fingerprint must be 64 hexadecimal digits (SHA-256, colons allowed), as the server prints it"
+    )]
+    BadFingerprint,
     /// The server refused, or could not be reached.
     #[error(transparent)]
     Sync(#[from] SyncError),
+}
+
+/// How an enrolment checks the server's certificate (`https://` only).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnrollTls {
+    /// A private CA's certificate(s), PEM: trusted instead of the usual roots.
+    pub ca_pem: Option<String>,
+    /// Pin the server's certificate: `Some("")` pins the one it presents
+    /// now; `Some(fingerprint)` only accepts that one.
+    pub pin: Option<String>,
 }
 
 impl EnrollError {
@@ -441,28 +462,65 @@ impl EnrollError {
                     .to_owned()
             }
             (EnrollError::NoCode, Lang::Id) => "kode pendaftaran dari staf wajib diisi".to_owned(),
+            (EnrollError::TlsNeedsHttps, Lang::Id) => {
+                "berkas CA atau penyematan sertifikat memerlukan alamat server https://".to_owned()
+            }
+            (EnrollError::BadCa, Lang::Id) => {
+                "berkas CA tidak berisi sertifikat PEM (-----BEGIN CERTIFICATE-----)".to_owned()
+            }
+            (EnrollError::BadFingerprint, Lang::Id) => {
+                "sidik jari sertifikat harus 64 digit heksadesimal (SHA-256, boleh dengan titik dua), seperti yang dicetak server"
+                    .to_owned()
+            }
             (EnrollError::Sync(error), lang) => error.text(lang),
             (other, Lang::En) => other.to_string(),
         }
     }
 }
 
-/// Enrols this laptop with a server, using a one-time code from staff.
-pub fn enroll(store: &mut Store, server: &str, code: &str) -> Result<Enrollment, EnrollError> {
+/// Enrols this laptop with a server, using a one-time code from staff; an
+/// `https://` server's certificate is checked as `tls` says (by default
+/// against the usual roots).
+pub fn enroll(
+    store: &mut Store,
+    server: &str,
+    code: &str,
+    tls: &EnrollTls,
+) -> Result<Enrollment, EnrollError> {
+    use crate::sync::tls::{Pin, Trust, parse_ca, parse_fingerprint};
     let server = server.trim();
-    if !(server.starts_with("http://") || server.starts_with("https://")) {
+    let https = server.starts_with("https://");
+    if !(server.starts_with("http://") || https) {
         return Err(EnrollError::BadAddress);
     }
     let code = code.trim();
     if code.is_empty() {
         return Err(EnrollError::NoCode);
     }
+    if !https && (tls.ca_pem.is_some() || tls.pin.is_some()) {
+        return Err(EnrollError::TlsNeedsHttps);
+    }
+    if let Some(pem) = &tls.ca_pem {
+        parse_ca(pem).map_err(|_| EnrollError::BadCa)?;
+    }
+    let pin = match tls.pin.as_deref().map(str::trim) {
+        None => Pin::None,
+        Some("") => Pin::FirstUse,
+        Some(text) => {
+            Pin::Expect(parse_fingerprint(text).map_err(|_| EnrollError::BadFingerprint)?)
+        }
+    };
+    let trust = Trust {
+        ca_pem: tls.ca_pem.clone(),
+        pin,
+    };
     let device_name = store.officer().1.to_owned();
-    Ok(crate::sync::enroll(
+    Ok(crate::sync::enroll_with(
         store,
         server,
         code,
         &device_name,
+        &trust,
         now(),
     )?)
 }

@@ -111,6 +111,9 @@ pub enum StoreCommand {
     /// Kirim perubahan ke server dan terima perubahan dari petugas lain.
     /// Send changes to the server and receive other officers' changes.
     Sync(commands::sync::SyncArgs),
+    /// Token perangkat untuk server. The device token for the server.
+    #[command(subcommand)]
+    Token(commands::sync::TokenCommand),
 }
 
 /// Runs one command; the ones that need the store open it (asking for the passphrase once).
@@ -148,6 +151,7 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         StoreCommand::Passphrase(command) => admin::change_passphrase(&mut store, &command, lang),
         StoreCommand::Enroll(args) => commands::sync::enroll(&mut store, &args, lang),
         StoreCommand::Sync(args) => commands::sync::run(&mut store, &args, lang),
+        StoreCommand::Token(command) => commands::sync::token(&mut store, &command, lang),
     }
 }
 

@@ -6,8 +6,26 @@
 //! | `GET /ready` | none | readiness: the database answers (`503` otherwise) |
 //! | `GET /metrics` | staff bearer token | Prometheus metrics ([`crate::metrics`]) |
 //! | `POST /api/v1/enroll` | enrolment code in the body | device joins, gets its token |
-//! | `POST /api/v1/sync/push` | bearer token | a batch of the device's outbox |
-//! | `GET /api/v1/sync/pull?cursor=N&limit=M&store=ID` | bearer token | changes in scope after `cursor`; `204` when there are none |
+//! | `POST /api/v1/sync/push` | device token | a batch of the device's outbox |
+//! | `GET /api/v1/sync/pull?cursor=N&limit=M&store=ID` | device token | changes in scope after `cursor`; `204` when there are none |
+//! | `POST /api/v1/token/rotate` | device token | the device's next token ([`TokenRotation`]) |
+//! | `GET /api/v1/openapi.json` | device or staff token | the OpenAPI document |
+//! | `/api/v1/staff/…` | staff token | the staff API ([`crate::staff_api`]) |
+//! | dashboard pages and forms | session cookie (+ CSRF token on POST) | [`crate::dashboard`] |
+//!
+//! **Invariant: everything needs a credential except** `GET /health`, the
+//! dashboard's login page and form (`GET`/`POST /login`, the latter with its
+//! own pre-session CSRF token), its language switch (`GET /lang/{id,en}`, a
+//! cookie and a redirect), its stylesheet and script (`GET /assets/{name}`),
+//! `GET /` (a redirect), and enrolment (which authenticates with its
+//! one-time code). `tests/tests/tls.rs` calls every other route without one.
+//!
+//! **Token rotation.** `POST /api/v1/token/rotate` answers a new token and
+//! keeps the current one working until the new one is first used (then
+//! the new one replaces it in one statement, [`Storage::authenticate`]). So
+//! an answer lost on the way locks nobody out: the device still holds a
+//! token that works, and rotates again later; the token it never received
+//! is replaced by that next rotation.
 //!
 //! Bodies are JSON, optionally compressed with zstd (`Content-Encoding:
 //! zstd`); responses are compressed with zstd when the client accepts it.
@@ -31,8 +49,8 @@ use lindung_shared::hlc::{Hlc, HlcClock};
 use lindung_shared::ids::StoreId;
 use lindung_shared::protocol::{
     EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS,
-    OfficerInfo, Outcome, PROTOCOL_VERSION, PullPage, PushRequest, PushResponse, WireError,
-    is_supported,
+    OfficerInfo, Outcome, PROTOCOL_VERSION, PullPage, PushRequest, PushResponse, TokenRotation,
+    WireError, is_supported,
 };
 use serde::Deserialize;
 use serde::Serialize;
@@ -98,6 +116,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/enroll", post(enroll))
         .route("/api/v1/sync/push", post(push))
         .route("/api/v1/sync/pull", get(pull))
+        .route("/api/v1/token/rotate", post(rotate_token))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(crate::staff_api::routes())
         .merge(crate::dashboard::routes())
@@ -154,8 +173,37 @@ impl IntoResponse for ApiError {
     }
 }
 
-async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+/// The OpenAPI document, for an enrolled device or a staff account (it
+/// maps the whole API: not for anyone who can reach the port).
+async fn openapi(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(token) = bearer(&headers) else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "missing bearer token: the API document needs a device token or a staff token (lindung-server staff add)",
+            "token tidak ada: dokumen API memerlukan token perangkat atau token staf (lindung-server staff add)",
+        ));
+    };
+    let hash = token_hash(token);
+    let staff = state.storage.staff_account_by_token(&hash).await?;
+    let allowed = match staff {
+        Some(account) => account.revoked_at.is_none(),
+        None => state
+            .storage
+            .authenticate(&hash)
+            .await?
+            .is_some_and(|device| device.revoked_at.is_none()),
+    };
+    if !allowed {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "unknown or revoked token",
+            "token tidak dikenal atau sudah dicabut",
+        ));
+    }
+    Ok(Json(crate::openapi::document()))
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -441,18 +489,24 @@ fn check_protocol(version: u16) -> Result<(), ApiError> {
     Err(ApiError::new(ErrorCode::UnsupportedProtocol, en, id))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceScope, ApiError> {
-    let token = headers
+/// The bearer token of a request, if it carries one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                "missing bearer token; enrol the device first",
-                "token tidak ada; daftarkan perangkat ini terlebih dahulu (lindung-agent enroll)",
-            )
-        })?;
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceScope, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "missing bearer token; enrol the device first",
+            "token tidak ada; daftarkan perangkat ini terlebih dahulu (lindung-agent enroll)",
+        )
+    })?;
     let found = state.storage.authenticate(&token_hash(token)).await?;
     let Some(device) = found else {
         return Err(ApiError::new(
@@ -565,6 +619,41 @@ async fn enroll(
                 regions: officer.regions,
             },
             server_time_ms: unix_ms(now),
+        },
+    ))
+}
+
+/// `POST /api/v1/token/rotate`: the device's next token. The current one
+/// keeps working until the next one is first used (see the module doc).
+async fn rotate_token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state, &headers).await?;
+    let current = bearer(&headers).map(token_hash).unwrap_or_default();
+    let next = new_token().map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a token");
+        ApiError::new(ErrorCode::Internal, "internal error", "kesalahan server")
+    })?;
+    if !state
+        .storage
+        .rotate_device_token(device.device_id, &current, &token_hash(&next))
+        .await?
+    {
+        // Another request rotated or revoked it in between.
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this token was replaced or revoked meanwhile",
+            "token ini baru saja diganti atau dicabut",
+        ));
+    }
+    tracing::info!(device = %device.device_id, "device token rotated");
+    Ok(encode(
+        &headers,
+        &TokenRotation {
+            protocol: PROTOCOL_VERSION,
+            token: next,
+            server_time_ms: unix_ms(OffsetDateTime::now_utc()),
         },
     ))
 }

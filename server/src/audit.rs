@@ -50,6 +50,8 @@ pub mod action {
     pub const STAFF_REVOKE: &str = "staff.revoke";
     /// `staff passwd` (the password is never recorded).
     pub const STAFF_PASSWORD: &str = "staff.password";
+    /// `staff rotate-token` (the token is never recorded).
+    pub const STAFF_ROTATE_TOKEN: &str = "staff.rotate_token";
     /// A dashboard login (`login` names who; failed attempts are not audited
     /// but counted for rate limiting).
     pub const STAFF_LOGIN: &str = "staff.login";

@@ -89,6 +89,23 @@ pub enum Command {
         /// Log lines as text or as JSON objects (one per line).
         #[arg(long, env = "LINDUNG_LOG_FORMAT", value_enum, default_value_t)]
         log_format: crate::serve::LogFormat,
+        /// Serve HTTPS with this certificate chain (PEM, the server's own
+        /// certificate first); needs --tls-key. Without it: plain HTTP.
+        #[arg(
+            long,
+            env = "LINDUNG_TLS_CERT",
+            value_name = "PEM",
+            requires = "tls_key"
+        )]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(
+            long,
+            env = "LINDUNG_TLS_KEY",
+            value_name = "PEM",
+            requires = "tls_cert"
+        )]
+        tls_key: Option<std::path::PathBuf>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -440,6 +457,15 @@ pub enum StaffCommand {
         /// The account id (from `staff list`).
         id: uuid::Uuid,
     },
+    /// Give a staff account a new API token (printed once); the old one
+    /// stops working at once. The dashboard login is unchanged.
+    RotateToken {
+        /// The account's login (or its id, from `staff list`).
+        account: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `device …`
@@ -536,12 +562,23 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             log_format,
+            tls_cert,
+            tls_key,
             database,
         } => {
             crate::serve::init_logging(log_format);
             let _serving = serve_lock(&database.url()?)?;
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => {
+                    let files = crate::serve::TlsFiles { cert, key };
+                    // A bad certificate or key stops here, before the database opens.
+                    files.load()?;
+                    Some(files)
+                }
+                _ => None,
+            };
             let storage = database.open().await?;
-            crate::serve::serve(storage, listen).await
+            crate::serve::serve(storage, listen, tls).await
         }
         Command::Officer { command, database } => {
             let storage = database.open().await?;
@@ -1410,13 +1447,7 @@ async fn staff_command(
             Ok(())
         }
         StaffCommand::Passwd { account } => {
-            let accounts = storage.staff_accounts().await?;
-            let wanted = account.trim().to_lowercase();
-            let Some(found) = accounts.into_iter().find(|a| {
-                a.login.as_deref() == Some(wanted.as_str()) || a.id.to_string() == wanted
-            }) else {
-                bail!("no staff account {account:?} (see `lindung-server staff list`)");
-            };
+            let found = find_staff_account(storage, &account).await?;
             if found.login.is_none() {
                 bail!(
                     "{account}: akun ini tanpa login dasbor / this account has no dashboard login (staff add --login)"
@@ -1463,6 +1494,45 @@ async fn staff_command(
             }
             Ok(())
         }
+        StaffCommand::RotateToken { account, json } => {
+            let found = find_staff_account(storage, &account).await?;
+            if found.revoked_at.is_some() {
+                bail!(
+                    "{account}: akun ini sudah dicabut / this account was revoked (staff add makes a new one)"
+                );
+            }
+            let token = crate::secrets::new_token().context("no random numbers from the system")?;
+            if !storage
+                .set_staff_token(found.id, &crate::secrets::token_hash(&token))
+                .await?
+            {
+                bail!("no staff account {account:?} (see `lindung-server staff list`)");
+            }
+            // Never the token itself.
+            audit(
+                storage,
+                actor,
+                action::STAFF_ROTATE_TOKEN,
+                &found.id.to_string(),
+                serde_json::json!({ "name": found.name, "login": found.login }),
+            )
+            .await?;
+            if json {
+                say!(
+                    "{}",
+                    serde_json::json!({ "id": found.id, "name": found.name, "token": token })
+                );
+            } else {
+                say!(
+                    "Token baru untuk / new token for {} ({}); token lama tidak berlaku lagi / the old token no longer works.",
+                    found.name,
+                    found.id
+                );
+                say!("Token (ditampilkan sekali saja / shown only once): {token}");
+                say!("Pakai / use: Authorization: Bearer {token}");
+            }
+            Ok(())
+        }
         StaffCommand::Revoke { id } => {
             if !storage
                 .revoke_staff_account(id, OffsetDateTime::now_utc())
@@ -1482,6 +1552,20 @@ async fn staff_command(
             Ok(())
         }
     }
+}
+
+/// The staff account a login or an id names.
+async fn find_staff_account(
+    storage: &dyn Storage,
+    account: &str,
+) -> anyhow::Result<crate::storage::StaffAccount> {
+    let wanted = account.trim().to_lowercase();
+    storage
+        .staff_accounts()
+        .await?
+        .into_iter()
+        .find(|a| a.login.as_deref() == Some(wanted.as_str()) || a.id.to_string() == wanted)
+        .with_context(|| format!("no staff account {account:?} (see `lindung-server staff list`)"))
 }
 
 fn report_reference_problems(

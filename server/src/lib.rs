@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! - [`cli`]: command-line parsing and dispatch (`lindung-server …`).
-//! - [`serve`]: logging, listening, graceful shutdown.
-//! - [`api`]: the HTTP API agents call (enrol, push, pull), body limits and compression.
+//! - [`serve`]: logging, listening (plain HTTP, or TLS from certificate files), graceful shutdown.
+//! - [`api`]: the HTTP API agents call (enrol, push, pull, token rotation), body limits and compression.
 //! - [`duplicates`]: the duplicate-person queue (certain and probable groups, merge edits), without I/O.
 //! - [`access`]: what a staff account may see and do, by role (staff, supervisor, viewer).
 //! - [`dashboard`]: the staff web dashboard (server-rendered pages, sessions, CSRF).
@@ -18,6 +18,9 @@
 //! - [`audit`]: the audit log helper every staff command calls (NIKs masked).
 //! - [`report`]: coverage figures per region, for `coverage` and `export coverage`.
 //! - [`export`]: `.csv`/`.xlsx` exports of coverage and registrations, written atomically.
+
+// The OpenAPI document is one `json!` literal (`openapi::operations`).
+#![recursion_limit = "256"]
 
 pub mod access;
 pub mod api;

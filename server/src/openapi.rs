@@ -14,6 +14,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/enroll"),
     ("post", "/api/v1/sync/push"),
     ("get", "/api/v1/sync/pull"),
+    ("post", "/api/v1/token/rotate"),
     ("get", "/api/v1/staff/coverage"),
     ("get", "/api/v1/staff/reference"),
     ("put", "/api/v1/staff/reference"),
@@ -172,7 +173,7 @@ fn operations() -> Value {
         "info": {
             "title": "Lindung server API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Sync for field agents (enrol, push, pull) and the staff API (coverage, reference data, duplicate queue, conflict log, audit). Errors are {\"error\": WireError} with a stable code and messages in English and Bahasa Indonesia. Request and response bodies of the sync API may be zstd-compressed (Content-Encoding / Accept-Encoding: zstd). Bodies are limited to 16 MiB as sent and 64 MiB decompressed (413 `payload_too_large`)."
+            "description": "Sync for field agents (enrol, push, pull, token rotation) and the staff API (coverage, reference data, duplicate queue, conflict log, audit). Errors are {\"error\": WireError} with a stable code and messages in English and Bahasa Indonesia. Request and response bodies of the sync API may be zstd-compressed (Content-Encoding / Accept-Encoding: zstd). Bodies are limited to 16 MiB as sent and 64 MiB decompressed (413 `payload_too_large`). Every operation needs a bearer token except /health and /api/v1/enroll (which takes a one-time enrolment code)."
         },
         "components": {
             "securitySchemes": {
@@ -214,7 +215,8 @@ fn operations() -> Value {
             "/health": { "get": { "summary": "Liveness.", "security": [],
                 "responses": ok("{\"status\": \"ok\"}", json!({ "type": "object", "required": ["status"],
                     "properties": { "status": { "const": "ok" } } })) } },
-            "/api/v1/openapi.json": { "get": { "summary": "This document.", "security": [],
+            "/api/v1/openapi.json": { "get": { "summary": "This document, for an enrolled device or a staff account (without a token: 401 `unauthorized`).",
+                "security": [{ "deviceToken": [] }, { "staffToken": [] }],
                 "responses": ok("OpenAPI 3.1", json!({ "type": "object", "required": ["openapi", "paths"] })) } },
             "/api/v1/enroll": { "post": {
                 "summary": "A laptop joins with a one-time enrolment code and receives its device token. Ten failed attempts from one address in 15 minutes: 429 `rate_limited`.",
@@ -277,6 +279,15 @@ fn operations() -> Value {
                     "204": { "description": "Nothing new." },
                     "default": { "$ref": "#/components/responses/Error" }
                 }
+            } },
+            "/api/v1/token/rotate": { "post": {
+                "summary": "The device's next token. The current token keeps working until the new one is first used; from then on only the new one does. A lost answer costs nothing: the device keeps its working token and rotates again.",
+                "tags": ["sync"],
+                "security": [{ "deviceToken": [] }],
+                "responses": ok_sync("TokenRotation", json!({
+                    "type": "object", "required": ["protocol", "token", "server_time_ms"],
+                    "properties": { "protocol": { "type": "integer" }, "token": { "type": "string" },
+                                    "server_time_ms": { "type": "integer", "minimum": 0 } } }))
             } },
             "/api/v1/staff/coverage": { "get": staff_operation(
                 "Coverage of a region (persons, working population, %, target, gap, yearly cost, 30-day pace, target date), or with `level` every region of that level inside it.",
@@ -385,6 +396,18 @@ mod tests {
         listed.sort();
         assert_eq!(described, listed);
         assert_eq!(document["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn every_operation_but_health_and_enrolment_needs_a_token() {
+        let document = document();
+        for (method, path) in OPERATIONS {
+            let security = document["paths"][*path][*method]["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path} states no security"));
+            let public = matches!(*path, "/health" | "/api/v1/enroll");
+            assert_eq!(security.is_empty(), public, "{method} {path}: {security:?}");
+        }
     }
 
     #[test]

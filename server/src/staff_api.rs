@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lindung_shared::ids::RecordId;
@@ -51,17 +51,13 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// The staff account of the request's bearer token.
 pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Result<StaffAccount, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                "missing staff bearer token (lindung-server staff add)",
-                "token staf tidak ada (lindung-server staff add)",
-            )
-        })?;
+    let token = crate::api::bearer(headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "missing staff bearer token (lindung-server staff add)",
+            "token staf tidak ada (lindung-server staff add)",
+        )
+    })?;
     match state
         .storage
         .staff_account_by_token(&token_hash(token))

@@ -203,6 +203,20 @@ pub struct EnrollResponse {
     pub server_time_ms: u64,
 }
 
+/// The answer to `POST /api/v1/token/rotate`: the device's next token. The
+/// current token keeps working until this one is first used; from then on
+/// only this one does (so an answer lost on the way costs nothing: the
+/// device still holds a working token and rotates again later).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRotation {
+    /// Protocol version of the server.
+    pub protocol: u16,
+    /// The new bearer token. Shown once; the server keeps only its hash.
+    pub token: String,
+    /// The server clock, Unix milliseconds.
+    pub server_time_ms: u64,
+}
+
 /// An officer as the agent knows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfficerInfo {

@@ -15,6 +15,10 @@ pub struct Central {
     database: String,
     child: Option<Child>,
     address: SocketAddr,
+    /// Certificate and key files (PEM) when it serves TLS.
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The SHA-256 of its certificate, as it printed it (TLS only).
+    fingerprint: Option<String>,
     /// Secrets handed out through this server (enrolment codes, staff
     /// passwords): none may appear in its log.
     secrets: std::sync::Mutex<Vec<String>>,
@@ -67,12 +71,35 @@ impl Central {
         central
     }
 
+    /// Starts a server serving TLS with this certificate chain and key
+    /// (PEM), on a free port with a fresh SQLite database.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Central {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = format!("sqlite://{}", dir.path().join("server.sqlite").display());
+        let mut central = Central::new(dir, database);
+        central.use_certificate(cert_pem, key_pem);
+        central.spawn();
+        central
+    }
+
+    /// Serves with another certificate and key from the next (re)start on.
+    pub fn use_certificate(&mut self, cert_pem: &str, key_pem: &str) {
+        let n = std::fs::read_dir(self.dir.path()).map_or(0, |d| d.count());
+        let cert = self.dir.path().join(format!("cert-{n}.pem"));
+        let key = self.dir.path().join(format!("key-{n}.pem"));
+        std::fs::write(&cert, cert_pem).expect("certificate written");
+        std::fs::write(&key, key_pem).expect("key written");
+        self.tls = Some((cert, key));
+    }
+
     fn new(dir: tempfile::TempDir, database: String) -> Central {
         Central {
             dir,
             database,
             child: None,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            fingerprint: None,
             secrets: std::sync::Mutex::default(),
             env: Vec::new(),
         }
@@ -90,8 +117,16 @@ impl Central {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .expect("log file");
-        let mut child = Command::new(binary("lindung-server"))
-            .args(["serve", "--listen", &self.address.to_string()])
+        let mut command = Command::new(binary("lindung-server"));
+        command.args(["serve", "--listen", &self.address.to_string()]);
+        if let Some((cert, key)) = &self.tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
+        }
+        let mut child = command
             .env("LINDUNG_DATABASE", &self.database)
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -101,13 +136,29 @@ impl Central {
             .spawn()
             .expect("lindung-server starts");
         let stdout = child.stdout.take().expect("piped stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
+        stdout
             .read_line(&mut line)
             .expect("server prints its address");
+        let scheme = if self.tls.is_some() {
+            "https://"
+        } else {
+            "http://"
+        };
+        if self.tls.is_some() {
+            let mut second = String::new();
+            stdout
+                .read_line(&mut second)
+                .expect("server prints its certificate's fingerprint");
+            self.fingerprint = second
+                .trim()
+                .strip_prefix("certificate SHA-256: ")
+                .map(str::to_owned);
+        }
         let address = line
             .trim()
-            .rsplit("http://")
+            .rsplit(scheme)
             .next()
             .and_then(|a| a.parse::<SocketAddr>().ok())
             .unwrap_or_else(|| {
@@ -120,9 +171,15 @@ impl Central {
         self.child = Some(child);
     }
 
-    /// The server's base URL.
+    /// The server's base URL (`https://127.0.0.1:PORT` when it serves TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
+    }
+
+    /// The SHA-256 of the certificate it serves, as it printed it (`AB:CD:…`).
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
     }
 
     /// The address it listens on.

@@ -26,3 +26,4 @@ mod server_cli;
 mod simulation;
 mod staff_api;
 mod sync;
+mod tls;

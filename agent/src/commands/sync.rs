@@ -14,15 +14,39 @@ use crate::sync::{self, Progress, SyncError, SyncSummary};
 /// Arguments of `enroll`.
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
-    /// The server's address, e.g. http://10.0.0.5:8080.
+    /// The server's address, e.g. https://lindung.example.go.id or http://10.0.0.5:8080.
     #[arg(long)]
     pub server: String,
     /// The one-time code from staff (`lindung-server enroll-code`).
     #[arg(long)]
     pub code: String,
+    /// Trust the server's certificate when it is issued by this CA (a PEM
+    /// file from staff) instead of the usual public authorities. Kept in the
+    /// store: later syncs need no file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Pin the server's certificate: every later sync refuses any other.
+    /// With a fingerprint (SHA-256 as `lindung-server serve` prints it), only
+    /// that certificate is accepted, now and later; without one, the
+    /// certificate the server presents now (check the printed fingerprint
+    /// with staff). Needed for a self-signed certificate without --ca-file.
+    #[arg(long, value_name = "SHA256", num_args = 0..=1, default_missing_value = "")]
+    pub pin_certificate: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `token …`
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Ganti token perangkat sekarang (sinkron juga menggantinya setiap 30 hari).
+    /// Replace the device token now (sync also does every 30 days).
+    Rotate {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `sync`.
@@ -42,7 +66,18 @@ pub struct SyncArgs {
 
 /// Runs `enroll`.
 pub fn enroll(store: &mut Store, args: &EnrollArgs, lang: Lang) -> anyhow::Result<Outcome> {
-    let enrollment = crate::actions::enroll(store, &args.server, &args.code)
+    let ca_pem = match &args.ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| match lang {
+            Lang::Id => anyhow::anyhow!("berkas CA {} tidak terbaca: {e}", path.display()),
+            Lang::En => anyhow::anyhow!("cannot read the CA file {}: {e}", path.display()),
+        })?),
+        None => None,
+    };
+    let tls = crate::actions::EnrollTls {
+        ca_pem,
+        pin: args.pin_certificate.clone(),
+    };
+    let enrollment = crate::actions::enroll(store, &args.server, &args.code, &tls)
         .map_err(|e| anyhow::anyhow!("{}", e.text(lang)))?;
     if args.json {
         print_json(&json!({ "enrollment": enrollment, "device_id": store.device_id() }))?;
@@ -50,17 +85,52 @@ pub fn enroll(store: &mut Store, args: &EnrollArgs, lang: Lang) -> anyhow::Resul
     }
     match lang {
         Lang::Id => println!(
-            "Terdaftar di {} sebagai petugas {}; wilayah tugas: {}.\nLanjut: lindung-agent sync",
+            "Terdaftar di {} sebagai petugas {}; wilayah tugas: {}.",
             enrollment.server_url,
             enrollment.officer.name,
             enrollment.officer.regions.join(", ")
         ),
         Lang::En => println!(
-            "Enrolled with {} as officer {}; regions: {}.\nNext: lindung-agent sync",
+            "Enrolled with {} as officer {}; regions: {}.",
             enrollment.server_url,
             enrollment.officer.name,
             enrollment.officer.regions.join(", ")
         ),
+    }
+    if let Some(pinned) = &enrollment.trust.pinned_certificate {
+        match lang {
+            Lang::Id => println!(
+                "Sertifikat server disematkan (SHA-256 {pinned}); cocokkan dengan staf. Sinkron berikutnya menolak sertifikat lain."
+            ),
+            Lang::En => println!(
+                "Server certificate pinned (SHA-256 {pinned}); check it with staff. Later syncs refuse any other certificate."
+            ),
+        }
+    }
+    match lang {
+        Lang::Id => println!("Lanjut: lindung-agent sync"),
+        Lang::En => println!("Next: lindung-agent sync"),
+    }
+    Ok(Outcome::Success)
+}
+
+/// Runs `token rotate`.
+pub fn token(store: &mut Store, command: &TokenCommand, lang: Lang) -> anyhow::Result<Outcome> {
+    let TokenCommand::Rotate { json } = command;
+    let rotated = sync::rotate_token(store, now()).map_err(|e| sync_error(&e, lang))?;
+    if *json {
+        print_json(&json!({ "rotated": true, "confirmed": rotated.confirmed }))?;
+        return Ok(Outcome::Success);
+    }
+    match (lang, rotated.confirmed) {
+        (Lang::Id, true) => println!("Token perangkat diganti; token lama tidak berlaku lagi."),
+        (Lang::En, true) => println!("Device token replaced; the old token no longer works."),
+        (Lang::Id, false) => println!(
+            "Token perangkat baru tersimpan; token lama berhenti berlaku saat sinkron berikutnya."
+        ),
+        (Lang::En, false) => {
+            println!("New device token stored; the old one stops working at the next sync.")
+        }
     }
     Ok(Outcome::Success)
 }
@@ -207,6 +277,16 @@ fn print_summary(store: &Store, summary: &SyncSummary, lang: Lang) -> anyhow::Re
     }
     if let Some(line) = summary.clock_warning_text(lang) {
         writeln!(out, "{line}")?;
+    }
+    if summary.token_rotated {
+        writeln!(
+            out,
+            "{}",
+            match lang {
+                Lang::Id => "Token perangkat sudah lama, jadi diganti dengan yang baru.",
+                Lang::En => "The device token was old, so it was replaced with a new one.",
+            }
+        )?;
     }
     if summary.rejected > 0 {
         let status = store.status()?;

@@ -40,7 +40,7 @@ pub use records::{
     CheckReport, DuplicateNik, ListFilter, ListedRegistration, OutboxEntry, POSSIBLE_DUPLICATE,
     ProbableDuplicate, Refusal, StoreStatus, SyncState, VillageProgress, changes_between,
 };
-pub use sync::{Enrollment, PullTally, PushTally};
+pub use sync::{Enrollment, PullTally, PushTally, ServerTrust};
 
 use key::{DatabaseKey, KEY_FILE, KeyFile, pending_path};
 

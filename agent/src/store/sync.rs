@@ -39,13 +39,36 @@ pub struct Enrollment {
     /// The bearer token (never printed).
     #[serde(skip)]
     pub token: String,
+    /// When the token was issued: at enrolment or at its last rotation
+    /// (RFC 3339, this laptop's clock).
+    pub token_issued_at: String,
     /// The server store last talked to.
     pub store_id: Option<StoreId>,
     /// The officer and their regions, as the server knows them.
     pub officer: OfficerInfo,
     /// When the device enrolled.
     pub enrolled_at: String,
+    /// How the server's certificate is checked.
+    #[serde(flatten)]
+    pub trust: ServerTrust,
 }
+
+/// How the server's certificate is checked, as chosen at enrolment (see
+/// `sync::tls`). Kept in `meta` with the rest of the enrolment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServerTrust {
+    /// A private CA (PEM) trusted instead of the usual roots.
+    #[serde(skip)]
+    pub ca_pem: Option<String>,
+    /// Whether a private CA is trusted (for display).
+    pub private_ca: bool,
+    /// The SHA-256 of the server certificate pinned at enrolment, `AB:CD:…`.
+    pub pinned_certificate: Option<String>,
+}
+
+/// The `meta` keys of [`ServerTrust`].
+const CA_KEY: &str = "tls_ca_pem";
+const PIN_KEY: &str = "tls_pin_sha256";
 
 /// What one push batch's answer did to the outbox.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -105,6 +128,12 @@ fn observe(tx: &rusqlite::Connection, seen: Hlc) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn delete_meta(tx: &rusqlite::Connection, key: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+        .execute([key])?;
+    Ok(())
+}
+
 fn parse_store_id(text: &str) -> Result<StoreId, StoreError> {
     Uuid::parse_str(text)
         .map(StoreId)
@@ -128,25 +157,37 @@ impl Store {
                 .map_err(|e| StoreError::Damaged(format!("officer regions: {e}")))?,
             None => Vec::new(),
         };
+        let enrolled_at = meta(&self.conn, "enrolled_at")?.unwrap_or_default();
+        let ca_pem = meta(&self.conn, CA_KEY)?;
         Ok(Some(Enrollment {
             server_url,
             token,
+            // Stores enrolled before rotation existed: the enrolment date.
+            token_issued_at: meta(&self.conn, "token_issued_at")?
+                .unwrap_or_else(|| enrolled_at.clone()),
             store_id,
             officer: OfficerInfo {
                 id: self.officer_id,
                 name: self.officer_name.clone(),
                 regions,
             },
-            enrolled_at: meta(&self.conn, "enrolled_at")?.unwrap_or_default(),
+            enrolled_at,
+            trust: ServerTrust {
+                private_ca: ca_pem.is_some(),
+                ca_pem,
+                pinned_certificate: meta(&self.conn, PIN_KEY)?,
+            },
         }))
     }
 
-    /// Records a successful enrolment: the server, the token, and the officer
-    /// as the server knows them (new registrations carry the server's officer id).
+    /// Records a successful enrolment: the server, the token, how its
+    /// certificate is checked, and the officer as the server knows them (new
+    /// registrations carry the server's officer id).
     pub fn save_enrollment(
         &mut self,
         server_url: &str,
         response: &EnrollResponse,
+        trust: &ServerTrust,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let regions = serde_json::to_string(&response.officer.regions)
@@ -156,6 +197,7 @@ impl Store {
         for (key, value) in [
             ("server_url", server_url.to_owned()),
             ("token", response.token.clone()),
+            ("token_issued_at", rfc3339(now)),
             ("store_id", response.store_id.to_string()),
             ("officer_id", response.officer.id.to_string()),
             ("officer_name", response.officer.name.clone()),
@@ -163,6 +205,16 @@ impl Store {
             ("enrolled_at", rfc3339(now)),
         ] {
             set_meta(&tx, key, &value)?;
+        }
+        // A new enrolment decides the trust afresh: what it does not set goes.
+        for (key, value) in [
+            (CA_KEY, &trust.ca_pem),
+            (PIN_KEY, &trust.pinned_certificate),
+        ] {
+            match value {
+                Some(value) => set_meta(&tx, key, value)?,
+                None => delete_meta(&tx, key)?,
+            }
         }
         if previous_store.as_deref() != Some(&response.store_id.to_string()) {
             // Another server (or the first one): everything goes there.
@@ -175,6 +227,24 @@ impl Store {
         tx.commit()?;
         self.officer_id = response.officer.id;
         self.officer_name = response.officer.name.clone();
+        Ok(())
+    }
+
+    /// Replaces the device token after a rotation (`issued_at`: now).
+    pub fn replace_token(
+        &mut self,
+        token: &str,
+        issued_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let tx = write(&mut self.conn)?;
+        if meta(&tx, "token")?.is_none() {
+            return Err(StoreError::Damaged(
+                "no token to replace: not enrolled".into(),
+            ));
+        }
+        set_meta(&tx, "token", token)?;
+        set_meta(&tx, "token_issued_at", &rfc3339(issued_at))?;
+        tx.commit()?;
         Ok(())
     }
 

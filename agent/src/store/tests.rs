@@ -680,3 +680,59 @@ fn an_acknowledged_number_beyond_the_batch_leaves_later_entries_pending() {
     let pending = store.pending_operations(10).unwrap();
     assert_eq!(pending.iter().map(|op| op.seq).collect::<Vec<_>>(), [2]);
 }
+
+#[test]
+fn an_enrolment_keeps_its_certificate_trust_until_the_next_one_and_a_rotated_token() {
+    use lindung_shared::ids::{OfficerId, StoreId};
+    use lindung_shared::protocol::{EnrollResponse, OfficerInfo};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = new_store(dir.path());
+    let response = EnrollResponse {
+        protocol: 1,
+        store_id: StoreId(uuid::Uuid::from_u128(7)),
+        token: "first".into(),
+        officer: OfficerInfo {
+            id: OfficerId(uuid::Uuid::from_u128(8)),
+            name: "Rina Marlina".into(),
+            regions: vec!["1311".into()],
+        },
+        server_time_ms: 0,
+    };
+    let pinned = ServerTrust {
+        ca_pem: Some("-----BEGIN CERTIFICATE-----".into()),
+        private_ca: true,
+        pinned_certificate: Some("AB:CD".into()),
+    };
+    store
+        .save_enrollment("https://server", &response, &pinned, now())
+        .unwrap();
+    let enrolled = store.enrollment().unwrap().unwrap();
+    assert_eq!(enrolled.trust, pinned);
+    assert_eq!(enrolled.token_issued_at, rfc3339(now()));
+    // Neither the token nor the CA's text is printed with the enrolment.
+    let shown = serde_json::to_string(&enrolled).unwrap();
+    assert!(
+        shown.contains("\"pinned_certificate\":\"AB:CD\""),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("first") && !shown.contains("BEGIN"),
+        "{shown}"
+    );
+
+    let later = now() + time::Duration::days(31);
+    store.replace_token("second", later).unwrap();
+    let rotated = store.enrollment().unwrap().unwrap();
+    assert_eq!(rotated.token, "second");
+    assert_eq!(rotated.token_issued_at, rfc3339(later));
+    assert_eq!(rotated.trust, pinned);
+
+    // Enrolling again decides the trust afresh: no pin, no CA left behind.
+    store
+        .save_enrollment("https://server", &response, &ServerTrust::default(), later)
+        .unwrap();
+    assert_eq!(
+        store.enrollment().unwrap().unwrap().trust,
+        ServerTrust::default()
+    );
+}

@@ -1,17 +1,21 @@
 //! The HTTP side of sync: one keep-alive connection (ureq), zstd-compressed
-//! JSON both ways, every error turned into a [`SyncError`] that says whether
-//! trying again can help.
+//! JSON both ways, the server's certificate checked as [`super::tls`]
+//! says, every error turned into a [`SyncError`] that says whether trying
+//! again can help.
 
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lindung_shared::ids::StoreId;
 use lindung_shared::protocol::{
     EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, MAX_PULL_LIMIT, PROTOCOL_VERSION,
-    PullPage, PushRequest, PushResponse, WireError,
+    PullPage, PushRequest, PushResponse, TokenRotation, WireError,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use super::tls::{self, Fingerprint, Pin, Seen, TlsSetupError, Trust, fingerprint_text};
 
 /// zstd level for request bodies: registrations compress about 14× at 7
 /// while costing a few milliseconds per 5,000 (see BENCHMARKS.md).
@@ -44,6 +48,88 @@ pub enum SyncError {
         "this laptop is not enrolled with a server; run lindung-agent enroll --server URL --code CODE"
     )]
     NotEnrolled,
+    /// The server presented another certificate than the one pinned at
+    /// enrolment: nothing was sent.
+    #[error(
+        "the server's certificate changed since this laptop enrolled (pinned {}, now {}); nothing was sent, in case this is not the real server. The data stays on this laptop. If staff did replace the certificate, enrol again with a new code (lindung-agent enroll)",
+        short(pinned),
+        short(presented)
+    )]
+    CertificateChanged {
+        /// The pin stored at enrolment.
+        pinned: Fingerprint,
+        /// What the server presented.
+        presented: Fingerprint,
+    },
+    /// At enrolment, the server presented another certificate than the
+    /// fingerprint given: nothing was sent (not even the code).
+    #[error(
+        "the server's certificate is not the one given to pin (expected {}, the server presented {}); nothing was sent. Check the address and the fingerprint with staff",
+        short(expected),
+        short(presented)
+    )]
+    UnexpectedCertificate {
+        /// The fingerprint given at enrolment.
+        expected: Fingerprint,
+        /// What the server presented.
+        presented: Fingerprint,
+    },
+    /// The server's certificate is not trusted (unknown issuer, expired,
+    /// made for another name): nothing was sent.
+    #[error(
+        "the server's certificate is not trusted ({english}); nothing was sent. A server with its own certificate needs enrolment with --ca-file (the CA file from staff) or --pin-certificate (the fingerprint from staff)"
+    )]
+    UntrustedCertificate {
+        /// Why, in English.
+        english: String,
+        /// Why, in Bahasa Indonesia.
+        indonesian: String,
+    },
+    /// The TLS settings cannot be used (a damaged CA or pin).
+    #[error("TLS settings: {0}")]
+    TlsSetup(#[from] TlsSetupError),
+}
+
+/// The first and last bytes of a fingerprint, enough to compare by eye.
+fn short(fingerprint: &Fingerprint) -> String {
+    let text = fingerprint_text(fingerprint);
+    format!("{}…{}", &text[..11], &text[text.len() - 11..])
+}
+
+/// Why a certificate was refused: (Bahasa Indonesia, English).
+fn certificate_reason(problem: &rustls::CertificateError) -> (String, String) {
+    use rustls::CertificateError as E;
+    let (id, en) = match problem {
+        E::UnknownIssuer => (
+            "diterbitkan oleh pihak yang tidak dikenal",
+            "issued by an unknown authority",
+        ),
+        E::Expired | E::ExpiredContext { .. } => ("sudah kedaluwarsa", "expired"),
+        E::NotValidYet | E::NotValidYetContext { .. } => ("belum berlaku", "not valid yet"),
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            ("dibuat untuk alamat lain", "made for another address")
+        }
+        E::Revoked => ("sudah dicabut", "revoked"),
+        // openssl's `req -x509` makes CA certificates, which cannot serve
+        // as a server's own; pinning accepts them.
+        E::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => (
+            "sertifikat CA dipakai sebagai sertifikat server; sematkan dengan --pin-certificate",
+            "a CA certificate used as the server's own; pin it with --pin-certificate",
+        ),
+        E::Other(other) => {
+            return (format!("tidak sah: {other}"), format!("invalid: {other}"));
+        }
+        other => {
+            let name = format!("{other:?}");
+            let name = name
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return (format!("tidak sah: {name}"), format!("invalid: {name}"));
+        }
+    };
+    (id.to_owned(), en.to_owned())
 }
 
 impl SyncError {
@@ -53,7 +139,14 @@ impl SyncError {
         match self {
             SyncError::Unreachable(_) | SyncError::Protocol(_) => true,
             SyncError::Refused { error, .. } => !error.code.is_permanent(),
-            SyncError::Store(_) | SyncError::NotEnrolled => false,
+            // Certificate refusals stop the loop: someone may be posing as
+            // the server, and the officer (or staff) must look.
+            SyncError::Store(_)
+            | SyncError::NotEnrolled
+            | SyncError::CertificateChanged { .. }
+            | SyncError::UnexpectedCertificate { .. }
+            | SyncError::UntrustedCertificate { .. }
+            | SyncError::TlsSetup(_) => false,
         }
     }
 
@@ -71,6 +164,22 @@ impl SyncError {
             (SyncError::Protocol(detail), Lang::Id) => {
                 format!("jawaban server tidak dikenali ({detail}); coba lagi nanti")
             }
+            (SyncError::CertificateChanged { pinned, presented }, Lang::Id) => format!(
+                "sertifikat server berubah sejak laptop ini didaftarkan (disematkan {}, sekarang {}); tidak ada yang dikirim, karena mungkin ini bukan server yang asli. Data tetap aman di laptop. Jika staf memang mengganti sertifikat, daftarkan ulang laptop ini dengan kode baru (lindung-agent enroll)",
+                short(pinned),
+                short(presented)
+            ),
+            (SyncError::UnexpectedCertificate { expected, presented }, Lang::Id) => format!(
+                "sertifikat server bukan yang diberikan untuk disematkan (seharusnya {}, server menunjukkan {}); tidak ada yang dikirim. Periksa alamat dan sidik jari dengan staf",
+                short(expected),
+                short(presented)
+            ),
+            (SyncError::UntrustedCertificate { indonesian, .. }, Lang::Id) => format!(
+                "sertifikat server tidak dipercaya ({indonesian}); tidak ada yang dikirim. Server dengan sertifikat sendiri memerlukan pendaftaran dengan --ca-file (berkas CA dari staf) atau --pin-certificate (sidik jari dari staf)"
+            ),
+            (SyncError::TlsSetup(error), Lang::Id) => {
+                format!("pengaturan TLS tidak dapat dipakai: {error}")
+            }
             (other, _) => other.to_string(),
         }
     }
@@ -82,28 +191,68 @@ pub struct Client {
     agent: ureq::Agent,
     base: String,
     token: Option<String>,
+    pin: Pin,
+    seen: Arc<Mutex<Seen>>,
 }
 
 impl Client {
-    /// A client for `server_url` (`http://host:port`), with the device token once enrolled.
-    pub fn new(server_url: &str, token: Option<String>) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    /// A client for `server_url` (`http://host:port` or `https://…`), with
+    /// the device token once enrolled, checking the server's certificate as
+    /// `trust` says.
+    pub fn new(
+        server_url: &str,
+        token: Option<String>,
+        trust: &Trust,
+    ) -> Result<Client, SyncError> {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_global(Some(Duration::from_secs(300)))
             .user_agent(concat!("lindung/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Client {
+            .build();
+        let tls = tls::client_config(trust, seen.clone())?;
+        let agent = ureq::Agent::with_parts(
+            config,
+            tls::connector(tls),
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
+        Ok(Client {
             agent,
             base: server_url.trim_end_matches('/').to_owned(),
             token,
-        }
+            pin: trust.pin,
+            seen,
+        })
+    }
+
+    /// The SHA-256 of the certificate the server presented on the last
+    /// TLS connection (`None` over plain HTTP).
+    pub fn presented_certificate(&self) -> Option<Fingerprint> {
+        self.seen.lock().ok().and_then(|seen| seen.presented)
+    }
+
+    /// Uses `token` for the requests from now on (after a rotation).
+    pub fn set_token(&mut self, token: String) {
+        self.token = Some(token);
     }
 
     /// Enrols this device with a code from staff.
     pub fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, SyncError> {
         self.post("/api/v1/enroll", request)
+    }
+
+    /// Asks for the device's next token (`POST /api/v1/token/rotate`).
+    pub fn rotate_token(&self) -> Result<TokenRotation, SyncError> {
+        let mut request = self
+            .agent
+            .post(&format!("{}/api/v1/token/rotate", self.base))
+            .header("Accept-Encoding", "zstd");
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let response = request.send_empty().map_err(|e| self.failed(e))?;
+        read(response)
     }
 
     /// Sends one batch of the outbox.
@@ -133,7 +282,7 @@ impl Client {
         if let Some(token) = &self.token {
             request = request.header("Authorization", &format!("Bearer {token}"));
         }
-        let response = request.call().map_err(unreachable)?;
+        let response = request.call().map_err(|e| self.failed(e))?;
         if response.status().as_u16() == 204 {
             return Ok(None);
         }
@@ -157,8 +306,27 @@ impl Client {
         if let Some(token) = &self.token {
             request = request.header("Authorization", &format!("Bearer {token}"));
         }
-        let response = request.send(&compressed[..]).map_err(unreachable)?;
+        let response = request.send(&compressed[..]).map_err(|e| self.failed(e))?;
         read(response)
+    }
+
+    /// What a failed request means: a certificate refused by the pin or
+    /// by the roots, else an unreachable server.
+    fn failed(&self, error: ureq::Error) -> SyncError {
+        let seen = self.seen.lock().map(|seen| *seen).unwrap_or_default();
+        if let (true, Pin::Expect(pinned), Some(presented)) =
+            (seen.refused_by_pin, self.pin, seen.presented)
+        {
+            return SyncError::CertificateChanged { pinned, presented };
+        }
+        if let Some(problem) = tls::certificate_problem(&error) {
+            let (indonesian, english) = certificate_reason(&problem);
+            return SyncError::UntrustedCertificate {
+                english,
+                indonesian,
+            };
+        }
+        unreachable(error)
     }
 }
 

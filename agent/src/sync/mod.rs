@@ -12,9 +12,18 @@
 //! the program, an in-process network with injected faults in the
 //! convergence simulation (`tests/tests/simulation.rs`), which drives the
 //! very same [`sync_with`].
+//!
+//! **Token rotation.** A run first replaces the device token when it is
+//! older than [`token_max_age`] (30 days; `LINDUNG_TOKEN_MAX_AGE_DAYS`):
+//! the server answers a new token and keeps the old one working until the
+//! new one is first used, which the same run then does. If the answer is
+//! lost, the laptop still holds the old token, which still works, and the
+//! next run rotates again: no lost answer can lock the laptop out.
+//! `lindung-agent token rotate` does the same on demand ([`rotate_token`]).
 
 pub mod backoff;
 pub mod client;
+pub mod tls;
 
 use lindung_shared::ids::StoreId;
 use lindung_shared::lang::Lang;
@@ -27,8 +36,9 @@ use time::OffsetDateTime;
 
 pub use backoff::Backoff;
 pub use client::{Client, SyncError};
+pub use tls::{Pin, Trust};
 
-use crate::store::{Enrollment, Store};
+use crate::store::{Enrollment, ServerTrust, Store};
 
 /// Most operations per push request.
 pub const PUSH_BATCH: usize = MAX_PUSH_OPERATIONS;
@@ -104,6 +114,34 @@ pub struct SyncSummary {
     /// seconds (positive: the laptop runs ahead; `None`: the server did not
     /// say, e.g. nothing to send and nothing to receive).
     pub clock_offset_s: Option<i64>,
+    /// The device token was replaced at the start of the run (it was older
+    /// than [`token_max_age`]).
+    pub token_rotated: bool,
+}
+
+/// Environment variable: the age in days after which a sync run replaces
+/// the device token (default [`DEFAULT_TOKEN_MAX_AGE_DAYS`]; 0: never).
+pub const TOKEN_MAX_AGE_ENV: &str = "LINDUNG_TOKEN_MAX_AGE_DAYS";
+/// See [`TOKEN_MAX_AGE_ENV`].
+pub const DEFAULT_TOKEN_MAX_AGE_DAYS: i64 = 30;
+
+/// The age after which a sync run replaces the device token (`None`: never).
+pub fn token_max_age() -> Option<time::Duration> {
+    let days = std::env::var(TOKEN_MAX_AGE_ENV)
+        .ok()
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .unwrap_or(DEFAULT_TOKEN_MAX_AGE_DAYS);
+    (days > 0).then(|| time::Duration::days(days))
+}
+
+/// Whether the enrolment's token is older than `max_age` at `now`.
+fn token_due(enrollment: &Enrollment, now: OffsetDateTime, max_age: time::Duration) -> bool {
+    let issued = OffsetDateTime::parse(
+        &enrollment.token_issued_at,
+        &time::format_description::well_known::Rfc3339,
+    );
+    // An unreadable date: better a rotation too many than a token forever.
+    issued.map_or(true, |issued| now - issued >= max_age)
 }
 
 /// A laptop clock further than this from the server's gets a warning.
@@ -178,7 +216,8 @@ pub enum Progress {
     },
 }
 
-/// Enrols the store with a server using a code from staff.
+/// Enrols the store with a server using a code from staff (the server's
+/// certificate, if any, checked against the usual roots).
 pub fn enroll(
     store: &mut Store,
     server_url: &str,
@@ -186,15 +225,109 @@ pub fn enroll(
     device_name: &str,
     now: OffsetDateTime,
 ) -> Result<Enrollment, SyncError> {
-    let client = Client::new(server_url, None);
-    let response = client.enroll(&EnrollRequest {
-        protocol: PROTOCOL_VERSION,
-        code: code.to_owned(),
-        device_id: store.device_id(),
-        device_name: device_name.to_owned(),
-    })?;
-    store.save_enrollment(server_url.trim_end_matches('/'), &response, now)?;
+    enroll_with(store, server_url, code, device_name, &Trust::default(), now)
+}
+
+/// Enrols the store with a server using a code from staff, checking its
+/// certificate as `trust` says; the trust (the CA, the pinned certificate:
+/// with [`Pin::FirstUse`], the one the server presented) is stored with the
+/// enrolment and applies to every later request.
+pub fn enroll_with(
+    store: &mut Store,
+    server_url: &str,
+    code: &str,
+    device_name: &str,
+    trust: &Trust,
+    now: OffsetDateTime,
+) -> Result<Enrollment, SyncError> {
+    let client = Client::new(server_url, None, trust)?;
+    let response = client
+        .enroll(&EnrollRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code.to_owned(),
+            device_id: store.device_id(),
+            device_name: device_name.to_owned(),
+        })
+        .map_err(|error| match error {
+            // Nothing was pinned yet: the fingerprint given was not the server's.
+            SyncError::CertificateChanged { pinned, presented } => {
+                SyncError::UnexpectedCertificate {
+                    expected: pinned,
+                    presented,
+                }
+            }
+            other => other,
+        })?;
+    let pinned = match trust.pin {
+        Pin::None => None,
+        Pin::Expect(fingerprint) => Some(fingerprint),
+        Pin::FirstUse => Some(client.presented_certificate().ok_or_else(|| {
+            SyncError::Protocol("no server certificate to pin (not https?)".into())
+        })?),
+    };
+    let stored = ServerTrust {
+        ca_pem: trust.ca_pem.clone(),
+        private_ca: trust.ca_pem.is_some(),
+        pinned_certificate: pinned.as_ref().map(tls::fingerprint_text),
+    };
+    store.save_enrollment(server_url.trim_end_matches('/'), &response, &stored, now)?;
     store.enrollment()?.ok_or(SyncError::NotEnrolled)
+}
+
+/// What `lindung-agent token rotate` did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenRotated {
+    /// The server has taken the new token into use (the old one no longer
+    /// works); false when the confirming request failed, in which case the
+    /// next sync does it.
+    pub confirmed: bool,
+}
+
+/// Replaces the device token now: asks the server for the next token,
+/// keeps it, and makes one request with it so that the server forgets the
+/// old one (see the module doc).
+pub fn rotate_token(store: &mut Store, now: OffsetDateTime) -> Result<TokenRotated, SyncError> {
+    let mut client = client_for(store)?;
+    let rotation = client.rotate_token()?;
+    store.replace_token(&rotation.token, now)?;
+    client.set_token(rotation.token);
+    // Any authenticated request completes the rotation; a one-operation
+    // page is the smallest (what it holds is fetched again by the next sync).
+    let (cursor, store_id) = store.pull_position()?;
+    let confirmed = client.pull(cursor, 1, store_id).is_ok();
+    Ok(TokenRotated { confirmed })
+}
+
+/// At the start of a run: replaces the token if it is due. A failure that
+/// retrying can fix (or a server without rotation) leaves the old token,
+/// which still works; one that it cannot (a revoked device, a certificate
+/// refused) ends the run.
+fn rotate_if_due(
+    store: &mut Store,
+    client: &mut Client,
+    summary: &mut SyncSummary,
+    now: OffsetDateTime,
+) -> Result<(), SyncError> {
+    let Some(max_age) = token_max_age() else {
+        return Ok(());
+    };
+    let enrollment = store.enrollment()?.ok_or(SyncError::NotEnrolled)?;
+    if !token_due(&enrollment, now, max_age) {
+        return Ok(());
+    }
+    summary.requests += 1;
+    match client.rotate_token() {
+        Ok(rotation) => {
+            store.replace_token(&rotation.token, now)?;
+            client.set_token(rotation.token);
+            summary.token_rotated = true;
+            Ok(())
+        }
+        // An older server without the route: keep the token.
+        Err(SyncError::Refused { code: 404, .. }) => Ok(()),
+        Err(error) if error.is_transient() => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// One sync run: push everything pending, then pull everything new, over
@@ -204,8 +337,10 @@ pub fn sync_once(
     progress: &mut dyn FnMut(Progress),
     now: impl Fn() -> OffsetDateTime,
 ) -> Result<SyncSummary, SyncError> {
-    let client = client_for(store)?;
-    sync_with(store, &client, progress, now)
+    let mut client = client_for(store)?;
+    let mut summary = SyncSummary::default();
+    rotate_if_due(store, &mut client, &mut summary, now())?;
+    run(store, &client, summary, progress, &now)
 }
 
 /// One sync run over `transport`: push everything pending, then pull
@@ -216,12 +351,21 @@ pub fn sync_with(
     progress: &mut dyn FnMut(Progress),
     now: impl Fn() -> OffsetDateTime,
 ) -> Result<SyncSummary, SyncError> {
-    let mut summary = SyncSummary::default();
-    push_all(store, transport, &mut summary, progress, &now)?;
-    if pull_all(store, transport, &mut summary, progress, &now)? {
+    run(store, transport, SyncSummary::default(), progress, &now)
+}
+
+fn run(
+    store: &mut Store,
+    transport: &dyn Transport,
+    mut summary: SyncSummary,
+    progress: &mut dyn FnMut(Progress),
+    now: &dyn Fn() -> OffsetDateTime,
+) -> Result<SyncSummary, SyncError> {
+    push_all(store, transport, &mut summary, progress, now)?;
+    if pull_all(store, transport, &mut summary, progress, now)? {
         // The pull found a reset or restored server: send it what it lacks.
-        push_all(store, transport, &mut summary, progress, &now)?;
-        pull_all(store, transport, &mut summary, progress, &now)?;
+        push_all(store, transport, &mut summary, progress, now)?;
+        pull_all(store, transport, &mut summary, progress, now)?;
     }
     store.mark_synced(now())?;
     summary.pending_after = store.pending_count()?;
@@ -243,10 +387,19 @@ pub fn push_once(
 
 fn client_for(store: &Store) -> Result<Client, SyncError> {
     let enrollment = store.enrollment()?.ok_or(SyncError::NotEnrolled)?;
-    Ok(Client::new(
+    let pin = match &enrollment.trust.pinned_certificate {
+        Some(text) => Pin::Expect(tls::parse_fingerprint(text)?),
+        None => Pin::None,
+    };
+    let trust = Trust {
+        ca_pem: enrollment.trust.ca_pem.clone(),
+        pin,
+    };
+    Client::new(
         &enrollment.server_url,
         Some(enrollment.token.clone()),
-    ))
+        &trust,
+    )
 }
 
 /// Pushes the outbox in batches until nothing is pending.
@@ -483,6 +636,38 @@ mod tests {
         assert_eq!(next_batch(500, Duration::from_secs(5)), 400);
         // Worse still: never below the least.
         assert_eq!(next_batch(50, Duration::from_secs(60)), MIN_BATCH);
+    }
+
+    #[test]
+    fn a_token_is_due_once_it_is_as_old_as_the_limit() {
+        use lindung_shared::ids::OfficerId;
+        use lindung_shared::protocol::OfficerInfo;
+        let issued = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid");
+        let enrollment = |issued_at: String| Enrollment {
+            server_url: "https://server".into(),
+            token: "t".into(),
+            token_issued_at: issued_at,
+            store_id: None,
+            officer: OfficerInfo {
+                id: OfficerId(uuid::Uuid::nil()),
+                name: "Rina".into(),
+                regions: Vec::new(),
+            },
+            enrolled_at: String::new(),
+            trust: ServerTrust::default(),
+        };
+        let stored = enrollment(crate::store::rfc3339(issued));
+        let month = time::Duration::days(30);
+        assert!(!token_due(
+            &stored,
+            issued + month - time::Duration::seconds(1),
+            month
+        ));
+        assert!(token_due(&stored, issued + month, month));
+        // A clock set back after the rotation: not due.
+        assert!(!token_due(&stored, issued - month, month));
+        // An unreadable date: rotate rather than keep a token forever.
+        assert!(token_due(&enrollment("?".into()), issued, month));
     }
 
     #[test]

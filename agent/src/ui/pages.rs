@@ -1135,6 +1135,8 @@ pub struct EnrollView<'a> {
     pub server: &'a str,
     /// The code typed.
     pub code: &'a str,
+    /// The server certificate's fingerprint typed (to pin it), if any.
+    pub fingerprint: &'a str,
     /// Why enrolment failed.
     pub problem: Option<&'a str>,
     /// Just after the first-run setup.
@@ -1156,6 +1158,11 @@ pub fn enroll(ctx: &Ctx, view: &EnrollView<'_>) -> Markup {
                 (ctx.t("Terdaftar di", "Enrolled with")) " " strong { (e.server_url) } " — "
                 (e.officer.name) " [" (e.officer.regions.join(", ")) "]"
             }
+            @if let Some(pinned) = &e.trust.pinned_certificate {
+                p #pinned-certificate {
+                    (ctx.t("Sertifikat server disematkan (SHA-256):", "Server certificate pinned (SHA-256):")) " " code { (pinned) }
+                }
+            }
             p { (ctx.t("Mendaftar lagi dengan kode baru memindahkan laptop ini ke server itu.", "Enrolling again with a new code moves this laptop to that server.")) }
         } @else {
             p { (ctx.t("Laptop ini belum terdaftar ke server. Minta kode pendaftaran kepada staf.", "This laptop is not enrolled with a server yet. Ask staff for an enrolment code.")) }
@@ -1172,6 +1179,10 @@ pub fn enroll(ctx: &Ctx, view: &EnrollView<'_>) -> Markup {
             div.field {
                 label for="code" { (ctx.t("Kode pendaftaran", "Enrolment code")) }
                 input #code type="text" name="code" value=(code) placeholder="XXXX-XXXX-XXXX" required autocomplete="off";
+            }
+            div.field {
+                label for="fingerprint" { (ctx.t("Sidik jari sertifikat server (opsional, dari staf; hanya https)", "Server certificate fingerprint (optional, from staff; https only)")) }
+                input #fingerprint type="text" name="fingerprint" value=(view.fingerprint) placeholder="AB:CD:…" autocomplete="off";
             }
             button #enroll type="submit" { (ctx.t("Daftarkan laptop ini", "Enrol this laptop")) }
         }

@@ -206,9 +206,13 @@ fn route(app: &App, request: &Request, ctx: &mut Ctx, now: Instant) -> Reply {
             app.sync.wake();
             Ok(Reply::redirect("/sync?requested=1"))
         }
-        ("GET", ["enroll"], _) => {
-            enroll_page(store, ctx, "", "", None, request.query("welcome").is_some())
-        }
+        ("GET", ["enroll"], _) => enroll_page(
+            store,
+            ctx,
+            ("", "", ""),
+            None,
+            request.query("welcome").is_some(),
+        ),
         ("POST", ["enroll"], Some(form)) => enroll(app, store, ctx, &form),
         ("GET", ["import"], _) => Ok(Reply::html(200, pages::import_form(ctx, None))),
         ("POST", ["import"], Some(form)) => import(store, ctx, &form),
@@ -756,8 +760,7 @@ fn sync_page(app: &App, store: &Store, ctx: &Ctx, request: &Request) -> Result<R
 fn enroll_page(
     store: &Store,
     ctx: &Ctx,
-    server: &str,
-    code: &str,
+    (server, code, fingerprint): (&str, &str, &str),
     problem: Option<String>,
     welcome: bool,
 ) -> Result<Reply, StoreError> {
@@ -771,6 +774,7 @@ fn enroll_page(
                 enrollment: enrollment.as_ref(),
                 server,
                 code,
+                fingerprint,
                 problem: problem.as_deref(),
                 welcome,
             },
@@ -781,12 +785,25 @@ fn enroll_page(
 fn enroll(app: &App, store: &mut Store, ctx: &Ctx, form: &Form) -> Result<Reply, StoreError> {
     let server = form.get("server");
     let code = form.get("code");
-    match actions::enroll(store, server, code) {
+    // A fingerprint from staff pins the server's certificate (a CA file is
+    // for the command line: lindung-agent enroll --ca-file).
+    let fingerprint = form.get("fingerprint").trim();
+    let tls = actions::EnrollTls {
+        ca_pem: None,
+        pin: (!fingerprint.is_empty()).then(|| fingerprint.to_owned()),
+    };
+    match actions::enroll(store, server, code, &tls) {
         Ok(_) => {
             app.sync.wake();
             Ok(Reply::redirect("/sync?requested=1"))
         }
-        Err(error) => enroll_page(store, ctx, server, code, Some(error.text(ctx.lang)), false),
+        Err(error) => enroll_page(
+            store,
+            ctx,
+            (server, code, fingerprint),
+            Some(error.text(ctx.lang)),
+            false,
+        ),
     }
 }
 

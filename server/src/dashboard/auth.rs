@@ -4,7 +4,8 @@
 //! **Invariants.**
 //! - A session id is 128 random bits, sent only in the cookie
 //!   `lindung_session` (`HttpOnly; SameSite=Strict; Path=/`, plus `Secure`
-//!   when `LINDUNG_DASHBOARD_SECURE_COOKIE=1`, i.e. behind TLS) and stored
+//!   when the server serves TLS itself or `LINDUNG_DASHBOARD_SECURE_COOKIE=1`,
+//!   i.e. behind a TLS proxy) and stored
 //!   only as its SHA-256. It ends after [`IDLE_TIMEOUT`] without a request,
 //!   [`ABSOLUTE_TIMEOUT`] after login, at logout, when the account is
 //!   revoked, or when its password changes.
@@ -59,11 +60,21 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// Set once when the server itself serves TLS: cookies are then `Secure`.
+static SERVING_TLS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as serving TLS itself (`serve --tls-cert`): every
+/// cookie it sets from now on carries `Secure`.
+pub fn serving_tls() {
+    SERVING_TLS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn secure_cookies() -> bool {
     static SECURE: OnceLock<bool> = OnceLock::new();
-    *SECURE.get_or_init(|| {
-        std::env::var("LINDUNG_DASHBOARD_SECURE_COOKIE").is_ok_and(|v| v == "1" || v == "true")
-    })
+    SERVING_TLS.load(std::sync::atomic::Ordering::Relaxed)
+        || *SECURE.get_or_init(|| {
+            std::env::var("LINDUNG_DASHBOARD_SECURE_COOKIE").is_ok_and(|v| v == "1" || v == "true")
+        })
 }
 
 fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {

@@ -46,6 +46,8 @@ where
     conflicts_are_logged_and_resolved_by_staff(fresh().await.as_ref()).await;
     duplicates_are_merged_and_unmerged_by_staff(fresh().await.as_ref()).await;
     staff_accounts_authenticate_until_revoked(fresh().await.as_ref()).await;
+    a_rotated_device_token_replaces_the_old_one_at_first_use(fresh().await.as_ref()).await;
+    a_staff_token_is_replaced_at_once(fresh().await.as_ref()).await;
     staff_logins_sessions_and_failed_logins(fresh().await.as_ref()).await;
     the_audit_log_keeps_entries_newest_first(fresh().await.as_ref()).await;
     records_in_a_region_come_in_pages(fresh().await.as_ref()).await;
@@ -1896,6 +1898,114 @@ async fn staff_accounts_authenticate_until_revoked(storage: &dyn Storage) {
         .expect("still there");
     assert_eq!(found.revoked_at, Some(NOW));
     assert_eq!(storage.staff_accounts().await.expect("list").len(), 1);
+}
+
+async fn a_rotated_device_token_replaces_the_old_one_at_first_use(storage: &dyn Storage) {
+    use crate::secrets::token_hash;
+    let rina = enrol(storage, "Rina", &["1311"]).await;
+    let budi = enrol(storage, "Budi", &["1311"]).await;
+    let device = rina.scope.device_id;
+    let old = token_hash(&rina.token);
+    let first = token_hash("first next token");
+    let second = token_hash("second next token");
+    let known = async |hash: &[u8; 32]| {
+        storage
+            .authenticate(hash)
+            .await
+            .expect("works")
+            .map(|found| found.scope.device_id)
+    };
+
+    // Rotating needs the device's current token.
+    assert!(
+        !storage
+            .rotate_device_token(device, &token_hash(&budi.token), &first)
+            .await
+            .expect("works")
+    );
+    assert!(
+        storage
+            .rotate_device_token(device, &old, &first)
+            .await
+            .expect("works")
+    );
+    // The answer was lost: the old token still works, and rotating again
+    // replaces the next token that was never used.
+    assert_eq!(known(&old).await, Some(device));
+    assert!(
+        storage
+            .rotate_device_token(device, &old, &second)
+            .await
+            .expect("works")
+    );
+    assert_eq!(known(&first).await, None);
+    assert_eq!(known(&old).await, Some(device));
+    // Its first use makes it the token: the old one is unknown from then on.
+    let found = storage
+        .authenticate(&second)
+        .await
+        .expect("works")
+        .expect("the next token is known");
+    assert_eq!(found.scope, rina.scope);
+    assert_eq!(known(&second).await, Some(device));
+    assert_eq!(known(&old).await, None);
+    assert!(
+        !storage
+            .rotate_device_token(device, &old, &first)
+            .await
+            .expect("works")
+    );
+    // Other devices are untouched.
+    assert_eq!(
+        known(&token_hash(&budi.token)).await,
+        Some(budi.scope.device_id)
+    );
+    // A revoked device cannot rotate.
+    assert!(storage.revoke_device(device, NOW).await.expect("works"));
+    assert!(
+        !storage
+            .rotate_device_token(device, &second, &first)
+            .await
+            .expect("works")
+    );
+}
+
+async fn a_staff_token_is_replaced_at_once(storage: &dyn Storage) {
+    let account = super::StaffAccount {
+        id: Uuid::now_v7(),
+        name: "Ani".into(),
+        created_at: NOW,
+        revoked_at: None,
+        login: None,
+        role: super::Role::Staff,
+        region: None,
+    };
+    let old = crate::secrets::token_hash("old token of ani");
+    let new = crate::secrets::token_hash("new token of ani");
+    storage
+        .add_staff_account(&account, &old, None)
+        .await
+        .expect("added");
+    assert!(
+        storage
+            .set_staff_token(account.id, &new)
+            .await
+            .expect("works")
+    );
+    assert_eq!(
+        storage.staff_account_by_token(&new).await.expect("works"),
+        Some(account.clone())
+    );
+    assert_eq!(
+        storage.staff_account_by_token(&old).await.expect("works"),
+        None
+    );
+    assert!(
+        !storage
+            .set_staff_token(Uuid::now_v7(), &old)
+            .await
+            .expect("works")
+    );
 }
 
 async fn staff_logins_sessions_and_failed_logins(storage: &dyn Storage) {

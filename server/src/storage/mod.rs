@@ -829,8 +829,23 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Revokes a device; false when there is no such device.
     async fn revoke_device(&self, id: DeviceId, at: OffsetDateTime) -> Result<bool>;
 
-    /// The device a token belongs to.
+    /// The device a token belongs to: its current token, or the one a
+    /// rotation issued ([`Storage::rotate_device_token`]), which becomes the
+    /// current token at this first use, in one statement: from then on the
+    /// previous token is unknown.
     async fn authenticate(&self, token_hash: &[u8; 32]) -> Result<Option<Authenticated>>;
+
+    /// Issues the next token of a device whose current token hashes to
+    /// `current`: `next` is accepted alongside it until it is first used
+    /// (then it replaces it, see [`Storage::authenticate`]); a later
+    /// rotation replaces a next token never used. False when `current` is
+    /// no longer the device's token or the device is revoked.
+    async fn rotate_device_token(
+        &self,
+        device: DeviceId,
+        current: &[u8; 32],
+        next: &[u8; 32],
+    ) -> Result<bool>;
 
     /// Applies a batch of the device's operations in one transaction (see
     /// [`crate::ingest`] for the rules).
@@ -998,6 +1013,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The staff account a token belongs to (revoked ones included: the
     /// caller refuses them with a clear message).
     async fn staff_account_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<StaffAccount>>;
+
+    /// Replaces a staff account's API token (the old one stops working at
+    /// once); false when there is no such account.
+    async fn set_staff_token(&self, id: uuid::Uuid, token_hash: &[u8; 32]) -> Result<bool>;
 
     /// Appends an entry to the audit log.
     async fn record_audit(&self, entry: &AuditEntry) -> Result<()>;

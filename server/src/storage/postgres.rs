@@ -280,6 +280,11 @@ const MIGRATIONS: &[&str] = &[
          at_ms bigint NOT NULL
      );
      CREATE INDEX login_failures_key ON login_failures (key, at_ms);",
+    // 12: token rotation: the next token of a device, accepted alongside
+    // the current one until its first use makes it the current one.
+    "ALTER TABLE devices ADD COLUMN next_token_hash bytea;
+     CREATE UNIQUE INDEX devices_next_token ON devices (next_token_hash)
+         WHERE next_token_hash IS NOT NULL;",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -1524,7 +1529,7 @@ impl Storage for PostgresStorage {
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET officer_id = excluded.officer_id,
                  name = excluded.name, token_hash = excluded.token_hash,
-                 enrolled_ms = excluded.enrolled_ms",
+                 next_token_hash = NULL, enrolled_ms = excluded.enrolled_ms",
             &[
                 &device_id,
                 &officer_id,
@@ -1580,14 +1585,40 @@ impl Storage for PostgresStorage {
             .prepare_cached(
                 "SELECT d.id, d.officer_id, o.name, d.revoked_ms,
                         COALESCE((SELECT array_agg(region_code ORDER BY region_code COLLATE \"C\")
-                                    FROM officer_regions WHERE officer_id = d.officer_id), '{}')
+                                    FROM officer_regions WHERE officer_id = d.officer_id), '{}'),
+                        d.token_hash = $1
                  FROM devices d JOIN officers o ON o.id = d.officer_id
-                 WHERE d.token_hash = $1",
+                 WHERE d.token_hash = $1 OR d.next_token_hash = $1",
             )
             .await?;
         let Some(row) = client.query_opt(&statement, &[&&token_hash[..]]).await? else {
             return Ok(None);
         };
+        if !row.try_get::<_, bool>(5)? {
+            // The first use of a rotated token: it becomes the token and the
+            // previous one is forgotten, in one statement. When it changes
+            // nothing, a concurrent request promoted it first (then it is
+            // the token now) or a newer rotation replaced it (then it is
+            // worth nothing): the token column decides.
+            let promoted = client
+                .execute(
+                    "UPDATE devices SET token_hash = next_token_hash, next_token_hash = NULL
+                     WHERE next_token_hash = $1",
+                    &[&&token_hash[..]],
+                )
+                .await?;
+            if promoted == 0 {
+                let still = client
+                    .query_opt(
+                        "SELECT 1 FROM devices WHERE token_hash = $1",
+                        &[&&token_hash[..]],
+                    )
+                    .await?;
+                if still.is_none() {
+                    return Ok(None);
+                }
+            }
+        }
         let revoked: Option<i64> = row.try_get(3)?;
         Ok(Some(Authenticated {
             scope: DeviceScope {
@@ -1599,6 +1630,23 @@ impl Storage for PostgresStorage {
             },
             revoked_at: revoked.map(from_ms).transpose()?,
         }))
+    }
+
+    async fn rotate_device_token(
+        &self,
+        device: DeviceId,
+        current: &[u8; 32],
+        next: &[u8; 32],
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE devices SET next_token_hash = $3
+                 WHERE id = $1 AND token_hash = $2 AND revoked_ms IS NULL",
+                &[&device.0, &&current[..], &&next[..]],
+            )
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn push(
@@ -2477,6 +2525,17 @@ impl Storage for PostgresStorage {
             .as_ref()
             .map(staff_account)
             .transpose()
+    }
+
+    async fn set_staff_token(&self, id: Uuid, token_hash: &[u8; 32]) -> Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE staff_accounts SET token_hash = $2 WHERE id = $1",
+                &[&id, &&token_hash[..]],
+            )
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn staff_device(&self) -> Result<DeviceId> {

@@ -269,7 +269,12 @@ const MIGRATIONS: &[&str] = &[
          key TEXT NOT NULL,
          at_ms INTEGER NOT NULL
      ) STRICT;
-     CREATE INDEX login_failures_key ON login_failures (key, at_ms);"
+     CREATE INDEX login_failures_key ON login_failures (key, at_ms);",
+    // 12: token rotation: the next token of a device, accepted alongside
+    // the current one until its first use makes it the current one.
+    "ALTER TABLE devices ADD COLUMN next_token_hash BLOB;
+     CREATE UNIQUE INDEX devices_next_token ON devices (next_token_hash)
+         WHERE next_token_hash IS NOT NULL;"
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -1451,7 +1456,7 @@ impl Storage for SqliteStorage {
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO UPDATE SET officer_id = excluded.officer_id,
                      name = excluded.name, token_hash = excluded.token_hash,
-                     enrolled_ms = excluded.enrolled_ms",
+                     next_token_hash = NULL, enrolled_ms = excluded.enrolled_ms",
                 params![
                     device_id,
                     officer_id,
@@ -1529,19 +1534,37 @@ impl Storage for SqliteStorage {
     async fn authenticate(&self, token_hash: &[u8; 32]) -> Result<Option<Authenticated>> {
         let token_hash = *token_hash;
         self.run(move |connection| {
-            let row: Option<(String, String, String, Option<i64>)> = connection
+            type Row = (String, String, String, Option<i64>, bool);
+            let row: Option<Row> = connection
                 .prepare_cached(
-                    "SELECT d.id, d.officer_id, o.name, d.revoked_ms
+                    "SELECT d.id, d.officer_id, o.name, d.revoked_ms, d.token_hash = ?1
                      FROM devices d JOIN officers o ON o.id = d.officer_id
-                     WHERE d.token_hash = ?1",
+                     WHERE d.token_hash = ?1 OR d.next_token_hash = ?1",
                 )?
                 .query_row(params![&token_hash[..]], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })
                 .optional()?;
-            let Some((device, officer, officer_name, revoked)) = row else {
+            let Some((device, officer, officer_name, revoked, current)) = row else {
                 return Ok(None);
             };
+            if !current {
+                // The first use of a rotated token: it becomes the token,
+                // and the previous one is forgotten (one statement; the
+                // connection is this request's alone meanwhile).
+                connection
+                    .prepare_cached(
+                        "UPDATE devices SET token_hash = next_token_hash, next_token_hash = NULL
+                         WHERE id = ?1 AND next_token_hash = ?2",
+                    )?
+                    .execute(params![device, &token_hash[..]])?;
+            }
             Ok(Some(Authenticated {
                 scope: DeviceScope {
                     device_id: DeviceId(parse_uuid(&device)?),
@@ -1552,6 +1575,24 @@ impl Storage for SqliteStorage {
                 },
                 revoked_at: revoked.map(from_ms).transpose()?,
             }))
+        })
+        .await
+    }
+
+    async fn rotate_device_token(
+        &self,
+        device: DeviceId,
+        current: &[u8; 32],
+        next: &[u8; 32],
+    ) -> Result<bool> {
+        let (current, next) = (*current, *next);
+        self.run(move |connection| {
+            let changed = connection.execute(
+                "UPDATE devices SET next_token_hash = ?3
+                 WHERE id = ?1 AND token_hash = ?2 AND revoked_ms IS NULL",
+                params![device.to_string(), &current[..], &next[..]],
+            )?;
+            Ok(changed > 0)
         })
         .await
     }
@@ -2412,6 +2453,18 @@ impl Storage for SqliteStorage {
                 .optional()?
                 .map(staff_account)
                 .transpose()
+        })
+        .await
+    }
+
+    async fn set_staff_token(&self, id: Uuid, token_hash: &[u8; 32]) -> Result<bool> {
+        let token_hash = *token_hash;
+        self.run(move |connection| {
+            let changed = connection.execute(
+                "UPDATE staff_accounts SET token_hash = ?2 WHERE id = ?1",
+                params![id.hyphenated().to_string(), &token_hash[..]],
+            )?;
+            Ok(changed > 0)
         })
         .await
     }

@@ -336,7 +336,12 @@ impl World {
         let response: EnrollResponse =
             serde_json::from_slice(&answer.body).expect("enrolment answer");
         store
-            .save_enrollment("sim://lindung", &response, now)
+            .save_enrollment(
+                "sim://lindung",
+                &response,
+                &lindung_agent::store::ServerTrust::default(),
+                now,
+            )
             .expect("enrolment saved");
         self.say(format!(
             "setup: agent {name} (officer {}), clock {:+} s",
