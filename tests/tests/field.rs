@@ -2,7 +2,6 @@
 //! How long 1,000 registrations take over the EDGE link is measured
 //! by `cargo bench -p lindung-tests --bench field`, not asserted here.
 
-use std::io::Write;
 use std::sync::atomic::Ordering;
 
 use lindung_tests::Laptop;
@@ -11,46 +10,16 @@ use lindung_tests::slow_link::{LinkShape, SlowLink};
 use serde_json::Value;
 
 /// Writes a village CSV of `count` people starting at `first` and imports it.
-/// A name part unique to `i` that compresses like a real name (names hold
-/// no digits; a run of similar names would compress far better than real ones).
-fn letters(i: u64) -> String {
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66;
-    let mut name = String::new();
-    for _ in 0..7 {
-        x ^= x >> 29;
-        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        name.push(char::from(b'a' + (x % 26) as u8));
-    }
-    format!(
-        "{name} {}",
-        format!("{i:05}")
-            .bytes()
-            .map(|b| char::from(b'a' + (b - b'0')))
-            .collect::<String>()
-    )
-}
-
+/// Imports `count` workers (`lindung_tests::worker`) from `first` as a village file.
 fn import(laptop: &Laptop, first: u64, count: u64) {
-    let path = laptop.dir().join(format!("desa-{first}.csv"));
-    let mut file = std::fs::File::create(&path).expect("csv");
-    writeln!(file, "NIK;Nama Lengkap;Kode Desa;Pekerjaan").expect("write");
-    for i in first..first + count {
-        let day = 1 + i % 28;
-        let month = 1 + (i / 28) % 12;
-        let nik = format!("131101{:02}{month:02}85{:04}", day + 40, 1 + i / 336);
-        writeln!(file, "{nik};Pekerja {};1311012001;nelayan", letters(i)).expect("write");
-    }
-    drop(file);
-    let out = laptop.agent([
-        "import",
-        path.to_str().expect("utf-8 path"),
-        "--payer",
-        "apbd",
-        "--consent",
-        "signed_form",
-        "--json",
-    ]);
-    assert_eq!(out.code, Some(0), "import: {}{}", out.stdout, out.stderr);
+    let rows: Vec<String> = (first..first + count)
+        .map(|i| {
+            let (nik, name) = lindung_tests::worker(i);
+            format!("{nik};{name};1311012001;nelayan")
+        })
+        .collect();
+    let imported = laptop.import_workers(&rows);
+    assert_eq!(imported.code, Some(0), "{}", imported.stderr);
 }
 
 fn pending(laptop: &Laptop) -> u64 {

@@ -85,7 +85,7 @@ pub struct JsonArg {
 #[derive(Debug, clap::Args)]
 pub struct CompactArgs {
     /// Keep every version younger than this many days (remembered for the
-    /// daily compaction after each sync; default 180).
+    /// next compaction; default 180).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub keep_days: Option<u32>,
     /// Print as JSON.

@@ -11,9 +11,16 @@
 //! goes is the laptop's copy of old, overwritten values (the record page
 //! shows fewer earlier values); the server keeps every version.
 //!
-//! [`Store::mark_synced`] compacts at most once a day with the retention in
-//! `meta` (default [`DEFAULT_KEEP_DAYS`]); `lindung-agent compact` does it
-//! now, sets the retention, and gives the freed space back to the disk.
+//! This device's newest operation is never removed (the next sequence
+//! number follows it), and `meta.compacted_own` counts the own operations
+//! removed so that [`Store::check`] still finds the sequence whole.
+//!
+//! `lindung-agent compact` runs it with the retention in `meta` (default
+//! [`DEFAULT_KEEP_DAYS`], `--keep-days` sets it) and gives the freed space
+//! back to the disk. It is not run by itself after a sync: the retention is
+//! measured on the laptop's clock, which may be a year off (see
+//! `sync::SyncSummary::clock_offset_s`), and replicas that keep every
+//! version are what the convergence simulation compares.
 
 use std::collections::{HashMap, HashSet};
 
@@ -83,10 +90,17 @@ impl Store {
             .query_map([cutoff], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         // Own operations the server has not acknowledged stay whatever happens.
-        let unacknowledged: HashSet<i64> = tx
+        let mut unacknowledged: HashSet<i64> = tx
             .prepare("SELECT seq FROM outbox WHERE state != 'acked'")?
             .query_map([], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
+        // The newest own operation stays: the next sequence number follows it.
+        let newest: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM operations WHERE device_id = ?1",
+            [own.as_slice()],
+            |row| row.get(0),
+        )?;
+        unacknowledged.insert(newest);
         let mut removable: Vec<(Vec<u8>, i64)> = Vec::new();
         {
             let mut ops = tx.prepare_cached(
@@ -139,6 +153,18 @@ impl Store {
             }
         }
         tally.operations_removed = removable.len() as u64;
+        let own_removed = removable
+            .iter()
+            .filter(|(device, _)| *device == own)
+            .count() as u64;
+        let compacted_own: u64 = super::sync::meta(&tx, "compacted_own")?
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        super::sync::set_meta(
+            &tx,
+            "compacted_own",
+            &(compacted_own + own_removed).to_string(),
+        )?;
         tally.operations_kept = tx.query_row("SELECT count(*) FROM operations", [], |row| {
             row.get::<_, i64>(0)
         })? as u64;
@@ -151,24 +177,6 @@ impl Store {
         }
         tally.bytes_after = self.file_size();
         Ok(tally)
-    }
-
-    /// Compacts with the stored retention if the last compaction is more
-    /// than a day old (called after a sync).
-    pub fn compact_if_due(
-        &mut self,
-        now: OffsetDateTime,
-    ) -> Result<Option<CompactTally>, StoreError> {
-        let last: Option<i64> =
-            super::sync::meta(&self.conn, "compacted_day")?.and_then(|d| d.parse().ok());
-        let today = now.unix_timestamp().div_euclid(86_400);
-        if last.is_some_and(|day| day >= today) {
-            return Ok(None);
-        }
-        let keep = time::Duration::days(i64::from(self.keep_days()?));
-        let tally = self.compact(now - keep, false)?;
-        super::sync::set_meta(&self.conn, "compacted_day", &today.to_string())?;
-        Ok(Some(tally))
     }
 
     /// Bytes of the store file and its write-ahead log.

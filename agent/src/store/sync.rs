@@ -445,15 +445,12 @@ impl Store {
     }
 
     /// Notes that a sync finished.
-    /// Also compacts the store once a day ([`Store::compact_if_due`]).
     pub fn mark_synced(&mut self, now: OffsetDateTime) -> Result<(), StoreError> {
         set_meta(
             &self.conn,
             "last_sync_at",
             &rfc3339(now.replace_nanosecond(0).unwrap_or(now)),
-        )?;
-        self.compact_if_due(now)?;
-        Ok(())
+        )
     }
 
     /// Other registrations of the same person that the server told about.

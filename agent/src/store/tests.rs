@@ -597,6 +597,10 @@ fn compaction_drops_only_acknowledged_overwritten_operations_and_keeps_the_state
     let after = store.find(&siti.id.to_string()).unwrap().unwrap();
     assert_eq!(after.registration, current, "the same registration");
     assert_eq!(store.pending_count().unwrap(), 1);
+    assert!(
+        store.check().unwrap().problems.is_empty(),
+        "the store is whole"
+    );
     // Nothing younger than the retention goes, and a second pass finds nothing.
     assert_eq!(store.compact(now(), false).unwrap().operations_removed, 0);
     assert_eq!(store.compact(later, false).unwrap().operations_removed, 0);
@@ -606,6 +610,27 @@ fn compaction_drops_only_acknowledged_overwritten_operations_and_keeps_the_state
     store.edit(&current, &edited, now()).unwrap().unwrap();
     assert_eq!(store.compact(later, false).unwrap().operations_removed, 0);
     assert_eq!(store.pending_count().unwrap(), 2);
+    // Once acknowledged, the overwritten rename goes, but never the newest
+    // operation: the next sequence number follows it.
+    store
+        .conn
+        .execute("UPDATE outbox SET state = 'acked'", [])
+        .unwrap();
+    assert_eq!(store.compact(later, false).unwrap().operations_removed, 1);
+    let mut again = valid("1311014101900001", "Siti A");
+    again.consent = siti.consent.clone();
+    let current = store
+        .find(&siti.id.to_string())
+        .unwrap()
+        .unwrap()
+        .registration;
+    let next = store
+        .edit(&current, &again, now())
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.seq, 6, "no sequence number is used twice");
+    assert!(store.check().unwrap().problems.is_empty());
 }
 
 #[test]
