@@ -195,6 +195,20 @@ impl Central {
         }
     }
 
+    /// Stops the server with SIGTERM (as systemd does) and waits for it to
+    /// exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(sent, "SIGTERM delivered");
+        child.wait().is_ok_and(|status| status.success())
+    }
+
     /// Starts the server again on the same address and database.
     pub fn restart(&mut self) {
         self.kill();

@@ -59,6 +59,9 @@ pub struct LinkCounters {
     pub up: AtomicU64,
     /// Bytes from the server to the client.
     pub down: AtomicU64,
+    /// Bytes from the client that have reached the server (`up` counts
+    /// them when the link takes them, this once they arrive).
+    pub delivered_up: AtomicU64,
     /// Segments lost and sent again.
     pub lost: AtomicU64,
     /// Connections accepted.
@@ -188,7 +191,7 @@ fn direction(
     mut from: TcpStream,
     to: TcpStream,
     shape: LinkShape,
-    counters: &LinkCounters,
+    counters: &Arc<LinkCounters>,
     lossy: &Mutex<Lossy>,
     up: bool,
     cut_at: &AtomicU64,
@@ -196,6 +199,7 @@ fn direction(
     let (sender, receiver) = mpsc::channel::<(Instant, Vec<u8>)>();
     let writer = {
         let mut to = to;
+        let counters = Arc::clone(counters);
         thread::spawn(move || {
             for (at, segment) in receiver {
                 let now = Instant::now();
@@ -204,6 +208,11 @@ fn direction(
                 }
                 if to.write_all(&segment).is_err() {
                     break;
+                }
+                if up {
+                    counters
+                        .delivered_up
+                        .fetch_add(segment.len() as u64, Ordering::Relaxed);
                 }
             }
             let _ = to.shutdown(Shutdown::Write);

@@ -93,3 +93,48 @@ fn a_sync_cut_on_a_slow_link_resumes_without_sending_acknowledged_batches_again(
     assert!(resent_bytes > 0);
     assert_eq!(central.stats()["records"], 2_000);
 }
+
+#[test]
+fn a_server_stopped_during_a_push_finishes_the_batch_before_it_exits() {
+    let mut central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    // Slow enough that the first batch is still on its way when the stop comes.
+    let link = SlowLink::start(
+        central.address(),
+        LinkShape {
+            bits_per_second: 256_000,
+            one_way: std::time::Duration::from_millis(40),
+            loss: 0.0,
+            seed: 1,
+        },
+    );
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &link.url());
+    import(&laptop, 0, 1_000);
+    let before = link.counters().delivered_up.load(Ordering::Relaxed);
+    let sync = laptop
+        .command()
+        .args(["sync", "--json"])
+        .spawn()
+        .expect("sync starts");
+    // The push is under way: the server has the start of the request and
+    // the rest of the batch is still on the link.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while link.counters().delivered_up.load(Ordering::Relaxed) < before + 2_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push never started"
+        );
+        std::thread::yield_now();
+    }
+    assert!(central.terminate(), "the server exits cleanly on SIGTERM");
+    let _ = sync.wait_with_output();
+    // The batch in flight was finished and answered: what the server stored
+    // is exactly what the laptop counts as delivered, and nothing is lost.
+    let stored = central.admin(["stats", "--json"]).json()["records"]
+        .as_u64()
+        .expect("records");
+    assert!(stored > 0, "the batch in flight was stored");
+    assert_eq!(stored, 1_000 - pending(&laptop), "and its answer arrived");
+    assert!(central.log().contains("stopped"), "{}", central.log());
+}
