@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rows=${ROWS:-100000}
 format=${FORMAT:-csv}
-cargo build --release --quiet -p lindung-agent
-agent=target/release/lindung-agent
+# AGENT=target/dist-agent/lindung-agent measures the shipping build instead.
+agent=${AGENT:-target/release/lindung-agent}
+[ -n "${AGENT:-}" ] || cargo build --release --quiet -p lindung-agent
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
