@@ -187,10 +187,7 @@ pub fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("galat / error: {failure}");
             eprintln!("Perbaiki berkas konfigurasi. / Fix the configuration file.");
-            let checking = args
-                .windows(2)
-                .any(|pair| pair[0] == "config" && pair[1] == "check");
-            return ExitCode::from(if checking { 1 } else { 2 });
+            return ExitCode::from(lindung_shared::config::failure_exit_code(&args));
         }
     };
     let matches = configured.command.clone().get_matches_from(&args);

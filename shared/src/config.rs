@@ -335,6 +335,20 @@ impl std::fmt::Display for ConfigFailure {
     }
 }
 
+/// The exit code for a configuration file that cannot be used: 1 when the
+/// command was `config check` (it did its job: it found problems), 2 when
+/// another command refused to run on it.
+pub fn failure_exit_code(args: &[OsString]) -> u8 {
+    if args
+        .windows(2)
+        .any(|pair| pair[0] == "config" && pair[1] == "check")
+    {
+        1
+    } else {
+        2
+    }
+}
+
 /// Finds the configuration file (`--config`, else `from_env`, else the
 /// first of `defaults` that exists), reads it with `read` and applies it to
 /// `command` (see [`apply`]). An explicitly named file must exist; a default

@@ -355,6 +355,20 @@ impl Laptop {
         command
     }
 
+    /// `status --json`, which must succeed.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.agent(["status", "--json"]);
+        assert_eq!(out.code, Some(0), "status: {}{}", out.stdout, out.stderr);
+        out.json()
+    }
+
+    /// Changes waiting to be sent (`status`).
+    pub fn pending_changes(&self) -> u64 {
+        self.status()["status"]["pending_changes"]
+            .as_u64()
+            .expect("pending count")
+    }
+
     /// A new laptop, initialised for an officer (with the fast test key derivation).
     pub fn init(officer: &str) -> Laptop {
         let laptop = Laptop {

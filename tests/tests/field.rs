@@ -22,14 +22,6 @@ fn import(laptop: &Laptop, first: u64, count: u64) {
     assert_eq!(imported.code, Some(0), "{}", imported.stderr);
 }
 
-fn pending(laptop: &Laptop) -> u64 {
-    let out = laptop.agent(["status", "--json"]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    out.json()["status"]["pending_changes"]
-        .as_u64()
-        .expect("pending")
-}
-
 #[test]
 fn a_sync_cut_on_a_slow_link_resumes_without_sending_acknowledged_batches_again() {
     let central = Central::start();
@@ -60,7 +52,7 @@ fn a_sync_cut_on_a_slow_link_resumes_without_sending_acknowledged_batches_again(
     link.cut_after(batch_bytes * 3 / 2);
     let cut = laptop.agent(["sync", "--json"]);
     assert_ne!(cut.code, Some(0), "the cut sync fails: {}", cut.stdout);
-    let left = pending(&laptop);
+    let left = laptop.pending_changes();
     assert!(
         left > 0 && left < 1_500,
         "the first batch is acknowledged, the rest waits: {left} pending"
@@ -135,6 +127,10 @@ fn a_server_stopped_during_a_push_finishes_the_batch_before_it_exits() {
         .as_u64()
         .expect("records");
     assert!(stored > 0, "the batch in flight was stored");
-    assert_eq!(stored, 1_000 - pending(&laptop), "and its answer arrived");
+    assert_eq!(
+        stored,
+        1_000 - laptop.pending_changes(),
+        "and its answer arrived"
+    );
     assert!(central.log().contains("stopped"), "{}", central.log());
 }

@@ -47,18 +47,6 @@ fn import(laptop: &Laptop, first: u64, count: u64) {
     assert_eq!(out.code, Some(0), "import: {}{}", out.stdout, out.stderr);
 }
 
-fn status(laptop: &Laptop) -> Value {
-    let out = laptop.agent(["status", "--json"]);
-    assert_eq!(out.code, Some(0), "status: {}{}", out.stdout, out.stderr);
-    out.json()
-}
-
-fn pending(laptop: &Laptop) -> u64 {
-    status(laptop)["status"]["pending_changes"]
-        .as_u64()
-        .expect("pending count")
-}
-
 fn show(laptop: &Laptop, id: &str) -> Value {
     let out = laptop.agent(["show", id, "--json"]);
     assert_eq!(out.code, Some(0), "show: {}{}", out.stdout, out.stderr);
@@ -97,7 +85,7 @@ fn offline_registrations_on_two_laptops_end_up_the_same_everywhere() {
     let stats = central.stats();
     assert_eq!(count(&stats, "records"), 43);
     assert_eq!(count(&stats, "operations"), 43);
-    assert_eq!(pending(&a) + pending(&b), 0);
+    assert_eq!(a.pending_changes() + b.pending_changes(), 0);
     // Nothing left to do: one request, nothing moves.
     let idle = a.sync();
     assert_eq!(
@@ -158,7 +146,7 @@ fn the_same_nik_from_two_laptops_is_kept_twice_and_flagged() {
     let stats = central.stats();
     assert_eq!(count(&stats, "records"), 2);
     assert_eq!(count(&stats, "records_in_duplicate_groups"), 2);
-    assert_eq!(status(&a)["records_with_duplicate_notice"], 2);
+    assert_eq!(a.status()["records_with_duplicate_notice"], 2);
     let shown = show(&a, &by_a);
     let others = shown["also_registered"].as_array().expect("notice");
     assert_eq!(others.len(), 1);
@@ -191,7 +179,7 @@ fn a_revoked_laptop_is_refused_clearly_and_keeps_its_unsent_work() {
         "{}",
         in_english.stderr
     );
-    assert_eq!(pending(&laptop), 1);
+    assert_eq!(laptop.pending_changes(), 1);
     assert_eq!(laptop.registrations().len(), 2);
     assert_eq!(count(&central.stats(), "records"), 1);
 }
@@ -379,7 +367,7 @@ fn a_server_killed_during_pushes_loses_and_duplicates_nothing() {
             total,
             "round {round}: no duplicate"
         );
-        assert_eq!(pending(&laptop), 0);
+        assert_eq!(laptop.pending_changes(), 0);
     }
     println!("{kills} server kills, {total} registrations, none lost or doubled");
 }
@@ -425,7 +413,7 @@ fn lost_answers_cut_and_reset_requests_truncated_answers_and_delays_change_nothi
     let stats = central.stats();
     assert_eq!(count(&stats, "records"), expected);
     assert_eq!(count(&stats, "operations"), expected, "no duplicate");
-    assert_eq!(pending(&laptop), 0);
+    assert_eq!(laptop.pending_changes(), 0);
     // A second laptop of the same officer, straight to the server, gets the same state.
     let other = Laptop::init("Rina (laptop 2)");
     other.enroll(&central, &officer, &central.url());

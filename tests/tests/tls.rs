@@ -46,18 +46,6 @@ fn nik(i: u64) -> String {
     format!("131101{:02}0190{:04}", 41 + i % 28, 1 + i)
 }
 
-fn status(laptop: &Laptop) -> Value {
-    let out = laptop.agent(["status", "--json"]);
-    assert_eq!(out.code, Some(0), "status: {}{}", out.stdout, out.stderr);
-    out.json()
-}
-
-fn pending(laptop: &Laptop) -> u64 {
-    status(laptop)["status"]["pending_changes"]
-        .as_u64()
-        .expect("pending count")
-}
-
 /// The device token the laptop's store holds (registered as a secret the
 /// server's log must never show).
 fn token(laptop: &Laptop, central: &Central) -> String {
@@ -117,7 +105,7 @@ fn an_agent_trusting_the_private_ca_syncs_over_tls_and_one_without_it_is_refused
     trusting.register(&nik(1), "Siti Aminah", "1311012001");
     let summary = trusting.sync();
     assert_eq!(summary["accepted"], 1, "{summary}");
-    assert_eq!(status(&trusting)["server"]["private_ca"], true);
+    assert_eq!(trusting.status()["server"]["private_ca"], true);
 
     // Without the CA: refused before anything is sent, saying what to do.
     let other = Laptop::init("Rina");
@@ -152,7 +140,7 @@ fn an_agent_trusting_the_private_ca_syncs_over_tls_and_one_without_it_is_refused
         "{}",
         in_english.stderr
     );
-    assert!(status(&other)["server"].is_null());
+    assert!(other.status()["server"].is_null());
     // The code was never sent, so it still works (with the CA).
     std::fs::write(other.dir().join("ca.pem"), &ca).expect("CA written");
     let enrolled = other.agent([
@@ -200,7 +188,7 @@ fn a_pinned_agent_refuses_a_server_with_another_certificate_and_keeps_its_data()
         enrolled.stdout,
         enrolled.stderr
     );
-    assert_eq!(status(&laptop)["server"]["pinned_certificate"], fingerprint);
+    assert_eq!(laptop.status()["server"]["pinned_certificate"], fingerprint);
     // … or with the one the server presents at enrolment, printed to compare.
     let colleague = Laptop::init("Rina");
     let code = central.enroll_code(&officer);
@@ -252,7 +240,7 @@ fn a_pinned_agent_refuses_a_server_with_another_certificate_and_keeps_its_data()
         in_english.stderr
     );
     // Nothing left the laptop, nothing was lost.
-    assert_eq!(pending(&laptop), 1);
+    assert_eq!(laptop.pending_changes(), 1);
     assert_eq!(laptop.registrations().len(), 2);
     assert_eq!(central.stats()["records"], 1);
 
@@ -293,7 +281,7 @@ fn a_pinned_agent_refuses_a_server_with_another_certificate_and_keeps_its_data()
         enrolled.stderr
     );
     assert_eq!(laptop.sync()["accepted"], 1);
-    assert_eq!(pending(&laptop), 0);
+    assert_eq!(laptop.pending_changes(), 0);
 }
 
 #[test]
@@ -513,7 +501,7 @@ fn a_rotated_token_replaces_the_old_one_and_a_lost_answer_locks_nobody_out() {
     assert_eq!(pull_status(&central, &second).0, 401);
     // The token is new now: the next run leaves it alone.
     assert_eq!(month_later(&laptop)["token_rotated"], false);
-    assert_eq!(pending(&laptop), 0);
+    assert_eq!(laptop.pending_changes(), 0);
     assert_eq!(central.stats()["records"], 4);
 }
 

@@ -104,6 +104,31 @@ pub(super) fn meta(tx: &rusqlite::Connection, key: &str) -> Result<Option<String
         .optional()?)
 }
 
+/// Whether an answer came from another store than the one this laptop last
+/// heard from (the server was reset or restored from a backup). If so, it
+/// may lack what the old one acknowledged: every acknowledged entry is
+/// pending again and pulling starts over. The caller records the new store
+/// id (and, for a pull page, the page's cursor).
+fn answered_by_another_store(
+    tx: &rusqlite::Connection,
+    answered_by: StoreId,
+) -> Result<bool, StoreError> {
+    let answered_by = answered_by.to_string();
+    match meta(tx, "store_id")? {
+        Some(known) if known == answered_by => Ok(false),
+        known => {
+            if known.is_some() {
+                tx.execute(
+                    "UPDATE outbox SET state = 'pending' WHERE state = 'acked'",
+                    [],
+                )?;
+            }
+            set_meta(tx, "pull_cursor", "0")?;
+            Ok(known.is_some())
+        }
+    }
+}
+
 pub(super) fn set_meta(
     tx: &rusqlite::Connection,
     key: &str,
@@ -303,21 +328,10 @@ impl Store {
     ) -> Result<PushTally, StoreError> {
         let tx = write(&mut self.conn)?;
         let mut tally = PushTally::default();
-        let known = meta(&tx, "store_id")?;
-        let answered_by = response.store_id.to_string();
-        if known.as_deref() != Some(answered_by.as_str()) {
-            if known.is_some() {
-                // The server was reset or restored from a backup: it may lack
-                // what it acknowledged before. Send everything again.
-                tx.execute(
-                    "UPDATE outbox SET state = 'pending' WHERE state = 'acked'",
-                    [],
-                )?;
-                tally.server_changed = true;
-            }
-            set_meta(&tx, "store_id", &answered_by)?;
-            set_meta(&tx, "pull_cursor", "0")?;
+        if answered_by_another_store(&tx, response.store_id)? {
+            tally.server_changed = true;
         }
+        set_meta(&tx, "store_id", &response.store_id.to_string())?;
         let mut rematerialise = BTreeSet::new();
         // Sequence numbers the receipts mark acknowledged (accepted or duplicate).
         let mut acked_seqs: Vec<i64> = Vec::with_capacity(response.receipts.len());
@@ -407,17 +421,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<PullTally, StoreError> {
         let tx = write(&mut self.conn)?;
-        let mut tally = PullTally::default();
-        let answered_by = page.store_id.to_string();
-        if meta(&tx, "store_id")?.is_some_and(|known| known != answered_by) {
-            // As after a push answered by another store: the server may lack
-            // what the old one acknowledged. Send everything again.
-            tx.execute(
-                "UPDATE outbox SET state = 'pending' WHERE state = 'acked'",
-                [],
-            )?;
-            tally.server_changed = true;
-        }
+        let mut tally = PullTally {
+            server_changed: answered_by_another_store(&tx, page.store_id)?,
+            ..PullTally::default()
+        };
         let mut touched = BTreeSet::new();
         let mut latest = page.server_hlc;
         for operation in &page.operations {
@@ -439,7 +446,7 @@ impl Store {
         }
         observe(&tx, latest)?;
         set_meta(&tx, "pull_cursor", &page.next_cursor.to_string())?;
-        set_meta(&tx, "store_id", &answered_by)?;
+        set_meta(&tx, "store_id", &page.store_id.to_string())?;
         tx.commit()?;
         Ok(tally)
     }
