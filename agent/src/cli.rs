@@ -114,6 +114,10 @@ pub enum StoreCommand {
     /// Token perangkat untuk server. The device token for the server.
     #[command(subcommand)]
     Token(commands::sync::TokenCommand),
+    /// Kirim lewat flashdisk saat tidak ada sinyal: paket perubahan dan tanda terimanya.
+    /// Sync by USB stick when there is no signal: the outbox bundle and its receipt.
+    #[command(subcommand)]
+    Bundle(commands::bundle::BundleCommand),
 }
 
 /// Runs one command; the ones that need the store open it (asking for the passphrase once).
@@ -152,6 +156,7 @@ fn run(command: Command, data_dir: Option<PathBuf>, lang: Lang) -> anyhow::Resul
         StoreCommand::Enroll(args) => commands::sync::enroll(&mut store, &args, lang),
         StoreCommand::Sync(args) => commands::sync::run(&mut store, &args, lang),
         StoreCommand::Token(command) => commands::sync::token(&mut store, &command, lang),
+        StoreCommand::Bundle(command) => commands::bundle::run(&mut store, &command, lang),
     }
 }
 

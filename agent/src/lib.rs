@@ -13,6 +13,7 @@
 //! - [`ui`]: `lindung-agent serve`, the officer's web UI on this laptop.
 
 pub mod actions;
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod output;

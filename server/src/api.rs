@@ -48,9 +48,9 @@ use axum::{Json, Router};
 use lindung_shared::hlc::{Hlc, HlcClock};
 use lindung_shared::ids::StoreId;
 use lindung_shared::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS,
-    OfficerInfo, Outcome, PROTOCOL_VERSION, PullPage, PushRequest, PushResponse, TokenRotation,
-    WireError, is_supported,
+    BundleKeysRequest, BundleKeysResponse, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode,
+    MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, OfficerInfo, Outcome, PROTOCOL_VERSION, PullPage,
+    PushRequest, PushResponse, TokenRotation, WireError, is_supported,
 };
 use serde::Deserialize;
 use serde::Serialize;
@@ -79,6 +79,8 @@ pub struct AppState {
     pub clock: Mutex<HlcClock>,
     /// What `/metrics` reports.
     pub metrics: crate::metrics::Metrics,
+    /// The keys that open outbox bundles and sign their receipts.
+    pub bundle_keys: crate::bundle::ServerKeys,
 }
 
 impl AppState {
@@ -86,7 +88,9 @@ impl AppState {
     pub async fn new(storage: Arc<dyn Storage>) -> Result<AppState, StorageError> {
         let store_id = storage.store_id().await?;
         let last = storage.last_hlc().await?;
+        let bundle_keys = crate::bundle::ServerKeys::load(storage.as_ref()).await?;
         Ok(AppState {
+            bundle_keys,
             storage,
             store_id,
             clock: Mutex::new(HlcClock::resume(last)),
@@ -94,7 +98,7 @@ impl AppState {
         })
     }
 
-    fn tick(&self, now: OffsetDateTime, seen: impl IntoIterator<Item = Hlc>) -> Hlc {
+    pub(crate) fn tick(&self, now: OffsetDateTime, seen: impl IntoIterator<Item = Hlc>) -> Hlc {
         match self.clock.lock() {
             Ok(mut clock) => {
                 for hlc in seen {
@@ -117,6 +121,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/sync/push", post(push))
         .route("/api/v1/sync/pull", get(pull))
         .route("/api/v1/token/rotate", post(rotate_token))
+        .route("/api/v1/bundle/keys", post(bundle_keys))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(crate::staff_api::routes())
         .merge(crate::dashboard::routes())
@@ -658,6 +663,42 @@ async fn rotate_token(
     ))
 }
 
+/// `POST /api/v1/bundle/keys`: keeps the device's bundle signing key and
+/// answers with its bundle secret and the server's receipt key.
+async fn bundle_keys(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let device = authenticate(&state, &headers).await?;
+    let request: BundleKeysRequest = decode(&headers, body)?;
+    check_protocol(request.protocol)?;
+    let public_key = lindung_shared::bundle::parse_key(&request.public_key).map_err(|_| {
+        let mut error = WireError::new(
+            ErrorCode::InvalidValue,
+            "public_key must be 64 hexadecimal digits",
+            "public_key harus 64 digit heksadesimal",
+        );
+        error.field = Some("public_key".into());
+        ApiError(error)
+    })?;
+    state
+        .storage
+        .set_bundle_public_key(device.device_id, &public_key)
+        .await?;
+    tracing::info!(device = %device.device_id, "bundle key registered");
+    Ok(encode(
+        &headers,
+        &BundleKeysResponse {
+            protocol: PROTOCOL_VERSION,
+            device_secret: lindung_shared::bundle::hex(
+                &state.bundle_keys.device_secret(device.device_id),
+            ),
+            server_public_key: lindung_shared::bundle::hex(&state.bundle_keys.public_key()),
+        },
+    ))
+}
+
 async fn push(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -685,15 +726,24 @@ async fn push(
             format!("paling banyak {MAX_PUSH_OPERATIONS} perubahan per kiriman"),
         ));
     }
+    let response = apply_push(&state, &device, &request.operations).await?;
+    Ok(encode(&headers, &response))
+}
+
+/// Stores a batch of a device's operations and makes the answer: what a
+/// push does once the request is checked. Sneakernet bundles go through
+/// here too (`crate::bundle`), so both are applied alike.
+pub(crate) async fn apply_push(
+    state: &AppState,
+    device: &DeviceScope,
+    operations: &[lindung_shared::merge::Operation],
+) -> Result<PushResponse, StorageError> {
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-    let result = state
-        .storage
-        .push(&device, &request.operations, now)
-        .await?;
+    let result = state.storage.push(device, operations, now).await?;
     let (mut accepted, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
     let mut seen = Vec::new();
-    for (receipt, op) in result.receipts.iter().zip(&request.operations) {
+    for (receipt, op) in result.receipts.iter().zip(operations) {
         match &receipt.outcome {
             Outcome::Accepted { bounded_hlc } => {
                 accepted += 1;
@@ -711,7 +761,7 @@ async fn push(
     state.metrics.push_took(started.elapsed().as_secs_f64());
     tracing::info!(
         device = %device.device_id,
-        operations = request.operations.len(),
+        operations = operations.len(),
         accepted,
         duplicates,
         rejected,
@@ -720,17 +770,14 @@ async fn push(
         "push"
     );
     let server_hlc = state.tick(now, seen);
-    Ok(encode(
-        &headers,
-        &PushResponse {
-            protocol: PROTOCOL_VERSION,
-            store_id: state.store_id,
-            server_time_ms: unix_ms(now),
-            server_hlc,
-            acknowledged_seq: result.acknowledged_seq,
-            receipts: result.receipts,
-        },
-    ))
+    Ok(PushResponse {
+        protocol: PROTOCOL_VERSION,
+        store_id: state.store_id,
+        server_time_ms: unix_ms(now),
+        server_hlc,
+        acknowledged_seq: result.acknowledged_seq,
+        receipts: result.receipts,
+    })
 }
 
 /// Query of a pull.

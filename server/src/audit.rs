@@ -65,6 +65,9 @@ pub mod action {
     pub const RESTORE: &str = "store.restore";
     /// `store-id --renew`: the store took a new identity.
     pub const STORE_ID_RENEW: &str = "store.renew_id";
+    /// `bundle import` or the dashboard's upload: a laptop's outbox bundle
+    /// was applied (or found applied before).
+    pub const BUNDLE_IMPORT: &str = "bundle.import";
 }
 
 /// Who is acting: `given` (from `--staff` or `LINDUNG_STAFF`), else

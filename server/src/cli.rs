@@ -78,6 +78,38 @@ impl DatabaseArgs {
     }
 }
 
+/// `bundle` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Apply a laptop's outbox bundle exactly like a sync, and write the
+    /// receipt to carry back (`lindung-agent bundle import RECEIPT`).
+    /// Importing the same bundle again changes nothing and writes the same
+    /// receipt. A damaged or altered bundle, or one from a revoked device,
+    /// is refused (exit code 1) and nothing is applied.
+    /// Terapkan paket laptop dan tulis tanda terimanya.
+    Import {
+        /// The bundle file from the laptop.
+        file: std::path::PathBuf,
+        /// Where to write the receipt (default: `tanda-terima-<id>.lindung`
+        /// beside FILE).
+        #[arg(long)]
+        receipt: Option<std::path::PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bundles applied so far, newest first.
+    /// Daftar paket yang sudah diterapkan.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// The server's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -245,6 +277,15 @@ pub enum Command {
         /// Give the store a new identity: agents then send again whatever they hold.
         #[arg(long)]
         renew: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Sneakernet bundles: a laptop's outbox carried in on a USB stick
+    /// (`lindung-agent bundle export`), and the receipt carried back.
+    /// Paket dari laptop tanpa sinyal (lewat flashdisk) dan tanda terimanya.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -539,11 +580,23 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if is_refusal(&error) => {
+            eprintln!("{error:#}");
+            ExitCode::from(1)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// A bundle refused for what it is (damaged, altered, from a revoked
+/// device): exit code 1, as for the agent's refusals; 2 is for failures.
+fn is_refusal(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<crate::bundle::ImportError>()
+        .is_some_and(|e| !matches!(e, crate::bundle::ImportError::Storage(_)))
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -843,6 +896,19 @@ async fn run(command: Command, actor: &str) -> anyhow::Result<()> {
                     since,
                     json,
                 } => list_audit(storage.as_ref(), limit, action, since.as_deref(), json).await,
+            }
+        }
+        Command::Bundle { command, database } => {
+            let storage = database.open().await?;
+            match command {
+                BundleCommand::Import {
+                    file,
+                    receipt,
+                    json,
+                } => import_bundle(storage, actor, &file, receipt, json).await,
+                BundleCommand::List { limit, json } => {
+                    list_bundles(storage.as_ref(), limit, json).await
+                }
             }
         }
         Command::Backup { file, database } => backup(actor, &file, &database).await,
@@ -1857,6 +1923,119 @@ fn serve_lock(url: &DatabaseUrl) -> anyhow::Result<Option<crate::backup::ServeLo
 const POSTGRES_BACKUP_HELP: &str = "PostgreSQL is backed up and restored with its own tools: \
     pg_dump --format=custom --file=FILE URL, then pg_restore --clean --if-exists --dbname=URL FILE \
     and `lindung-server store-id --renew` (docs/operations.md)";
+
+/// Most bytes of a bundle file read.
+const MAX_BUNDLE_FILE: u64 = crate::bundle::MAX_BUNDLE_BYTES as u64;
+
+async fn import_bundle(
+    storage: Arc<dyn Storage>,
+    actor: &str,
+    file: &std::path::Path,
+    receipt: Option<std::path::PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use lindung_shared::lang::{Lang, Problem};
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if size > MAX_BUNDLE_FILE {
+        bail!(
+            "{} is {size} bytes, more than a bundle can be ({MAX_BUNDLE_FILE})",
+            file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let state = crate::api::AppState::new(storage).await?;
+    let imported = match crate::bundle::import(&state, &bytes, actor).await {
+        Ok(imported) => imported,
+        Err(error) => {
+            let text = format!(
+                "{}: {}\n{}",
+                file.display(),
+                error.message(Lang::Id),
+                error.message(Lang::En)
+            );
+            return Err(anyhow::Error::new(error).context(text));
+        }
+    };
+    let import = &imported.import;
+    let target = receipt
+        .unwrap_or_else(|| file.with_file_name(crate::bundle::receipt_file_name(import.bundle_id)));
+    crate::bundle::write_file(&target, &import.receipt)
+        .with_context(|| format!("cannot write the receipt {}", target.display()))?;
+    if json {
+        let mut value = serde_json::to_value(import)?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("device_name".into(), imported.device_name.clone().into());
+            fields.insert("officer_name".into(), imported.officer_name.clone().into());
+            fields.insert("already_imported".into(), imported.again.into());
+            fields.insert("receipt".into(), target.display().to_string().into());
+        }
+        say!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if imported.again {
+        say!(
+            "Paket ini sudah diterapkan pada {} oleh {}; tidak ada yang berubah. Tanda terima yang sama ditulis ulang.",
+            import.imported_at.date(),
+            import.imported_by
+        );
+        say!(
+            "This bundle was already applied on {} by {}; nothing changed. The same receipt was written again.",
+            import.imported_at.date(),
+            import.imported_by
+        );
+    }
+    say!(
+        "Paket dari {} (petugas {}): {} perubahan — {} diterima, {} sudah ada, {} ditolak.",
+        imported.device_name,
+        imported.officer_name,
+        import.operations,
+        import.accepted,
+        import.duplicates,
+        import.rejected
+    );
+    say!(
+        "Bundle from {} (officer {}): {} changes — {} accepted, {} already held, {} rejected.",
+        imported.device_name,
+        imported.officer_name,
+        import.operations,
+        import.accepted,
+        import.duplicates,
+        import.rejected
+    );
+    say!(
+        "Tanda terima / receipt: {}\nBawa kembali ke laptop / take it back to the laptop: lindung-agent bundle import {}",
+        target.display(),
+        target.display()
+    );
+    Ok(())
+}
+
+async fn list_bundles(storage: &dyn Storage, limit: u32, json: bool) -> anyhow::Result<()> {
+    let imports = storage.bundle_imports(limit).await?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&imports)?);
+        return Ok(());
+    }
+    if imports.is_empty() {
+        say!("Belum ada paket yang diterapkan. / No bundles applied yet.");
+    }
+    for import in imports {
+        say!(
+            "{}  {}  {}  {}  {} changes: {} accepted, {} duplicate, {} rejected",
+            import.bundle_id,
+            import.imported_at.date(),
+            import.device_id,
+            import.imported_by,
+            import.operations,
+            import.accepted,
+            import.duplicates,
+            import.rejected
+        );
+    }
+    Ok(())
+}
 
 async fn backup(
     actor: &str,

@@ -26,6 +26,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod backup;
+pub mod bundle;
 pub mod cli;
 pub mod dashboard;
 pub mod duplicates;

@@ -266,7 +266,7 @@ fn operations() -> Value {
                 "tags": ["sync"],
                 "security": [{ "deviceToken": [] }],
                 "parameters": [
-                    query("protocol", protocol, "Default: the server's."),
+                    query("protocol", protocol.clone(), "Default: the server's."),
                     query("cursor", json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX }), "Server sequence already applied."),
                     query("limit", json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }), "Page size (1 to 5,000; others are brought into that range)."),
                     query("store", uuid(), "The store id the cursor belongs to.")
@@ -288,6 +288,23 @@ fn operations() -> Value {
                     "type": "object", "required": ["protocol", "token", "server_time_ms"],
                     "properties": { "protocol": { "type": "integer" }, "token": { "type": "string" },
                                     "server_time_ms": { "type": "integer", "minimum": 0 } } }))
+            } },
+            "/api/v1/bundle/keys": { "post": {
+                "summary": "The device registers the Ed25519 public key it signs sneakernet bundles with (again: replaces it) and receives the secret that encrypts its bundles and the server's public key that signs receipts.",
+                "tags": ["sync"],
+                "security": [{ "deviceToken": [] }],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object",
+                    "required": ["protocol", "public_key"],
+                    "properties": {
+                        "protocol": protocol.clone(),
+                        "public_key": { "type": "string", "pattern": "^[0-9a-fA-F]{64}$", "description": "64 hexadecimal digits; anything else: 400 `invalid_value`." }
+                    } } } } },
+                "responses": ok_sync("BundleKeysResponse", json!({
+                    "type": "object", "required": ["protocol", "device_secret", "server_public_key"],
+                    "properties": { "protocol": { "type": "integer" },
+                                    "device_secret": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                                    "server_public_key": { "type": "string", "pattern": "^[0-9a-f]{64}$" } } }))
             } },
             "/api/v1/staff/coverage": { "get": staff_operation(
                 "Coverage of a region (persons, working population, %, target, gap, yearly cost, 30-day pace, target date), or with `level` every region of that level inside it.",

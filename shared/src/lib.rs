@@ -21,6 +21,8 @@
 //! - [`coverage`]: contribution rates, coverage against a denominator, gap, cost and pace.
 //! - [`protocol`]: the versioned sync messages between agent and server.
 
+#[cfg(any(feature = "bundle", test))]
+pub mod bundle;
 #[cfg(any(feature = "cli", test))]
 pub mod config;
 pub mod coverage;

@@ -217,6 +217,30 @@ pub struct TokenRotation {
     pub server_time_ms: u64,
 }
 
+/// `POST /api/v1/bundle/keys`: a device registers the public half of the
+/// key it signs sneakernet bundles with (see `bundle`). Made at enrolment, or
+/// at the next sync by a laptop enrolled before bundles existed; sending it
+/// again replaces it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleKeysRequest {
+    /// Protocol version of the sender.
+    pub protocol: u16,
+    /// The device's Ed25519 public key, 64 hexadecimal digits.
+    pub public_key: String,
+}
+
+/// What a device needs to seal bundles for the server and check its receipts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleKeysResponse {
+    /// Protocol version of the server.
+    pub protocol: u16,
+    /// The secret that encrypts this device's bundles both ways, 64
+    /// hexadecimal digits. Only this device and the server know it.
+    pub device_secret: String,
+    /// The server's Ed25519 public key that signs receipts, 64 hexadecimal digits.
+    pub server_public_key: String,
+}
+
 /// An officer as the agent knows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfficerInfo {

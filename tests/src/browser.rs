@@ -232,6 +232,35 @@ impl Browser {
             .unwrap_or_else(|e| panic!("typing into {css:?}: {e}"));
     }
 
+    /// Chooses the file at `path` in the file input `css`, as a person
+    /// picking it in the file dialog.
+    pub fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let element = self.find(css);
+        let path = path.to_str().expect("a UTF-8 path");
+        self.runtime
+            .block_on(element.send_keys(path))
+            .unwrap_or_else(|e| panic!("choosing {path:?} in {css:?}: {e}"));
+    }
+
+    /// The bytes the page's own session downloads from `href` (a same-origin
+    /// GET with the page's cookies, as the browser makes for a download link).
+    pub fn download(&self, href: &str) -> Vec<u8> {
+        let script = format!(
+            "var x = new XMLHttpRequest(); x.open('GET', {href:?}, false);\n\
+             x.overrideMimeType('text/plain; charset=x-user-defined'); x.send();\n\
+             if (x.status !== 200) {{ return null; }}\n\
+             var out = []; for (var i = 0; i < x.responseText.length; i++) {{\n\
+             out.push(x.responseText.charCodeAt(i) & 0xff); }} return out;"
+        );
+        let value = self.script(&script);
+        value
+            .as_array()
+            .unwrap_or_else(|| panic!("downloading {href}: {value}"))
+            .iter()
+            .map(|b| u8::try_from(b.as_u64().unwrap_or(0)).unwrap_or(0))
+            .collect()
+    }
+
     /// Chooses the option with value `value` in the `<select>` `css`.
     pub fn select(&self, css: &str, value: &str) {
         let element = self.find(css);

@@ -10,6 +10,7 @@ mod agent_ui;
 mod agent_workflow;
 mod audit_export;
 mod browser;
+mod bundle;
 mod chaos;
 mod coverage;
 mod crash;

@@ -1,6 +1,7 @@
 //! One module per `lindung-agent` command.
 
 pub mod admin;
+pub mod bundle;
 pub mod nik;
 pub mod region;
 pub mod registration;

@@ -16,6 +16,7 @@
 //! current state, materialised for queries) and `village_positions`.
 
 mod body;
+mod bundle;
 mod compact;
 mod error;
 pub mod key;
@@ -33,6 +34,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use bundle::{BundleKeys, LastExport};
 pub use compact::{CompactTally, DEFAULT_KEEP_DAYS};
 pub use error::StoreError;
 pub use key::KdfCost;

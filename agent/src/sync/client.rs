@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use lindung_shared::ids::StoreId;
 use lindung_shared::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, MAX_PULL_LIMIT, PROTOCOL_VERSION,
-    PullPage, PushRequest, PushResponse, TokenRotation, WireError,
+    BundleKeysRequest, BundleKeysResponse, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode,
+    MAX_PULL_LIMIT, PROTOCOL_VERSION, PullPage, PushRequest, PushResponse, TokenRotation,
+    WireError,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -253,6 +254,14 @@ impl Client {
         }
         let response = request.send_empty().map_err(|e| self.failed(e))?;
         read(response)
+    }
+
+    /// Registers the device's bundle signing key (`POST /api/v1/bundle/keys`).
+    pub fn bundle_keys(
+        &self,
+        request: &BundleKeysRequest,
+    ) -> Result<BundleKeysResponse, SyncError> {
+        self.post("/api/v1/bundle/keys", request)
     }
 
     /// Sends one batch of the outbox.

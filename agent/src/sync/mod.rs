@@ -28,8 +28,8 @@ pub mod tls;
 use lindung_shared::ids::StoreId;
 use lindung_shared::lang::Lang;
 use lindung_shared::protocol::{
-    EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION, PullPage, PushRequest,
-    PushResponse,
+    BundleKeysRequest, EnrollRequest, MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, PROTOCOL_VERSION,
+    PullPage, PushRequest, PushResponse,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -271,7 +271,51 @@ pub fn enroll_with(
         pinned_certificate: pinned.as_ref().map(tls::fingerprint_text),
     };
     store.save_enrollment(server_url.trim_end_matches('/'), &response, &stored, now)?;
+    let mut client = client;
+    client.set_token(response.token.clone());
+    // Enrolled either way: a server without bundles, or a connection lost
+    // just now, leaves the key to the next sync.
+    let _ = register_bundle_key(store, &client);
     store.enrollment()?.ok_or(SyncError::NotEnrolled)
+}
+
+/// Registers this laptop's bundle signing key with the server and keeps
+/// the secret and receipt key it answers with (see [`crate::bundle`]).
+pub fn register_bundle_key(store: &mut Store, client: &Client) -> Result<(), SyncError> {
+    let signing = store.bundle_signing_key()?;
+    let answer = client.bundle_keys(&BundleKeysRequest {
+        protocol: PROTOCOL_VERSION,
+        public_key: lindung_shared::bundle::hex(&signing.public_key()),
+    })?;
+    let parse = |text: &str| {
+        lindung_shared::bundle::parse_key(text)
+            .map_err(|e| SyncError::Protocol(format!("bundle keys: {e}")))
+    };
+    store.save_bundle_secret(
+        &parse(&answer.device_secret)?,
+        &parse(&answer.server_public_key)?,
+    )?;
+    Ok(())
+}
+
+/// At the start of a run: a laptop enrolled before bundles existed (or
+/// whose registration failed) registers its bundle key. Only a failure that
+/// retrying cannot fix ends the run; anything else waits for the next run.
+fn register_bundle_key_if_missing(
+    store: &mut Store,
+    client: &Client,
+    summary: &mut SyncSummary,
+) -> Result<(), SyncError> {
+    if store.bundle_keys()?.is_some() {
+        return Ok(());
+    }
+    summary.requests += 1;
+    match register_bundle_key(store, client) {
+        Ok(()) => Ok(()),
+        Err(SyncError::Refused { code: 404, .. }) => Ok(()),
+        Err(error) if error.is_transient() => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// What `lindung-agent token rotate` did.
@@ -340,6 +384,7 @@ pub fn sync_once(
     let mut client = client_for(store)?;
     let mut summary = SyncSummary::default();
     rotate_if_due(store, &mut client, &mut summary, now())?;
+    register_bundle_key_if_missing(store, &client, &mut summary)?;
     run(store, &client, summary, progress, &now)
 }
 

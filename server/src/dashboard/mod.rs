@@ -26,6 +26,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bundles;
 pub mod coverage;
 pub mod queues;
 
@@ -70,6 +71,15 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(admin::reference).post(admin::import_reference),
         )
         .route("/exports", get(admin::exports).post(admin::export))
+        .route(
+            "/bundles",
+            get(bundles::page)
+                .post(bundles::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::bundle::MAX_UPLOAD_BYTES,
+                )),
+        )
+        .route("/bundles/{id}/receipt", get(bundles::receipt))
         .route("/audit", get(admin::audit))
         .layer(middleware::from_fn(security_headers))
 }
@@ -247,6 +257,8 @@ pub enum Section {
     Reference,
     /// Exports.
     Exports,
+    /// Sneakernet bundles.
+    Bundles,
     /// Audit log.
     Audit,
     /// None (records, errors).
@@ -257,7 +269,7 @@ pub enum Section {
 /// the content in `main`.
 pub fn layout(ctx: &Ctx, section: Section, title: &str, content: Markup) -> Markup {
     let lang = ctx.lang;
-    let menu: [(Section, &str, &str, &str); 7] = [
+    let menu: [(Section, &str, &str, &str); 8] = [
         (
             Section::Coverage,
             "/coverage",
@@ -293,6 +305,12 @@ pub fn layout(ctx: &Ctx, section: Section, title: &str, content: Markup) -> Mark
             "/exports",
             t(lang, "Ekspor", "Exports"),
             "nav-exports",
+        ),
+        (
+            Section::Bundles,
+            "/bundles",
+            t(lang, "Paket flashdisk", "USB bundles"),
+            "nav-bundles",
         ),
         (
             Section::Audit,

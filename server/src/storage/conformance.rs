@@ -51,6 +51,7 @@ where
     staff_logins_sessions_and_failed_logins(fresh().await.as_ref()).await;
     the_audit_log_keeps_entries_newest_first(fresh().await.as_ref()).await;
     records_in_a_region_come_in_pages(fresh().await.as_ref()).await;
+    bundle_keys_and_imports_are_kept(fresh().await.as_ref()).await;
 }
 
 /// An officer, enrolled with one device.
@@ -2184,4 +2185,109 @@ async fn staff_logins_sessions_and_failed_logins(storage: &dyn Storage) {
         .await
         .expect("cleared");
     assert_eq!(failures("ip:127.0.0.1", NOW).await, 1);
+}
+
+async fn bundle_keys_and_imports_are_kept(storage: &dyn Storage) {
+    use super::{BundleImport, ServerBundleKeys};
+    let budi = enrol(storage, "Budi", &["3201"]).await;
+    let device = budi.scope.device_id;
+    // Unknown devices are not found; a known one has no key until it registers one.
+    assert_eq!(
+        storage
+            .bundle_device(DeviceId(Uuid::now_v7()))
+            .await
+            .expect("read"),
+        None
+    );
+    let found = storage
+        .bundle_device(device)
+        .await
+        .expect("read")
+        .expect("known");
+    assert_eq!(found.scope.regions, vec!["3201".to_owned()]);
+    assert_eq!(found.scope.officer_name, "Budi");
+    assert_eq!(found.public_key, None);
+    assert_eq!(found.revoked_at, None);
+    storage
+        .set_bundle_public_key(device, &[7; 32])
+        .await
+        .expect("kept");
+    storage
+        .set_bundle_public_key(device, &[8; 32])
+        .await
+        .expect("replaced");
+    storage.revoke_device(device, NOW).await.expect("revoked");
+    let found = storage
+        .bundle_device(device)
+        .await
+        .expect("read")
+        .expect("known");
+    assert_eq!(found.public_key, Some([8; 32]));
+    assert_eq!(found.revoked_at, Some(NOW));
+
+    // The first keys offered are kept for good.
+    let first = ServerBundleKeys {
+        signing_seed: [1; 32],
+        device_secret_root: [2; 32],
+    };
+    let second = ServerBundleKeys {
+        signing_seed: [3; 32],
+        device_secret_root: [4; 32],
+    };
+    assert_eq!(
+        storage.server_bundle_keys(&first).await.expect("made"),
+        first
+    );
+    assert_eq!(
+        storage.server_bundle_keys(&second).await.expect("kept"),
+        first
+    );
+
+    // An import is recorded once; a second record of it keeps the first receipt.
+    let bundle_id = Uuid::now_v7();
+    assert_eq!(storage.bundle_import(bundle_id).await.expect("read"), None);
+    let import = BundleImport {
+        bundle_id,
+        device_id: device,
+        imported_at: NOW,
+        imported_by: "cli".into(),
+        operations: 3,
+        accepted: 2,
+        duplicates: 1,
+        rejected: 0,
+        receipt: vec![1, 2, 3],
+    };
+    storage
+        .record_bundle_import(&import)
+        .await
+        .expect("recorded");
+    storage
+        .record_bundle_import(&BundleImport {
+            receipt: vec![9],
+            imported_at: NOW + Duration::minutes(5),
+            ..import.clone()
+        })
+        .await
+        .expect("ignored");
+    assert_eq!(
+        storage.bundle_import(bundle_id).await.expect("read"),
+        Some(import.clone())
+    );
+    let later = BundleImport {
+        bundle_id: Uuid::now_v7(),
+        imported_at: NOW + Duration::hours(1),
+        ..import.clone()
+    };
+    storage
+        .record_bundle_import(&later)
+        .await
+        .expect("recorded");
+    assert_eq!(
+        storage.bundle_imports(10).await.expect("listed"),
+        vec![later.clone(), import]
+    );
+    assert_eq!(
+        storage.bundle_imports(1).await.expect("listed"),
+        vec![later]
+    );
 }

@@ -640,6 +640,61 @@ pub struct Device {
     pub acknowledged_seq: u64,
 }
 
+/// A device as a sneakernet bundle import needs it: found by its id (a
+/// bundle carries no token), with the key that checks its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleDevice {
+    /// Who it is and where it may work.
+    pub scope: DeviceScope,
+    /// Its name, for the import's result.
+    pub name: String,
+    /// Set when staff revoked it.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The Ed25519 public key it registered (`None`: enrolled before
+    /// bundles existed and not synced since).
+    pub public_key: Option<[u8; 32]>,
+}
+
+/// The server's own bundle keys, made once per store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerBundleKeys {
+    /// Seed of the Ed25519 key that signs receipts.
+    pub signing_seed: [u8; 32],
+    /// The secret each device's bundle secret is derived from.
+    pub device_secret_root: [u8; 32],
+}
+
+impl std::fmt::Debug for ServerBundleKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerBundleKeys(..)")
+    }
+}
+
+/// An outbox bundle the server applied, and the receipt it answered with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BundleImport {
+    /// The outbox bundle's id.
+    pub bundle_id: uuid::Uuid,
+    /// The laptop it came from.
+    pub device_id: DeviceId,
+    /// When it was applied.
+    #[serde(with = "time::serde::rfc3339")]
+    pub imported_at: OffsetDateTime,
+    /// Who applied it: a staff login, or `cli` for `lindung-server bundle import`.
+    pub imported_by: String,
+    /// Operations it carried.
+    pub operations: u64,
+    /// Of those: stored now.
+    pub accepted: u64,
+    /// Already held (synced before, or in an earlier bundle).
+    pub duplicates: u64,
+    /// Refused for good (each with its reason in the receipt).
+    pub rejected: u64,
+    /// The receipt bundle, to hand back to the laptop.
+    #[serde(skip)]
+    pub receipt: Vec<u8>,
+}
+
 /// A device identified by its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authenticated {
@@ -825,6 +880,27 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Every device, newest first.
     async fn devices(&self) -> Result<Vec<Device>>;
+
+    /// A device by its id, for a bundle import; `None` when unknown.
+    async fn bundle_device(&self, id: DeviceId) -> Result<Option<BundleDevice>>;
+
+    /// Keeps the Ed25519 public key a device signs bundles with (replacing
+    /// an earlier one).
+    async fn set_bundle_public_key(&self, id: DeviceId, public_key: &[u8; 32]) -> Result<()>;
+
+    /// The store's bundle keys: `candidate` (fresh random keys) is kept the
+    /// first time; afterwards the kept ones are returned.
+    async fn server_bundle_keys(&self, candidate: &ServerBundleKeys) -> Result<ServerBundleKeys>;
+
+    /// The import of an outbox bundle, if it was applied before.
+    async fn bundle_import(&self, bundle_id: uuid::Uuid) -> Result<Option<BundleImport>>;
+
+    /// Records an applied outbox bundle; a second record of the same bundle
+    /// is ignored (the first receipt stays).
+    async fn record_bundle_import(&self, import: &BundleImport) -> Result<()>;
+
+    /// The latest `limit` bundle imports, newest first.
+    async fn bundle_imports(&self, limit: u32) -> Result<Vec<BundleImport>>;
 
     /// Revokes a device; false when there is no such device.
     async fn revoke_device(&self, id: DeviceId, at: OffsetDateTime) -> Result<bool>;

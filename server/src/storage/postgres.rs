@@ -42,13 +42,13 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
-    CoverageTables, DatabaseUrl, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal,
-    Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult, PushResult,
-    RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID, StaffAccount,
-    StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, entered_scope,
-    from_json, from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page,
-    to_seq, written_by_others,
+    AuditEntry, AuditFilter, AuditRecord, Authenticated, BundleDevice, BundleImport, ConflictEntry,
+    Counts, CoverageCounts, CoverageTables, DatabaseUrl, Device, DuplicateCandidate, DuplicateKind,
+    EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult,
+    PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID,
+    ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage,
+    StorageError, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
+    parse_hash, record_state, records_page, to_seq, written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -285,6 +285,26 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE devices ADD COLUMN next_token_hash bytea;
      CREATE UNIQUE INDEX devices_next_token ON devices (next_token_hash)
          WHERE next_token_hash IS NOT NULL;",
+    // 13: sneakernet bundles: each device's signing key, the store's own
+    // keys, and every outbox bundle applied with the receipt it got.
+    "ALTER TABLE devices ADD COLUMN bundle_public_key bytea;
+     CREATE TABLE bundle_keys (
+         id smallint PRIMARY KEY CHECK (id = 1),
+         signing_seed bytea NOT NULL,
+         device_secret_root bytea NOT NULL
+     );
+     CREATE TABLE bundle_imports (
+         bundle_id uuid PRIMARY KEY,
+         device_id uuid NOT NULL,
+         imported_ms bigint NOT NULL,
+         imported_by text NOT NULL,
+         operations bigint NOT NULL,
+         accepted bigint NOT NULL,
+         duplicates bigint NOT NULL,
+         rejected bigint NOT NULL,
+         receipt bytea NOT NULL
+     );
+     CREATE INDEX bundle_imports_recent ON bundle_imports (imported_ms);",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -1379,6 +1399,20 @@ async fn duplicate_notices(
     Ok(notices)
 }
 
+fn bundle_import_from_row(row: &Row) -> Result<BundleImport> {
+    Ok(BundleImport {
+        bundle_id: row.try_get(0)?,
+        device_id: DeviceId(row.try_get(1)?),
+        imported_at: from_ms(row.try_get(2)?)?,
+        imported_by: row.try_get(3)?,
+        operations: to_seq(row.try_get(4)?),
+        accepted: to_seq(row.try_get(5)?),
+        duplicates: to_seq(row.try_get(6)?),
+        rejected: to_seq(row.try_get(7)?),
+        receipt: row.try_get(8)?,
+    })
+}
+
 fn device_from_row(row: &Row) -> Result<Device> {
     let revoked: Option<i64> = row.try_get(5)?;
     let seen: Option<i64> = row.try_get(6)?;
@@ -1565,6 +1599,126 @@ impl Storage for PostgresStorage {
             .await?
             .iter()
             .map(device_from_row)
+            .collect()
+    }
+
+    async fn bundle_device(&self, id: DeviceId) -> Result<Option<BundleDevice>> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "SELECT d.officer_id, o.name, d.name, d.revoked_ms, d.bundle_public_key,
+                        COALESCE((SELECT array_agg(region_code ORDER BY region_code COLLATE \"C\")
+                                    FROM officer_regions WHERE officer_id = d.officer_id), '{}')
+                 FROM devices d JOIN officers o ON o.id = d.officer_id
+                 WHERE d.id = $1",
+                &[&id.0],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let revoked: Option<i64> = row.try_get(3)?;
+        let key: Option<Vec<u8>> = row.try_get(4)?;
+        Ok(Some(BundleDevice {
+            scope: DeviceScope {
+                device_id: id,
+                officer_id: OfficerId(row.try_get(0)?),
+                officer_name: row.try_get(1)?,
+                regions: row.try_get(5)?,
+                pulled_upto: 0,
+            },
+            name: row.try_get(2)?,
+            revoked_at: revoked.map(from_ms).transpose()?,
+            public_key: key.map(parse_hash).transpose()?,
+        }))
+    }
+
+    async fn set_bundle_public_key(&self, id: DeviceId, public_key: &[u8; 32]) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE devices SET bundle_public_key = $2 WHERE id = $1",
+                &[&id.0, &&public_key[..]],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn server_bundle_keys(&self, candidate: &ServerBundleKeys) -> Result<ServerBundleKeys> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO bundle_keys (id, signing_seed, device_secret_root) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &&candidate.signing_seed[..],
+                    &&candidate.device_secret_root[..],
+                ],
+            )
+            .await?;
+        let row = client
+            .query_one(
+                "SELECT signing_seed, device_secret_root FROM bundle_keys WHERE id = 1",
+                &[],
+            )
+            .await?;
+        Ok(ServerBundleKeys {
+            signing_seed: parse_hash(row.try_get(0)?)?,
+            device_secret_root: parse_hash(row.try_get(1)?)?,
+        })
+    }
+
+    async fn bundle_import(&self, bundle_id: Uuid) -> Result<Option<BundleImport>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT bundle_id, device_id, imported_ms, imported_by, operations, accepted,
+                        duplicates, rejected, receipt
+                 FROM bundle_imports WHERE bundle_id = $1",
+                &[&bundle_id],
+            )
+            .await?
+            .as_ref()
+            .map(bundle_import_from_row)
+            .transpose()
+    }
+
+    async fn record_bundle_import(&self, import: &BundleImport) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO bundle_imports (bundle_id, device_id, imported_ms, imported_by,
+                     operations, accepted, duplicates, rejected, receipt)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (bundle_id) DO NOTHING",
+                &[
+                    &import.bundle_id,
+                    &import.device_id.0,
+                    &ms(import.imported_at),
+                    &import.imported_by,
+                    &from_seq(import.operations),
+                    &from_seq(import.accepted),
+                    &from_seq(import.duplicates),
+                    &from_seq(import.rejected),
+                    &import.receipt,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn bundle_imports(&self, limit: u32) -> Result<Vec<BundleImport>> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT bundle_id, device_id, imported_ms, imported_by, operations, accepted,
+                        duplicates, rejected, receipt
+                 FROM bundle_imports ORDER BY imported_ms DESC, bundle_id LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(bundle_import_from_row)
             .collect()
     }
 

@@ -25,13 +25,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AuditEntry, AuditFilter, AuditRecord, Authenticated, ConflictEntry, Counts, CoverageCounts,
-    CoverageTables, Device, DuplicateCandidate, DuplicateKind, EnrollRefusal, Enrollment,
-    MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult, PushResult, RecordsPage,
-    ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID, StaffAccount, StaffAction,
-    StaffOutcome, StaffRequest, StaffSession, Storage, StorageError, entered_scope, from_json,
-    from_ms, from_seq, json, ms, operation_body, parse_hash, record_state, records_page, to_seq,
-    written_by_others,
+    AuditEntry, AuditFilter, AuditRecord, Authenticated, BundleDevice, BundleImport, ConflictEntry,
+    Counts, CoverageCounts, CoverageTables, Device, DuplicateCandidate, DuplicateKind,
+    EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult,
+    PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID,
+    ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage,
+    StorageError, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
+    parse_hash, record_state, records_page, to_seq, written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -274,7 +274,27 @@ const MIGRATIONS: &[&str] = &[
     // the current one until its first use makes it the current one.
     "ALTER TABLE devices ADD COLUMN next_token_hash BLOB;
      CREATE UNIQUE INDEX devices_next_token ON devices (next_token_hash)
-         WHERE next_token_hash IS NOT NULL;"
+         WHERE next_token_hash IS NOT NULL;",
+    // 13: sneakernet bundles: each device's signing key, the store's own
+    // keys, and every outbox bundle applied with the receipt it got.
+    "ALTER TABLE devices ADD COLUMN bundle_public_key BLOB;
+     CREATE TABLE bundle_keys (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         signing_seed BLOB NOT NULL,
+         device_secret_root BLOB NOT NULL
+     ) STRICT;
+     CREATE TABLE bundle_imports (
+         bundle_id TEXT PRIMARY KEY,
+         device_id TEXT NOT NULL,
+         imported_ms INTEGER NOT NULL,
+         imported_by TEXT NOT NULL,
+         operations INTEGER NOT NULL,
+         accepted INTEGER NOT NULL,
+         duplicates INTEGER NOT NULL,
+         rejected INTEGER NOT NULL,
+         receipt BLOB NOT NULL
+     ) STRICT;
+     CREATE INDEX bundle_imports_recent ON bundle_imports (imported_ms);",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -730,6 +750,37 @@ fn staff_account_and_password(row: StaffRow) -> Result<(StaffAccount, Option<Str
         },
         password_hash,
     ))
+}
+
+type BundleImportRow = (String, String, i64, String, i64, i64, i64, i64, Vec<u8>);
+
+fn bundle_import_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<BundleImportRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn bundle_import_from(row: BundleImportRow) -> Result<BundleImport> {
+    let (bundle, device, at, by, operations, accepted, duplicates, rejected, receipt) = row;
+    Ok(BundleImport {
+        bundle_id: parse_uuid(&bundle)?,
+        device_id: DeviceId(parse_uuid(&device)?),
+        imported_at: from_ms(at)?,
+        imported_by: by,
+        operations: to_seq(operations),
+        accepted: to_seq(accepted),
+        duplicates: to_seq(duplicates),
+        rejected: to_seq(rejected),
+        receipt,
+    })
 }
 
 fn parse_uuid(text: &str) -> Result<Uuid> {
@@ -1516,6 +1567,136 @@ impl Storage for SqliteStorage {
                     },
                 )
                 .collect()
+        })
+        .await
+    }
+
+    async fn bundle_device(&self, id: DeviceId) -> Result<Option<BundleDevice>> {
+        self.run(move |connection| {
+            type Row = (String, String, String, Option<i64>, Option<Vec<u8>>);
+            let row: Option<Row> = connection
+                .query_row(
+                    "SELECT d.officer_id, o.name, d.name, d.revoked_ms, d.bundle_public_key
+                     FROM devices d JOIN officers o ON o.id = d.officer_id
+                     WHERE d.id = ?1",
+                    [id.to_string()],
+                    |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((officer, officer_name, name, revoked, key)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(BundleDevice {
+                scope: DeviceScope {
+                    device_id: id,
+                    officer_id: OfficerId(parse_uuid(&officer)?),
+                    officer_name,
+                    regions: regions_of(connection, &officer)?,
+                    pulled_upto: 0,
+                },
+                name,
+                revoked_at: revoked.map(from_ms).transpose()?,
+                public_key: key.map(parse_hash).transpose()?,
+            }))
+        })
+        .await
+    }
+
+    async fn set_bundle_public_key(&self, id: DeviceId, public_key: &[u8; 32]) -> Result<()> {
+        let key = *public_key;
+        self.run(move |connection| {
+            connection.execute(
+                "UPDATE devices SET bundle_public_key = ?2 WHERE id = ?1",
+                params![id.to_string(), &key[..]],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn server_bundle_keys(&self, candidate: &ServerBundleKeys) -> Result<ServerBundleKeys> {
+        let candidate = candidate.clone();
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO bundle_keys (id, signing_seed, device_secret_root) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    &candidate.signing_seed[..],
+                    &candidate.device_secret_root[..]
+                ],
+            )?;
+            let (seed, root): (Vec<u8>, Vec<u8>) = connection.query_row(
+                "SELECT signing_seed, device_secret_root FROM bundle_keys WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            Ok(ServerBundleKeys {
+                signing_seed: parse_hash(seed)?,
+                device_secret_root: parse_hash(root)?,
+            })
+        })
+        .await
+    }
+
+    async fn bundle_import(&self, bundle_id: Uuid) -> Result<Option<BundleImport>> {
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT bundle_id, device_id, imported_ms, imported_by, operations, accepted,
+                        duplicates, rejected, receipt
+                 FROM bundle_imports WHERE bundle_id = ?1",
+            )?;
+            let mut found = statement
+                .query_map([bundle_id.hyphenated().to_string()], bundle_import_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            found.pop().map(bundle_import_from).transpose()
+        })
+        .await
+    }
+
+    async fn record_bundle_import(&self, import: &BundleImport) -> Result<()> {
+        let import = import.clone();
+        self.run(move |connection| {
+            connection.execute(
+                "INSERT INTO bundle_imports (bundle_id, device_id, imported_ms, imported_by,
+                     operations, accepted, duplicates, rejected, receipt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (bundle_id) DO NOTHING",
+                params![
+                    import.bundle_id.hyphenated().to_string(),
+                    import.device_id.to_string(),
+                    ms(import.imported_at),
+                    import.imported_by,
+                    from_seq(import.operations),
+                    from_seq(import.accepted),
+                    from_seq(import.duplicates),
+                    from_seq(import.rejected),
+                    import.receipt,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn bundle_imports(&self, limit: u32) -> Result<Vec<BundleImport>> {
+        self.run(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT bundle_id, device_id, imported_ms, imported_by, operations, accepted,
+                        duplicates, rejected, receipt
+                 FROM bundle_imports ORDER BY imported_ms DESC, bundle_id LIMIT ?1",
+            )?;
+            let rows = statement
+                .query_map([i64::from(limit)], bundle_import_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(bundle_import_from).collect()
         })
         .await
     }

@@ -1,0 +1,239 @@
+//! `GET /bundles`: the sneakernet upload screen. Staff upload the bundle an
+//! officer brought on a USB stick; it is applied like a push
+//! ([`crate::bundle::import`], which audits it), and the page offers the
+//! receipt to copy back onto the stick. Every bundle applied is listed with
+//! its receipt, so a receipt lost on the way can be downloaded again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use lindung_shared::lang::{Lang, Problem};
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use super::auth::{csrf_matches, csrf_refused};
+use super::{Ctx, PageResult, Section, csrf_field, int, layout, maud_html, notice, t, time_text};
+use crate::api::AppState;
+use crate::bundle::{Imported, receipt_file_name};
+
+/// Most imports listed.
+const LISTED: u32 = 50;
+
+/// `GET /bundles`.
+pub async fn page(State(state): State<Arc<AppState>>, ctx: Ctx) -> PageResult {
+    render(&state, &ctx, StatusCode::OK, None).await
+}
+
+async fn render(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    outcome: Option<Markup>,
+) -> PageResult {
+    let lang = ctx.lang;
+    let storage = state.storage.as_ref();
+    let imports = storage
+        .bundle_imports(LISTED)
+        .await
+        .map_err(|e| ctx.internal(&e))?;
+    let devices: HashMap<_, _> = storage
+        .devices()
+        .await
+        .map_err(|e| ctx.internal(&e))?
+        .into_iter()
+        .map(|d| (d.id, format!("{} · {}", d.officer_name, d.name)))
+        .collect();
+    let may_import = crate::access::may_change(&ctx.account).is_ok();
+    let content = html! {
+        @if let Some(outcome) = outcome { (outcome) }
+        p.help { (t(lang,
+            "Laptop tanpa sinyal dapat mengirim perubahannya lewat flashdisk: petugas menjalankan «lindung-agent bundle export BERKAS», staf mengunggah berkas itu di sini, lalu menyalin tanda terimanya kembali ke flashdisk untuk «lindung-agent bundle import».",
+            "A laptop without signal can send its changes on a USB stick: the officer runs «lindung-agent bundle export FILE», staff upload that file here, then copy its receipt back onto the stick for «lindung-agent bundle import».")) }
+        @if may_import {
+            section aria-labelledby="upload-title" {
+                h2 id="upload-title" { (t(lang, "Unggah paket dari laptop", "Upload a bundle from a laptop")) }
+                form method="post" action="/bundles" enctype="multipart/form-data" id="bundle-form" {
+                    (csrf_field(ctx))
+                    label for="bundle-file" { (t(lang, "Berkas paket", "Bundle file")) }
+                    input id="bundle-file" name="file" type="file" accept=".lindung,application/octet-stream" required;
+                    button type="submit" id="bundle-submit" { (t(lang, "Terapkan", "Apply")) }
+                }
+            }
+        }
+        section aria-labelledby="imports-title" {
+            h2 id="imports-title" { (t(lang, "Paket yang sudah diterapkan", "Bundles applied")) }
+            @if imports.is_empty() {
+                p id="no-bundles" { (t(lang, "Belum ada.", "None yet.")) }
+            } @else {
+                div.table-wrap {
+                    table id="bundles-table" data-testid="bundles-table" {
+                        thead { tr {
+                            th scope="col" { (t(lang, "Waktu", "When")) }
+                            th scope="col" { (t(lang, "Petugas · perangkat", "Officer · device")) }
+                            th scope="col" { (t(lang, "Perubahan", "Changes")) }
+                            th scope="col" { (t(lang, "Diterima", "Accepted")) }
+                            th scope="col" { (t(lang, "Sudah ada", "Already held")) }
+                            th scope="col" { (t(lang, "Ditolak", "Rejected")) }
+                            th scope="col" { (t(lang, "Oleh", "By")) }
+                            th scope="col" { (t(lang, "Tanda terima", "Receipt")) }
+                        } }
+                        tbody {
+                            @for import in &imports {
+                                tr data-bundle=(import.bundle_id) {
+                                    td { (time_text(import.imported_at)) }
+                                    td { (devices.get(&import.device_id).cloned().unwrap_or_else(|| import.device_id.to_string())) }
+                                    td.num { (int(lang, import.operations)) }
+                                    td.num { (int(lang, import.accepted)) }
+                                    td.num { (int(lang, import.duplicates)) }
+                                    td.num { (int(lang, import.rejected)) }
+                                    td { (import.imported_by) }
+                                    td { a href=(format!("/bundles/{}/receipt", import.bundle_id)) download=(receipt_file_name(import.bundle_id)) { (t(lang, "Unduh", "Download")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut response = maud_html(layout(
+        ctx,
+        Section::Bundles,
+        t(lang, "Paket flashdisk", "USB bundles"),
+        content,
+    ));
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+fn result(lang: Lang, imported: &Imported) -> Markup {
+    let import = &imported.import;
+    let summary = match lang {
+        Lang::Id => format!(
+            "Paket dari {} ({}): {} perubahan — {} diterima, {} sudah ada, {} ditolak.",
+            imported.officer_name,
+            imported.device_name,
+            import.operations,
+            import.accepted,
+            import.duplicates,
+            import.rejected
+        ),
+        Lang::En => format!(
+            "Bundle from {} ({}): {} changes — {} accepted, {} already held, {} rejected.",
+            imported.officer_name,
+            imported.device_name,
+            import.operations,
+            import.accepted,
+            import.duplicates,
+            import.rejected
+        ),
+    };
+    let again = match lang {
+        Lang::Id => format!(
+            "Paket ini sudah diterapkan pada {} oleh {}; tidak ada yang berubah. Ini tanda terima yang sama.",
+            time_text(import.imported_at),
+            import.imported_by
+        ),
+        Lang::En => format!(
+            "This bundle was already applied on {} by {}; nothing changed. This is the same receipt.",
+            time_text(import.imported_at),
+            import.imported_by
+        ),
+    };
+    html! {
+        div id="bundle-result" data-testid="bundle-result" data-again=(imported.again) {
+            @if imported.again { (notice("warn", &again)) }
+            (notice("ok", &summary))
+            p {
+                a id="receipt-download" href=(format!("/bundles/{}/receipt", import.bundle_id)) download=(receipt_file_name(import.bundle_id)) {
+                    (t(lang, "Unduh tanda terima", "Download the receipt"))
+                }
+                " "
+                (t(lang, "Salin ke flashdisk, lalu di laptop: lindung-agent bundle import BERKAS", "Copy it onto the stick, then on the laptop: lindung-agent bundle import FILE"))
+            }
+        }
+    }
+}
+
+/// `POST /bundles` (multipart: `csrf`, `file`).
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    mut multipart: Multipart,
+) -> PageResult {
+    let lang = ctx.lang;
+    let mut csrf = None;
+    let mut file = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.ok(),
+            Some("file") => file = field.bytes().await.ok(),
+            _ => {}
+        }
+    }
+    if !csrf_matches(&ctx, csrf.as_deref()) {
+        return Err(csrf_refused(lang));
+    }
+    crate::access::may_change(&ctx.account).map_err(|d| ctx.denied(&d))?;
+    let Some(bytes) = file.filter(|b| !b.is_empty()) else {
+        return Err(ctx
+            .refuse(
+                StatusCode::BAD_REQUEST,
+                "file: pilih berkas paket dari laptop.",
+                "file: choose the bundle file from the laptop.",
+            )
+            .back("/bundles"));
+    };
+    match crate::bundle::import(&state, &bytes, &ctx.account.name).await {
+        Ok(imported) => render(&state, &ctx, StatusCode::OK, Some(result(lang, &imported))).await,
+        Err(crate::bundle::ImportError::Storage(error)) => Err(ctx.internal(&error)),
+        Err(refused) => {
+            tracing::info!(code = refused.code(), error = %refused, "bundle refused");
+            let text = format!("file: {}", refused.message(lang));
+            let markup = html! {
+                div id="bundle-refused" data-testid="bundle-refused" data-code=(refused.code()) {
+                    (notice("error", &text))
+                }
+            };
+            render(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, Some(markup)).await
+        }
+    }
+}
+
+/// `GET /bundles/{id}/receipt`: the receipt of an applied bundle.
+pub async fn receipt(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> PageResult {
+    crate::access::may_change(&ctx.account).map_err(|d| ctx.denied(&d))?;
+    let not_found = || {
+        ctx.refuse(
+            StatusCode::NOT_FOUND,
+            "Tidak ada paket dengan id itu.",
+            "No bundle with that id.",
+        )
+        .back("/bundles")
+    };
+    let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let import = state
+        .storage
+        .bundle_import(id)
+        .await
+        .map_err(|e| ctx.internal(&e))?
+        .ok_or_else(not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", receipt_file_name(id)),
+            ),
+        ],
+        import.receipt,
+    )
+        .into_response())
+}
