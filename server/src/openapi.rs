@@ -15,6 +15,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/sync/push"),
     ("get", "/api/v1/sync/pull"),
     ("post", "/api/v1/token/rotate"),
+    ("post", "/api/v1/bundle/keys"),
     ("get", "/api/v1/staff/coverage"),
     ("get", "/api/v1/staff/reference"),
     ("put", "/api/v1/staff/reference"),

@@ -9,8 +9,12 @@
 //! cargo bench -p lindung-tests --bench field
 //! ```
 //!
-//! Options (environment): `BENCH_N` (1000), `BENCH_RUNS` (3, one loss seed each).
-//! Prints one JSON line per run.
+//! Then sneakernet: `BENCH_BUNDLE_N` (10,000) registrations exported as one
+//! USB bundle, applied by `lindung-server bundle import`, and the receipt
+//! applied on the laptop: the sizes and the time of each step.
+//!
+//! Options (environment): `BENCH_N` (1000), `BENCH_RUNS` (3, one loss seed
+//! each), `BENCH_BUNDLE_N` (10000; 0 skips it). Prints one JSON line per run.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -85,7 +89,66 @@ fn sync(laptop: &Laptop) -> (Option<i32>, Value) {
     (out.code, summary)
 }
 
+/// Times `run`, in seconds rounded to milliseconds.
+fn timed<T>(run: impl FnOnce() -> T) -> (T, f64) {
+    let started = Instant::now();
+    let value = run();
+    (
+        value,
+        (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    )
+}
+
+/// One laptop's `n` registrations carried to the server on a stick and the
+/// receipt carried back.
+fn sneakernet(n: u64) {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    import(&laptop, n);
+    let dir = tempfile::tempdir().expect("a USB stick");
+    let bundle = dir.path().join("paket.lindung");
+    let receipt = dir.path().join("tanda-terima.lindung");
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8").to_owned();
+    let (out, export_s) = timed(|| laptop.agent(["bundle", "export", &path(&bundle)]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let (out, import_s) = timed(|| {
+        central.admin([
+            "bundle",
+            "import",
+            &path(&bundle),
+            "--receipt",
+            &path(&receipt),
+            "--json",
+        ])
+    });
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["accepted"], n, "{}", out.stdout);
+    let (out, receipt_s) = timed(|| laptop.agent(["bundle", "import", &path(&receipt)]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(laptop.pending_changes(), 0);
+    let size = |p: &std::path::Path| std::fs::metadata(p).expect("written").len();
+    println!(
+        "{}",
+        json!({
+            "scenario": "usb_bundle",
+            "registrations": n,
+            "bundle_bytes": size(&bundle),
+            "bundle_bytes_per_registration": (size(&bundle) as f64 / n as f64 * 10.0).round() / 10.0,
+            "receipt_bytes": size(&receipt),
+            "export_seconds": export_s,
+            "server_import_seconds": import_s,
+            "receipt_import_seconds": receipt_s,
+        })
+    );
+}
+
 fn main() {
+    let bundle_n = env_number("BENCH_BUNDLE_N", 10_000);
+    if bundle_n > 0 {
+        sneakernet(bundle_n);
+    }
     let n = env_number("BENCH_N", 1_000);
     let runs = env_number("BENCH_RUNS", 3);
     for seed in 1..=runs {

@@ -76,6 +76,13 @@ fn a_bundle_carried_on_a_stick_is_applied_once_and_its_receipt_marks_the_changes
     let exported = export(&laptop, &bundle);
     assert_eq!(exported["operations"], 40, "{exported}");
     assert_eq!(laptop.pending_changes(), 40);
+    let status = laptop.agent(["status"]);
+    assert!(
+        status.stdout.contains("Paket flashdisk terakhir")
+            && status.stdout.contains("40 perubahan"),
+        "{}",
+        status.stdout
+    );
     let bytes = std::fs::read(&bundle).expect("bundle written");
     let (nik, name) = lindung_tests::worker(0);
     for secret in [nik.as_bytes(), name.as_bytes(), b"nelayan".as_slice()] {

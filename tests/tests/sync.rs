@@ -547,4 +547,20 @@ fn a_server_restored_from_a_backup_gets_back_from_the_laptop_what_it_lacks() {
         .filter_map(|entry| entry["action"].as_str())
         .collect();
     assert!(actions.contains(&"store.restore"), "{actions:?}");
+
+    // USB bundles work with the restored server: the laptop registered its
+    // bundle key again when it noticed the other store.
+    laptop.register(&nik(6), &name(6), "1311012001");
+    let stick = dir.path().join("paket.lindung");
+    let stick_arg = stick.to_str().expect("utf-8");
+    let out = laptop.agent(["bundle", "export", stick_arg]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let receipt = dir.path().join("tanda-terima.lindung");
+    let receipt_arg = receipt.to_str().expect("utf-8");
+    let out = central.admin(["bundle", "import", stick_arg, "--receipt", receipt_arg]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = laptop.agent(["bundle", "import", receipt_arg]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert_eq!(laptop.pending_changes(), 0);
+    assert_eq!(count(&central.stats(), "records"), 6);
 }

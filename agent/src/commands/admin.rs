@@ -133,6 +133,7 @@ pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outco
     let duplicates = store
         .duplicate_notice_count()
         .map_err(|e| problem(e, lang))?;
+    let last_bundle = store.last_export().map_err(|e| problem(e, lang))?;
     if args.json {
         print_json(&json!({
             "officer": store.officer().1,
@@ -140,6 +141,7 @@ pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outco
             "data_dir": store.dir(),
             "server": enrollment,
             "records_with_duplicate_notice": duplicates,
+            "last_bundle": last_bundle,
             "status": status,
         }))?;
         return Ok(Outcome::Success);
@@ -204,6 +206,26 @@ pub fn status(store: &Store, args: &JsonArg, lang: Lang) -> anyhow::Result<Outco
         labels[5],
         status.last_sync_at.as_deref().unwrap_or(never)
     )?;
+    if let Some(bundle) = &last_bundle {
+        writeln!(
+            out,
+            "{:<26} {}",
+            match lang {
+                Lang::Id => "Paket flashdisk terakhir",
+                Lang::En => "Last USB bundle",
+            },
+            match lang {
+                Lang::Id => format!(
+                    "{}, {} perubahan, {}",
+                    bundle.written_at, bundle.operations, bundle.file
+                ),
+                Lang::En => format!(
+                    "{}, {} changes, {}",
+                    bundle.written_at, bundle.operations, bundle.file
+                ),
+            }
+        )?;
+    }
     writeln!(out, "{:<26} {}", labels[6], status.rejected.len())?;
     for rejected in &status.rejected {
         writeln!(

@@ -86,6 +86,18 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets what the server answered (its keys may have changed); the
+    /// signing key stays.
+    pub fn forget_bundle_secret(&mut self) -> Result<(), StoreError> {
+        let tx = write(&mut self.conn)?;
+        tx.execute(
+            "DELETE FROM meta WHERE key IN (?1, ?2)",
+            params![SECRET_KEY, SERVER_KEY],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The bundle keys; `None` until the server answered a key registration.
     pub fn bundle_keys(&self) -> Result<Option<BundleKeys>, StoreError> {
         let (Some(seed), Some(secret), Some(server)) = (

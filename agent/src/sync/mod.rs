@@ -385,7 +385,16 @@ pub fn sync_once(
     let mut summary = SyncSummary::default();
     rotate_if_due(store, &mut client, &mut summary, now())?;
     register_bundle_key_if_missing(store, &client, &mut summary)?;
-    run(store, &client, summary, progress, &now)
+    let summary = run(store, &client, summary, progress, &now)?;
+    if summary.server_changed {
+        // A restored or replaced server may hold other bundle keys, or not
+        // this laptop's: register again. The old secret is forgotten first,
+        // so that if this fails the next run registers (and a bundle is not
+        // sealed for keys the server no longer has meanwhile).
+        store.forget_bundle_secret()?;
+        let _ = register_bundle_key(store, &client);
+    }
+    Ok(summary)
 }
 
 /// One sync run over `transport`: push everything pending, then pull
