@@ -65,6 +65,12 @@ pub enum BundleFailure {
     /// The receipt's contents are not what a server writes.
     #[error("the receipt's contents are not readable: {0}")]
     Malformed(String),
+    /// A receipt from another server store than the one this laptop syncs
+    /// with now (made before the server was restored or replaced).
+    #[error(
+        "this receipt comes from another server store ({0}) than the one this laptop now syncs with; sync online, or export a new bundle"
+    )]
+    OtherServer(String),
     /// A file larger than any receipt.
     #[error("{0} is too large to be a receipt")]
     TooLarge(PathBuf),
@@ -88,6 +94,7 @@ impl Problem for BundleFailure {
             BundleFailure::Bundle(error) => error.code(),
             BundleFailure::NotAReceipt => "bundle_not_a_receipt",
             BundleFailure::OtherLaptop(_) => "bundle_other_laptop",
+            BundleFailure::OtherServer(_) => "bundle_other_server",
             BundleFailure::Malformed(_) => "bundle_damaged",
             BundleFailure::TooLarge(_) => "bundle_too_large",
         }
@@ -117,6 +124,9 @@ impl Problem for BundleFailure {
             (Lang::Id, BundleFailure::OtherLaptop(device)) => format!(
                 "tanda terima ini untuk laptop lain (perangkat {device}); tidak ada yang berubah"
             ),
+            (Lang::Id, BundleFailure::OtherServer(_)) => {
+                "tanda terima ini dari server lain (dibuat sebelum server dipulihkan atau diganti); sinkronkan saat ada sinyal, atau ekspor paket baru; tidak ada yang berubah".into()
+            }
             (Lang::Id, BundleFailure::Malformed(_)) => {
                 "isi tanda terima tidak terbaca; tidak ada yang berubah".into()
             }
@@ -232,6 +242,14 @@ pub fn import_receipt(
     }
     let keys = store.bundle_keys()?.ok_or(BundleFailure::NoKeys)?;
     let (header, payload) = bundle::open(&bytes, &keys.server_public_key, &keys.secret)?;
+    // A receipt from a store this laptop no longer syncs with says nothing
+    // about what the current one holds.
+    let (_, known_store) = store.pull_position()?;
+    if let (Some(known), Some(answered_by)) = (known_store, header.store_id)
+        && known != answered_by
+    {
+        return Err(BundleFailure::OtherServer(answered_by.to_string()));
+    }
     if let Some(at) = store.receipt_applied_at(header.bundle_id)? {
         return Ok(ReceiptApplied {
             answers: header.answers,

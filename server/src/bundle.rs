@@ -34,11 +34,12 @@ use crate::api::{AppState, apply_push};
 use crate::ingest::unix_ms;
 use crate::storage::{AuditEntry, BundleImport, ServerBundleKeys, Storage, StorageError};
 
-/// Largest bundle file `bundle import` reads.
-pub const MAX_BUNDLE_BYTES: usize = 256 * 1024 * 1024;
-/// Largest upload on the dashboard's bundle screen (a bundle of 100,000
-/// registrations is far smaller; see BENCHMARKS.md).
-pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// Largest bundle accepted, by `bundle import` and by the dashboard (a
+/// bundle of 10,000 registrations is well under 1 MB; see BENCHMARKS.md).
+pub const MAX_BUNDLE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest upload request on the dashboard's bundle screen: a bundle and
+/// the form around it.
+pub const MAX_UPLOAD_BYTES: usize = MAX_BUNDLE_BYTES + 1024 * 1024;
 
 /// The store's bundle keys.
 pub struct ServerKeys {
@@ -152,6 +153,9 @@ impl Problem for ImportError {
     fn message(&self, lang: Lang) -> String {
         match (lang, self) {
             (_, ImportError::Bundle(error)) => error.message(lang),
+            (Lang::En, ImportError::Storage(error)) => format!(
+                "storage: {error}; importing the bundle again is safe (what was stored is answered as already held)"
+            ),
             (Lang::En, other) => format!("{other}; nothing was applied"),
             (Lang::Id, ImportError::NotAnOutbox) => {
                 "ini tanda terima untuk laptop; impor di laptop dengan `lindung-agent bundle import`; tidak ada yang diterapkan".into()
@@ -172,7 +176,7 @@ impl Problem for ImportError {
                 "paket dibuat oleh aplikasi dengan protokol {version} yang tidak didukung server ini; perbarui aplikasi di laptop; tidak ada yang diterapkan"
             ),
             (Lang::Id, ImportError::Storage(_)) => {
-                "kesalahan penyimpanan server; impor boleh diulang dengan aman".into()
+                "kesalahan penyimpanan server; impor boleh diulang dengan aman (yang sudah tersimpan dijawab \"sudah ada\")".into()
             }
         }
     }
@@ -213,13 +217,14 @@ pub async fn import(
         .ok_or(ImportError::NoDeviceKey(claimed.device_id))?;
     let secret = state.bundle_keys.device_secret(claimed.device_id);
     let (header, payload) = bundle::open(bytes, &public_key, &secret)?;
-    if let Some(revoked) = device.revoked_at {
-        return Err(ImportError::Revoked {
-            device: header.device_id,
-            date: revoked.date().to_string(),
-        });
-    }
+    // Applied before (perhaps before the device was revoked): its receipt.
     if let Some(done) = state.storage.bundle_import(header.bundle_id).await? {
+        if done.device_id != header.device_id {
+            // Bundle ids are random: only a forged one names another's.
+            return Err(ImportError::Malformed(
+                "the bundle id is already another device's".into(),
+            ));
+        }
         tracing::info!(bundle = %header.bundle_id, device = %header.device_id, "bundle imported again; the first receipt is returned");
         return Ok(Imported {
             import: done,
@@ -228,8 +233,21 @@ pub async fn import(
             again: true,
         });
     }
-    let request: PushRequest =
-        serde_json::from_slice(&payload).map_err(|e| ImportError::Malformed(e.to_string()))?;
+    if let Some(revoked) = device.revoked_at {
+        return Err(ImportError::Revoked {
+            device: header.device_id,
+            date: revoked.date().to_string(),
+        });
+    }
+    // serde's message may quote a value (a NIK, a name): only where it failed.
+    let request: PushRequest = serde_json::from_slice(&payload).map_err(|e| {
+        ImportError::Malformed(format!(
+            "{:?} error at line {}, column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
     if !is_supported(request.protocol) {
         return Err(ImportError::UnsupportedProtocol(request.protocol));
     }
@@ -291,7 +309,8 @@ pub async fn import(
         rejected,
         receipt,
     };
-    state.storage.record_bundle_import(&import).await?;
+    // Audited first: should the record fail, importing again audits again
+    // rather than never.
     state
         .storage
         .record_audit(&AuditEntry {
@@ -308,6 +327,7 @@ pub async fn import(
             }),
         })
         .await?;
+    state.storage.record_bundle_import(&import).await?;
     // Two imports of one bundle at the same moment: the first record wins,
     // and both hand back its receipt.
     let import = state

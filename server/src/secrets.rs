@@ -84,8 +84,8 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     let hash = argon2id(password, &salt, m, t, p)?;
     Ok(format!(
         "$argon2id$v=19$m={m},t={t},p={p}${}${}",
-        hex(&salt),
-        hex(&hash)
+        lindung_shared::hex::encode(&salt),
+        lindung_shared::hex::encode(&hash)
     ))
 }
 
@@ -123,8 +123,8 @@ type ParsedHash = (u32, u32, u32, Vec<u8>, Vec<u8>);
 fn parse_password_hash(stored: &str) -> Option<ParsedHash> {
     let mut parts = stored.strip_prefix("$argon2id$v=19$")?.split('$');
     let params = parts.next()?;
-    let salt = unhex(parts.next()?)?;
-    let hash = unhex(parts.next()?)?;
+    let salt = lindung_shared::hex::decode(parts.next()?)?;
+    let hash = lindung_shared::hex::decode(parts.next()?)?;
     if parts.next().is_some() || hash.len() != 32 || salt.len() < 8 {
         return None;
     }
@@ -146,20 +146,6 @@ fn parse_password_hash(stored: &str) -> Option<ParsedHash> {
 /// Equal bytes, in a time that does not depend on where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

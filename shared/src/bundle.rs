@@ -44,9 +44,11 @@ pub const HEADER_LEN: usize = 90;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const SIGNATURE_LEN: usize = 64;
-/// Most bytes a payload may inflate to (a bundle of 100,000 operations is
-/// far below it); a bundle beyond it is refused rather than filling memory.
-pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
+/// Most bytes a payload may inflate to: as much as the server reads of a
+/// push body after decompression, four times over (a bundle of 100,000
+/// registrations inflates to about a fifth of it); a bundle beyond it is
+/// refused rather than filling memory.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024 * 1024;
 
 /// Which way a bundle travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,12 +139,18 @@ pub enum BundleError {
     /// written with the key it claims.
     #[error("the bundle's signature does not match: it was altered or damaged")]
     SignatureMismatch,
-    /// The contents could not be decrypted with the device's secret.
-    #[error("the bundle could not be decrypted: it was altered, damaged or is for another device")]
+    /// The contents could not be decrypted with the device's secret: sealed
+    /// before the device's keys were renewed, or damaged.
+    #[error(
+        "the bundle could not be decrypted with this device's key (written before its keys were renewed, or damaged): export it again"
+    )]
     DecryptionFailed,
     /// The decrypted contents are not valid compressed data, or too large.
     #[error("the bundle's contents are damaged: {0}")]
     Damaged(String),
+    /// The contents inflate beyond [`MAX_PAYLOAD_BYTES`].
+    #[error("the bundle's contents are larger than any bundle can be")]
+    TooLarge,
     /// A key of the wrong length or form.
     #[error("a bundle key is malformed")]
     BadKey,
@@ -155,8 +163,9 @@ impl Problem for BundleError {
             BundleError::UnsupportedFormat(_) => "bundle_unsupported_format",
             BundleError::Truncated => "bundle_truncated",
             BundleError::SignatureMismatch => "bundle_tampered",
-            BundleError::DecryptionFailed => "bundle_tampered",
+            BundleError::DecryptionFailed => "bundle_undecryptable",
             BundleError::Damaged(_) => "bundle_damaged",
+            BundleError::TooLarge => "bundle_too_large",
             BundleError::BadKey => "bundle_bad_key",
         }
     }
@@ -178,9 +187,16 @@ impl Problem for BundleError {
                 BundleError::Truncated => {
                     "paket terpotong (salin ulang dari laptop); tidak ada yang diterapkan".into()
                 }
-                BundleError::SignatureMismatch | BundleError::DecryptionFailed => {
+                BundleError::SignatureMismatch => {
                     "tanda tangan paket tidak cocok: paket diubah atau rusak; tidak ada yang diterapkan"
                         .into()
+                }
+                BundleError::DecryptionFailed => {
+                    "paket tidak dapat dibuka dengan kunci laptop ini (dibuat sebelum kunci diperbarui, atau rusak): ekspor ulang dari laptop; tidak ada yang diterapkan"
+                        .into()
+                }
+                BundleError::TooLarge => {
+                    "isi paket lebih besar dari batas sebuah paket; tidak ada yang diterapkan".into()
                 }
                 BundleError::Damaged(_) => {
                     "isi paket rusak; tidak ada yang diterapkan".into()
@@ -316,34 +332,23 @@ pub fn open(
         )
         .map_err(|_| BundleError::DecryptionFailed)?;
     let payload = miniz_oxide::inflate::decompress_to_vec_with_limit(plain, MAX_PAYLOAD_BYTES)
-        .map_err(|e| BundleError::Damaged(format!("{:?}", e.status)))?;
+        .map_err(|e| match e.status {
+            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => BundleError::TooLarge,
+            status => BundleError::Damaged(format!("{status:?}")),
+        })?;
     Ok((header, payload))
 }
 
-/// Lower-case hexadecimal, for keys carried in JSON or kept as text.
+/// Lower-case hexadecimal of a key (see [`crate::hex`]).
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
+    crate::hex::encode(bytes)
 }
 
 /// A 32-byte key from 64 hexadecimal digits.
 pub fn parse_key(text: &str) -> Result<[u8; 32], BundleError> {
-    let text = text.trim().as_bytes();
-    if text.len() != 64 {
-        return Err(BundleError::BadKey);
-    }
-    let digit = |c: u8| (c as char).to_digit(16).ok_or(BundleError::BadKey);
-    let mut key = [0u8; 32];
-    for (i, pair) in text.chunks_exact(2).enumerate() {
-        key[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?)
-            .map_err(|_| BundleError::BadKey)?;
-    }
-    Ok(key)
+    crate::hex::decode(text.trim())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or(BundleError::BadKey)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod bundle;
 #[cfg(any(feature = "cli", test))]
 pub mod config;
 pub mod coverage;
+pub mod hex;
 pub mod hlc;
 pub mod ids;
 pub mod lang;

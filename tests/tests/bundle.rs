@@ -245,6 +245,39 @@ fn tampered_foreign_and_revoked_bundles_are_refused_with_a_reason_and_nothing_is
     assert!(out.stderr.contains("revoked"), "{}", out.stderr);
     assert_eq!(records(&central), 5);
     assert_eq!(rina.pending_changes(), 3);
+    // A bundle applied before the revocation is still answered as applied.
+    let out = server_import(&central, &bundle, &receipt);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("sudah diterapkan"), "{}", out.stdout);
+}
+
+#[test]
+fn a_receipt_from_before_a_server_restore_is_refused_and_the_laptop_resends_online() {
+    let mut central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &central.url());
+    import(&laptop, 0, 4);
+    let (_stick, usb) = stick();
+    let bundle = usb.join("paket.lindung");
+    export(&laptop, &bundle);
+    let receipt = usb.join("tanda-terima.lindung");
+    let out = server_import(&central, &bundle, &receipt);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+
+    // The server takes a new identity (as after a restore) before the
+    // receipt reaches the laptop, which meanwhile syncs online.
+    central.kill();
+    let out = central.admin(["store-id", "--renew"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    central.restart();
+    let summary = laptop.sync();
+    assert_eq!(summary["duplicates"], 4, "{summary}");
+    let out = receipt_import(&laptop, &receipt);
+    assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("server lain"), "{}", out.stderr);
+    assert_eq!(laptop.pending_changes(), 0);
+    assert_eq!(records(&central), 4);
 }
 
 #[test]
@@ -268,6 +301,33 @@ fn staff_apply_a_bundle_on_the_dashboard_and_download_its_receipt() {
         );
         assert_eq!(added.code, Some(0), "{}{}", added.stdout, added.stderr);
     }
+    let added = central.admin_with_env(
+        [
+            "staff",
+            "add",
+            "Sari Pengawas",
+            "--login",
+            "sari",
+            "--role",
+            "supervisor",
+            "--region",
+            "15",
+        ],
+        &[("LINDUNG_STAFF_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(added.code, Some(0), "{}{}", added.stdout, added.stderr);
+
+    // A supervisor of another province may not apply this officer's bundle.
+    let supervisor = WebClient::new(central.address());
+    assert_eq!(supervisor.login("sari", PASSWORD).status, 303);
+    let token = supervisor.get("/bundles").csrf().expect("token");
+    let page = supervisor.post_multipart(
+        "/bundles",
+        &[("csrf", &token)],
+        &[("file", "paket.lindung", &bytes)],
+    );
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("di luar wilayah"), "{}", page.body);
 
     // A viewer sees the list, not the form, and may not upload.
     let viewer = WebClient::new(central.address());
@@ -348,6 +408,9 @@ fn staff_apply_a_bundle_on_the_dashboard_and_download_its_receipt() {
     assert!(page.body.contains("sudah diterapkan"), "{}", page.body);
     assert_eq!(records(&central), 12);
     assert_eq!(viewer.get(&link).status, 403);
+    assert_eq!(supervisor.get(&link).status, 403);
+    let list = supervisor.get("/bundles");
+    assert!(list.body.contains("id=\"no-bundles\""), "{}", list.body);
 }
 
 /// The upload screen in a real Chromium: the file picked in the form,

@@ -70,7 +70,7 @@ fn export(
     let exported = bundle::export(store, file, now())?;
     if json {
         print_json(&json!({ "exported": exported, "pending": store.pending_count()? }))
-            .map_err(|e| BundleFailure::Malformed(e.to_string()))?;
+            .map_err(stdout_failed)?;
         return Ok(Outcome::Success);
     }
     let Some(exported) = exported else {
@@ -106,7 +106,7 @@ fn import(
 ) -> Result<Outcome, BundleFailure> {
     let applied = bundle::import_receipt(store, file, now())?;
     if json {
-        print_json(&applied).map_err(|e| BundleFailure::Malformed(e.to_string()))?;
+        print_json(&applied).map_err(stdout_failed)?;
         return Ok(Outcome::Success);
     }
     let t = &applied.tally;
@@ -145,4 +145,12 @@ fn import(
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Printing the result failed (a closed pipe, a full disk).
+fn stdout_failed(error: anyhow::Error) -> BundleFailure {
+    BundleFailure::Io {
+        path: PathBuf::from("<stdout>"),
+        source: std::io::Error::other(error.to_string()),
+    }
 }

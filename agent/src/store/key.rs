@@ -85,7 +85,7 @@ impl KeyFile {
             memory_kib,
             iterations,
             parallelism: 1,
-            salt: hex(&salt),
+            salt: lindung_shared::hex::encode(&salt),
             cipher_page_size: NEW_STORE_PAGE_SIZE,
         }
         .with_page_size(NEW_STORE_PAGE_SIZE))
@@ -112,7 +112,7 @@ impl KeyFile {
 
     /// Derives the 256-bit database key from a passphrase.
     pub fn derive(&self, passphrase: &str) -> Result<DatabaseKey, StoreError> {
-        let salt = unhex(&self.salt)
+        let salt = lindung_shared::hex::decode(&self.salt)
             .ok_or_else(|| StoreError::KeyFileDamaged("salt is not hex".into()))?;
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|e| StoreError::KeyFileDamaged(format!("argon2 parameters: {e}")))?;
@@ -201,7 +201,7 @@ impl DatabaseKey {
 
     /// The SQLCipher raw-key literal: `"x'<64 hex digits>'"`.
     pub fn pragma_literal(&self) -> String {
-        format!("\"x'{}'\"", hex(&self.0))
+        format!("\"x'{}'\"", lindung_shared::hex::encode(&self.0))
     }
 }
 
@@ -227,20 +227,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     file.sync_all().map_err(|e| StoreError::io(&temporary, e))?;
     drop(file);
     fs::rename(&temporary, path).map_err(|e| StoreError::io(path, e))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
@@ -303,12 +289,5 @@ mod tests {
             .unwrap();
             assert!(KeyFile::load(&path).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn hex_round_trips() {
-        assert_eq!(unhex(&hex(&[0, 1, 254, 255])), Some(vec![0, 1, 254, 255]));
-        assert_eq!(unhex("abc"), None);
-        assert_eq!(unhex("zz"), None);
     }
 }

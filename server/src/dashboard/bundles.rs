@@ -10,12 +10,16 @@ use std::sync::Arc;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use lindung_shared::ids::DeviceId;
 use lindung_shared::lang::{Lang, Problem};
 use maud::{Markup, html};
 use uuid::Uuid;
 
 use super::auth::{csrf_matches, csrf_refused};
-use super::{Ctx, PageResult, Section, csrf_field, int, layout, maud_html, notice, t, time_text};
+use super::{
+    Ctx, PageError, PageResult, Section, csrf_field, int, layout, maud_html, notice, sees_officer,
+    t, time_text,
+};
 use crate::api::AppState;
 use crate::bundle::{Imported, receipt_file_name};
 
@@ -35,17 +39,31 @@ async fn render(
 ) -> PageResult {
     let lang = ctx.lang;
     let storage = state.storage.as_ref();
-    let imports = storage
-        .bundle_imports(LISTED)
+    let officers: HashMap<_, _> = storage
+        .officers()
         .await
-        .map_err(|e| ctx.internal(&e))?;
+        .map_err(|e| ctx.internal(&e))?
+        .into_iter()
+        .map(|o| (o.id, o.regions))
+        .collect();
+    // A supervisor sees the bundles of the officers of their region only.
     let devices: HashMap<_, _> = storage
         .devices()
         .await
         .map_err(|e| ctx.internal(&e))?
         .into_iter()
+        .filter(|d| {
+            officers
+                .get(&d.officer_id)
+                .is_some_and(|regions| sees_officer(&ctx.account, regions))
+        })
         .map(|d| (d.id, format!("{} · {}", d.officer_name, d.name)))
         .collect();
+    let mut imports = storage
+        .bundle_imports(LISTED)
+        .await
+        .map_err(|e| ctx.internal(&e))?;
+    imports.retain(|import| devices.contains_key(&import.device_id));
     let may_import = crate::access::may_change(&ctx.account).is_ok();
     let content = html! {
         @if let Some(outcome) = outcome { (outcome) }
@@ -84,7 +102,7 @@ async fn render(
                             @for import in &imports {
                                 tr data-bundle=(import.bundle_id) {
                                     td { (time_text(import.imported_at)) }
-                                    td { (devices.get(&import.device_id).cloned().unwrap_or_else(|| import.device_id.to_string())) }
+                                    td { (devices.get(&import.device_id).map_or("-", String::as_str)) }
                                     td.num { (int(lang, import.operations)) }
                                     td.num { (int(lang, import.accepted)) }
                                     td.num { (int(lang, import.duplicates)) }
@@ -167,12 +185,35 @@ pub async fn upload(
     let lang = ctx.lang;
     let mut csrf = None;
     let mut file = None;
-    while let Ok(Some(field)) = multipart.next_field().await {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.ok(),
-            Some("file") => file = field.bytes().await.ok(),
-            _ => {}
+    let mut too_large = false;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("csrf") => csrf = field.text().await.ok(),
+                Some("file") => match field.bytes().await {
+                    Ok(bytes) => file = Some(bytes),
+                    Err(error) => too_large = error.status() == StatusCode::PAYLOAD_TOO_LARGE,
+                },
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(error) => {
+                too_large = error.status() == StatusCode::PAYLOAD_TOO_LARGE;
+                break;
+            }
         }
+    }
+    if too_large {
+        let mb = crate::bundle::MAX_BUNDLE_BYTES / (1024 * 1024);
+        return Err(ctx
+            .refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("file: berkas lebih besar dari {mb} MB; ini bukan paket dari laptop."),
+                &format!(
+                    "file: the file is larger than {mb} MB; it is not a bundle from a laptop."
+                ),
+            )
+            .back("/bundles"));
     }
     if !csrf_matches(&ctx, csrf.as_deref()) {
         return Err(csrf_refused(lang));
@@ -187,11 +228,15 @@ pub async fn upload(
             )
             .back("/bundles"));
     };
+    // A supervisor applies the bundles of the officers of their region only.
+    if let Ok(claimed) = lindung_shared::bundle::read_header(&bytes) {
+        may_see_device(&state, &ctx, claimed.device_id).await?;
+    }
     match crate::bundle::import(&state, &bytes, &ctx.account.name).await {
         Ok(imported) => render(&state, &ctx, StatusCode::OK, Some(result(lang, &imported))).await,
         Err(crate::bundle::ImportError::Storage(error)) => Err(ctx.internal(&error)),
         Err(refused) => {
-            tracing::info!(code = refused.code(), error = %refused, "bundle refused");
+            tracing::info!(code = refused.code(), "bundle refused");
             let text = format!("file: {}", refused.message(lang));
             let markup = html! {
                 div id="bundle-refused" data-testid="bundle-refused" data-code=(refused.code()) {
@@ -225,6 +270,7 @@ pub async fn receipt(
         .await
         .map_err(|e| ctx.internal(&e))?
         .ok_or_else(not_found)?;
+    may_see_device(&state, &ctx, import.device_id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -236,4 +282,23 @@ pub async fn receipt(
         import.receipt,
     )
         .into_response())
+}
+
+/// Refuses a supervisor a device whose officer works outside their region
+/// (an unknown device is left to the import, which names it).
+async fn may_see_device(state: &AppState, ctx: &Ctx, device: DeviceId) -> Result<(), PageError> {
+    let found = state
+        .storage
+        .bundle_device(device)
+        .await
+        .map_err(|e| ctx.internal(&e))?;
+    match found {
+        Some(device) if !sees_officer(&ctx.account, &device.scope.regions) => {
+            Err(ctx.denied(&crate::access::Denied::OutsideRegion {
+                allowed: ctx.account.scope().to_owned(),
+                asked: device.scope.officer_name,
+            }))
+        }
+        _ => Ok(()),
+    }
 }

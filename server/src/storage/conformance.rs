@@ -2282,12 +2282,17 @@ async fn bundle_keys_and_imports_are_kept(storage: &dyn Storage) {
         .record_bundle_import(&later)
         .await
         .expect("recorded");
+    // Listed without the receipts.
+    let listed = |import: &BundleImport| BundleImport {
+        receipt: Vec::new(),
+        ..import.clone()
+    };
     assert_eq!(
         storage.bundle_imports(10).await.expect("listed"),
-        vec![later.clone(), import]
+        vec![listed(&later), listed(&import)]
     );
     assert_eq!(
         storage.bundle_imports(1).await.expect("listed"),
-        vec![later]
+        vec![listed(&later)]
     );
 }

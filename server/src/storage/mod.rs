@@ -899,7 +899,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// is ignored (the first receipt stays).
     async fn record_bundle_import(&self, import: &BundleImport) -> Result<()>;
 
-    /// The latest `limit` bundle imports, newest first.
+    /// The latest `limit` bundle imports, newest first, without their
+    /// receipts (`receipt` empty: [`Storage::bundle_import`] has it).
     async fn bundle_imports(&self, limit: u32) -> Result<Vec<BundleImport>>;
 
     /// Revokes a device; false when there is no such device.

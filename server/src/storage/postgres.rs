@@ -1712,7 +1712,7 @@ impl Storage for PostgresStorage {
         client
             .query(
                 "SELECT bundle_id, device_id, imported_ms, imported_by, operations, accepted,
-                        duplicates, rejected, receipt
+                        duplicates, rejected, ''::bytea
                  FROM bundle_imports ORDER BY imported_ms DESC, bundle_id LIMIT $1",
                 &[&i64::from(limit)],
             )

@@ -1690,7 +1690,7 @@ impl Storage for SqliteStorage {
         self.run(move |connection| {
             let mut statement = connection.prepare_cached(
                 "SELECT bundle_id, device_id, imported_ms, imported_by, operations, accepted,
-                        duplicates, rejected, receipt
+                        duplicates, rejected, x''
                  FROM bundle_imports ORDER BY imported_ms DESC, bundle_id LIMIT ?1",
             )?;
             let rows = statement
