@@ -151,13 +151,20 @@ pub struct Exported {
     pub file: PathBuf,
 }
 
-/// Writes every pending change to `file` as an outbox bundle; `None` (and
-/// no file) when nothing is pending.
-pub fn export(
-    store: &mut Store,
-    file: &Path,
-    now: OffsetDateTime,
-) -> Result<Option<Exported>, BundleFailure> {
+/// An outbox bundle, sealed, not yet written anywhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// The bundle's id.
+    pub bundle_id: Uuid,
+    /// Pending changes it carries.
+    pub operations: u64,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Seals every pending change as an outbox bundle; `None` when nothing is
+/// pending. The outbox is not touched.
+pub fn seal_outbox(store: &Store, now: OffsetDateTime) -> Result<Option<Sealed>, BundleFailure> {
     if store.enrollment()?.is_none() {
         return Err(BundleFailure::NotEnrolled);
     }
@@ -188,20 +195,60 @@ pub fn export(
     };
     let mut nonce = [0u8; 12];
     getrandom::fill(&mut nonce).map_err(|e| StoreError::Random(e.to_string()))?;
-    let sealed = bundle::seal(&header, &payload, &keys.secret, nonce, &keys.signing)?;
+    let bytes = bundle::seal(&header, &payload, &keys.secret, nonce, &keys.signing)?;
+    Ok(Some(Sealed {
+        bundle_id: header.bundle_id,
+        operations: header.operations,
+        bytes,
+    }))
+}
+
+/// The name a bundle is offered under for download: `paket-YYYYMMDD-HHMM.lindung`.
+pub fn file_name(now: OffsetDateTime) -> String {
+    format!(
+        "paket-{:04}{:02}{:02}-{:02}{:02}.lindung",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
+    )
+}
+
+/// Notes a bundle written to `file` (for `status` and the sync page).
+pub fn note_written(
+    store: &mut Store,
+    sealed: &Sealed,
+    file: &str,
+    now: OffsetDateTime,
+) -> Result<(), BundleFailure> {
+    store.note_export(&LastExport {
+        bundle_id: sealed.bundle_id,
+        written_at: crate::store::rfc3339(now),
+        operations: sealed.operations,
+        file: file.to_owned(),
+    })?;
+    Ok(())
+}
+
+/// Writes every pending change to `file` as an outbox bundle; `None` (and
+/// no file) when nothing is pending.
+pub fn export(
+    store: &mut Store,
+    file: &Path,
+    now: OffsetDateTime,
+) -> Result<Option<Exported>, BundleFailure> {
+    let Some(sealed) = seal_outbox(store, now)? else {
+        return Ok(None);
+    };
     // Whole or not at all: a stick pulled out midway leaves no half bundle
     // under the final name.
-    crate::store::key::write_atomically(file, &sealed)?;
-    store.note_export(&LastExport {
-        bundle_id: header.bundle_id,
-        written_at: crate::store::rfc3339(now),
-        operations: header.operations,
-        file: file.display().to_string(),
-    })?;
+    crate::store::key::write_atomically(file, &sealed.bytes)?;
+    note_written(store, &sealed, &file.display().to_string(), now)?;
     Ok(Some(Exported {
-        bundle_id: header.bundle_id,
-        operations: header.operations,
-        bytes: sealed.len() as u64,
+        bundle_id: sealed.bundle_id,
+        operations: sealed.operations,
+        bytes: sealed.bytes.len() as u64,
         file: file.to_owned(),
     }))
 }
@@ -219,6 +266,31 @@ pub struct ReceiptApplied {
     pub pending_after: u64,
 }
 
+impl ReceiptApplied {
+    /// What it did, in a sentence for the officer.
+    pub fn summary(&self, lang: Lang) -> String {
+        let t = &self.tally;
+        match (lang, &self.applied_before) {
+            (Lang::Id, Some(at)) => format!(
+                "Tanda terima ini sudah diterapkan pada {at}; tidak ada yang berubah. Masih menunggu: {}.",
+                self.pending_after
+            ),
+            (Lang::En, Some(at)) => format!(
+                "This receipt was already applied on {at}; nothing changed. Still waiting: {}.",
+                self.pending_after
+            ),
+            (Lang::Id, None) => format!(
+                "Tanda terima diterapkan: {} diterima, {} sudah ada di server, {} ditolak. Masih menunggu: {}.",
+                t.accepted, t.duplicates, t.rejected, self.pending_after
+            ),
+            (Lang::En, None) => format!(
+                "Receipt applied: {} accepted, {} already on the server, {} rejected. Still waiting: {}.",
+                t.accepted, t.duplicates, t.rejected, self.pending_after
+            ),
+        }
+    }
+}
+
 /// Applies a receipt bundle from the server to the outbox.
 pub fn import_receipt(
     store: &mut Store,
@@ -233,7 +305,19 @@ pub fn import_receipt(
         return Err(BundleFailure::TooLarge(file.to_owned()));
     }
     let bytes = std::fs::read(file).map_err(io)?;
-    let claimed = bundle::read_header(&bytes)?;
+    apply_receipt(store, &bytes, now)
+}
+
+/// Applies the bytes of a receipt bundle from the server to the outbox.
+pub fn apply_receipt(
+    store: &mut Store,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<ReceiptApplied, BundleFailure> {
+    if bytes.len() as u64 > MAX_RECEIPT_BYTES {
+        return Err(BundleFailure::TooLarge(PathBuf::from("tanda terima")));
+    }
+    let claimed = bundle::read_header(bytes)?;
     if claimed.kind != BundleKind::Receipt {
         return Err(BundleFailure::NotAReceipt);
     }
@@ -241,7 +325,7 @@ pub fn import_receipt(
         return Err(BundleFailure::OtherLaptop(claimed.device_id.to_string()));
     }
     let keys = store.bundle_keys()?.ok_or(BundleFailure::NoKeys)?;
-    let (header, payload) = bundle::open(&bytes, &keys.server_public_key, &keys.secret)?;
+    let (header, payload) = bundle::open(bytes, &keys.server_public_key, &keys.secret)?;
     // A receipt from a store this laptop no longer syncs with says nothing
     // about what the current one holds.
     let (_, known_store) = store.pull_position()?;

@@ -96,6 +96,8 @@ pub struct Page {
     pub headers: Vec<(String, String)>,
     /// The body, as text.
     pub body: String,
+    /// The body as sent (a download).
+    pub bytes: Vec<u8>,
 }
 
 impl Page {
@@ -221,6 +223,11 @@ impl Browser {
         stream.write_all(body).expect("body sent");
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).expect("answer read");
+        let bytes = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|at| answer[at + 4..].to_vec())
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&answer).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let mut lines = head.lines();
@@ -248,6 +255,7 @@ impl Browser {
             status,
             headers,
             body: body.to_owned(),
+            bytes,
         }
     }
 }

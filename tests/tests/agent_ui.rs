@@ -638,3 +638,94 @@ fn the_command_line_saves_a_probable_duplicate_once_confirmed() {
     );
     assert_eq!(laptop.registrations().len(), 2);
 }
+
+/// No signal: the sync page offers the outbox as a USB bundle to download,
+/// and takes the receipt from the office back.
+#[test]
+fn a_usb_bundle_is_downloaded_from_the_sync_page_and_its_receipt_applied_there() {
+    let central = lindung_tests::central::Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let ui = AgentUi::start(&[]);
+    let mut browser = set_up(&ui);
+    let csrf = browser.get("/enroll").csrf();
+    let code = central.enroll_code(&officer);
+    let enrolled = browser.post(
+        "/enroll",
+        &[("csrf", &csrf), ("server", &central.url()), ("code", &code)],
+    );
+    assert_eq!(enrolled.status, 303, "{}", enrolled.body);
+    // The first sync (woken by the enrolment) is done before the village work.
+    reload_until(&mut browser, "/sync", |p| {
+        p.body.contains("class=\"online\"")
+    });
+    let saved = browser.post(
+        "/register",
+        &register_fields(&csrf, VALID_NIK, "Siti Aminah"),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+
+    let download = browser.post("/bundle/export", &[("csrf", &csrf)]);
+    assert_eq!(download.status, 200, "{}", download.body);
+    assert!(
+        download
+            .header("content-disposition")
+            .is_some_and(|v| v.starts_with("attachment; filename=\"paket-")),
+        "{:?}",
+        download.headers
+    );
+    assert!(download.bytes.starts_with(b"LINDUNGB"));
+    let sync = browser.get("/sync");
+    assert!(
+        sync.body.contains("id=\"pending-count\">1<"),
+        "still pending"
+    );
+    assert!(sync.body.contains("id=\"last-bundle\""), "{}", sync.body);
+
+    let stick = tempfile::tempdir().expect("a USB stick");
+    let bundle = stick.path().join("paket.lindung");
+    std::fs::write(&bundle, &download.bytes).expect("saved");
+    let receipt = stick.path().join("tanda-terima.lindung");
+    let out = central.admin([
+        "bundle",
+        "import",
+        bundle.to_str().expect("utf-8"),
+        "--receipt",
+        receipt.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let receipt = std::fs::read(&receipt).expect("receipt");
+
+    // The bundle itself is not a receipt: refused, with the reason.
+    let wrong = browser.post_file(
+        "/bundle/receipt",
+        &[("csrf", &csrf)],
+        "receipt",
+        "paket.lindung",
+        &download.bytes,
+    );
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(wrong.body.contains("bukan tanda terima"), "{}", wrong.body);
+    let applied = browser.post_file(
+        "/bundle/receipt",
+        &[("csrf", &csrf)],
+        "receipt",
+        "tanda-terima.lindung",
+        &receipt,
+    );
+    assert_eq!(applied.status, 200, "{}", applied.body);
+    assert!(applied.body.contains("1 diterima"), "{}", applied.body);
+    assert!(
+        applied.body.contains("id=\"pending-count\">0<"),
+        "{}",
+        applied.body
+    );
+    assert_eq!(central.stats()["records"], 1);
+    // Nothing left: no bundle is made.
+    let empty = browser.post("/bundle/export", &[("csrf", &csrf)]);
+    assert_eq!(empty.status, 200);
+    assert!(
+        empty.body.contains("Tidak ada perubahan yang menunggu"),
+        "{}",
+        empty.body
+    );
+}

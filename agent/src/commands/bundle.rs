@@ -110,24 +110,7 @@ fn import(
         return Ok(Outcome::Success);
     }
     let t = &applied.tally;
-    match (lang, &applied.applied_before) {
-        (Lang::Id, Some(at)) => println!(
-            "Tanda terima ini sudah diterapkan pada {at}; tidak ada yang berubah. Masih menunggu: {}.",
-            applied.pending_after
-        ),
-        (Lang::En, Some(at)) => println!(
-            "This receipt was already applied on {at}; nothing changed. Still waiting: {}.",
-            applied.pending_after
-        ),
-        (Lang::Id, None) => println!(
-            "Tanda terima diterapkan: {} diterima, {} sudah ada di server, {} ditolak. Masih menunggu: {}.",
-            t.accepted, t.duplicates, t.rejected, applied.pending_after
-        ),
-        (Lang::En, None) => println!(
-            "Receipt applied: {} accepted, {} already on the server, {} rejected. Still waiting: {}.",
-            t.accepted, t.duplicates, t.rejected, applied.pending_after
-        ),
-    }
+    println!("{}", applied.summary(lang));
     if t.rejected > 0 {
         match lang {
             Lang::Id => println!("Alasan penolakan: lindung-agent status / sinkron."),

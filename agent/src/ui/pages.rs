@@ -18,7 +18,8 @@ use super::session::Session;
 use super::worker::{LastAttempt, SyncView};
 use crate::actions::ImportReport;
 use crate::store::{
-    Enrollment, ListedRegistration, OutboxEntry, StoreStatus, SyncState, VillageProgress,
+    Enrollment, LastExport, ListedRegistration, OutboxEntry, StoreStatus, SyncState,
+    VillageProgress,
 };
 
 /// What every page needs: the language, the session (for its CSRF token),
@@ -980,6 +981,10 @@ pub struct SyncPage<'a> {
     pub notices: Vec<(Brief, Vec<DuplicateHolder>)>,
     /// "Sync now" was just pressed.
     pub requested: bool,
+    /// The last USB bundle written.
+    pub last_bundle: Option<LastExport>,
+    /// What the last bundle action did: worked or refused, and why.
+    pub bundle_notice: Option<(bool, String)>,
 }
 
 /// Sync status.
@@ -1059,6 +1064,34 @@ pub fn sync(ctx: &Ctx, page: &SyncPage<'_>) -> Markup {
                 form #sync-form method="post" action="/sync/now" {
                     (ctx.csrf())
                     button #sync-now type="submit" { (ctx.t("Sinkron sekarang", "Sync now")) }
+                }
+            }
+        }
+        section #bundle aria-labelledby="bundle-title" {
+            h2 #bundle-title { (ctx.t("Tanpa sinyal: kirim lewat flashdisk", "No signal: send by USB stick")) }
+            @if let Some((worked, text)) = &page.bundle_notice {
+                @if *worked {
+                    p.flash #bundle-notice role="status" { (text) }
+                } @else {
+                    p.notice #bundle-notice role="alert" { (text) }
+                }
+            }
+            p { (ctx.t("Unduh paket perubahan, simpan ke flashdisk dan bawa ke kantor. Perubahan tetap menunggu sampai tanda terima dari kantor diterapkan di sini.", "Download the bundle of changes, save it on a USB stick and take it to the office. The changes stay pending until the office's receipt is applied here.")) }
+            @if let Some(bundle) = &page.last_bundle {
+                p #last-bundle { (ctx.t("Paket terakhir: ", "Last bundle: ")) (bundle.written_at) ", " (bundle.operations) " " (ctx.t("perubahan", "changes")) ", " (bundle.file) }
+            }
+            @if page.enrollment.is_some() {
+                form #bundle-export-form method="post" action="/bundle/export" {
+                    (ctx.csrf())
+                    button #bundle-export type="submit" { (ctx.t("Unduh paket perubahan", "Download the bundle of changes")) " (" (page.status.pending_changes) ")" }
+                }
+                form #bundle-receipt-form method="post" action="/bundle/receipt" enctype="multipart/form-data" {
+                    (ctx.csrf())
+                    div.field {
+                        label for="receipt-file" { (ctx.t("Tanda terima dari kantor", "Receipt from the office")) }
+                        input #receipt-file type="file" name="receipt" accept=".lindung" required;
+                    }
+                    button #bundle-receipt type="submit" { (ctx.t("Terapkan tanda terima", "Apply the receipt")) }
                 }
             }
         }

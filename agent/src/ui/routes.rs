@@ -12,6 +12,7 @@
 //! | `GET/POST /registrations/ID/edit`, `POST /registrations/ID/withdraw` | edit; withdraw with a reason |
 //! | `GET /progress?village=`, `POST /progress/positions` | village progress; RT/RW positions |
 //! | `GET /sync`, `POST /sync/now` | sync status; sync now |
+//! | `POST /bundle/export`, `POST /bundle/receipt` | no signal: the outbox as a USB bundle (a download); apply its receipt |
 //! | `GET/POST /enroll` | enrol with a server |
 //! | `GET/POST /import` | import a spreadsheet, with its row report |
 //! | `GET /api/check/nik?nik=` | NIK verdict (JSON) |
@@ -201,7 +202,11 @@ fn route(app: &App, request: &Request, ctx: &mut Ctx, now: Instant) -> Reply {
         }
         ("GET", ["progress"], _) => progress(store, ctx, request.query("village"), None),
         ("POST", ["progress", "positions"], Some(form)) => positions(store, ctx, &form),
-        ("GET", ["sync"], _) => sync_page(app, store, ctx, request),
+        ("GET", ["sync"], _) => sync_page(app, store, ctx, request, None),
+        ("POST", ["bundle", "export"], Some(_)) => bundle_export(app, store, ctx, request),
+        ("POST", ["bundle", "receipt"], Some(form)) => {
+            bundle_receipt(app, store, ctx, request, &form)
+        }
         ("POST", ["sync", "now"], _) => {
             app.sync.wake();
             Ok(Reply::redirect("/sync?requested=1"))
@@ -723,7 +728,17 @@ fn positions(store: &mut Store, ctx: &Ctx, form: &Form) -> Result<Reply, StoreEr
     }
 }
 
-fn sync_page(app: &App, store: &Store, ctx: &Ctx, request: &Request) -> Result<Reply, StoreError> {
+/// What the last bundle action did, shown on the sync page: whether it
+/// worked, and the sentence.
+type BundleNotice = (bool, String);
+
+fn sync_page(
+    app: &App,
+    store: &Store,
+    ctx: &Ctx,
+    request: &Request,
+    bundle_notice: Option<BundleNotice>,
+) -> Result<Reply, StoreError> {
     let view = app.sync.view();
     let status = store.status()?;
     let enrollment = store.enrollment()?;
@@ -741,8 +756,12 @@ fn sync_page(app: &App, store: &Store, ctx: &Ctx, request: &Request) -> Result<R
             ));
         }
     }
+    let code = match &bundle_notice {
+        Some((false, _)) => 422,
+        _ => 200,
+    };
     Ok(Reply::html(
-        200,
+        code,
         pages::sync(
             ctx,
             &pages::SyncPage {
@@ -752,9 +771,88 @@ fn sync_page(app: &App, store: &Store, ctx: &Ctx, request: &Request) -> Result<R
                 rejected,
                 notices,
                 requested: request.query("requested").is_some(),
+                last_bundle: store.last_export()?,
+                bundle_notice,
             },
         ),
     ))
+}
+
+/// `POST /bundle/export`: every pending change as a bundle file to save on
+/// a USB stick (the browser's download); the outbox is unchanged.
+fn bundle_export(
+    app: &App,
+    store: &mut Store,
+    ctx: &Ctx,
+    request: &Request,
+) -> Result<Reply, StoreError> {
+    use crate::bundle::BundleFailure;
+    let now = crate::output::now();
+    let sealed = match crate::bundle::seal_outbox(store, now) {
+        Ok(Some(sealed)) => sealed,
+        Ok(None) => {
+            let text = ctx.t(
+                "Tidak ada perubahan yang menunggu; tidak ada paket yang dibuat.",
+                "Nothing is waiting to be sent; no bundle was made.",
+            );
+            return sync_page(app, store, ctx, request, Some((true, text.to_owned())));
+        }
+        Err(BundleFailure::Store(error)) => return Err(error),
+        Err(failure) => {
+            let text = failure.message(ctx.lang);
+            return sync_page(app, store, ctx, request, Some((false, text)));
+        }
+    };
+    let name = crate::bundle::file_name(now);
+    let noted = format!("{name} ({})", ctx.t("diunduh", "downloaded"));
+    match crate::bundle::note_written(store, &sealed, &noted, now) {
+        Ok(()) => {}
+        Err(BundleFailure::Store(error)) => return Err(error),
+        Err(failure) => {
+            let text = failure.message(ctx.lang);
+            return sync_page(app, store, ctx, request, Some((false, text)));
+        }
+    }
+    Ok(Reply {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "application/octet-stream".into()),
+            (
+                "Content-Disposition".into(),
+                format!("attachment; filename=\"{name}\""),
+            ),
+            ("Cache-Control".into(), "no-store".into()),
+        ],
+        body: sealed.bytes,
+    })
+}
+
+/// `POST /bundle/receipt` (multipart `receipt`): applies a receipt from the office.
+fn bundle_receipt(
+    app: &App,
+    store: &mut Store,
+    ctx: &Ctx,
+    request: &Request,
+    form: &Form,
+) -> Result<Reply, StoreError> {
+    use crate::bundle::BundleFailure;
+    let Some(upload) = form
+        .files
+        .iter()
+        .find(|f| f.field == "receipt" && !f.data.is_empty())
+    else {
+        let text = ctx.t(
+            "Pilih berkas tanda terima dari kantor dulu.",
+            "Choose the receipt file from the office first.",
+        );
+        return sync_page(app, store, ctx, request, Some((false, text.to_owned())));
+    };
+    let notice = match crate::bundle::apply_receipt(store, &upload.data, crate::output::now()) {
+        Ok(applied) => (true, applied.summary(ctx.lang)),
+        Err(BundleFailure::Store(error)) => return Err(error),
+        Err(failure) => (false, failure.message(ctx.lang)),
+    };
+    sync_page(app, store, ctx, request, Some(notice))
 }
 
 fn enroll_page(
