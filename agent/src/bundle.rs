@@ -346,8 +346,12 @@ pub fn apply_receipt(
         serde_json::from_slice(&payload).map_err(|e| BundleFailure::Malformed(e.to_string()))?;
     let seqs: Vec<u64> = response.receipts.iter().map(|r| r.seq).collect();
     let sent = store.own_operations(&seqs)?;
-    let tally = store.apply_push_response(&sent, &response)?;
-    store.note_receipt_applied(header.bundle_id, &crate::store::rfc3339(now))?;
+    let tally = store.apply_receipt(
+        header.bundle_id,
+        &sent,
+        &response,
+        &crate::store::rfc3339(now),
+    )?;
     Ok(ReceiptApplied {
         answers: header.answers,
         applied_before: None,

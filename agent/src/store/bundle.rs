@@ -15,12 +15,13 @@ use lindung_shared::bundle::{self, SigningKey};
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::RecordId;
 use lindung_shared::merge::Operation;
+use lindung_shared::protocol::PushResponse;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::sync::{meta, set_meta};
-use super::{Store, StoreError, write};
+use super::{PushTally, Store, StoreError, write};
 
 const SEED_KEY: &str = "bundle_signing_seed";
 const SECRET_KEY: &str = "bundle_secret";
@@ -153,12 +154,18 @@ impl Store {
         meta(&self.conn, &format!("bundle_receipt:{}", id.simple()))
     }
 
-    /// Notes that the receipt `id` was applied (after it was).
-    pub fn note_receipt_applied(&mut self, id: Uuid, at: &str) -> Result<(), StoreError> {
-        let tx = write(&mut self.conn)?;
-        set_meta(&tx, &format!("bundle_receipt:{}", id.simple()), at)?;
-        tx.commit()?;
-        Ok(())
+    /// Applies the answer a receipt bundle `id` carries, as the answer to a
+    /// push of `sent`, and notes that it was applied at `at`, in one
+    /// transaction.
+    pub fn apply_receipt(
+        &mut self,
+        id: Uuid,
+        sent: &[Operation],
+        response: &PushResponse,
+        at: &str,
+    ) -> Result<PushTally, StoreError> {
+        let key = format!("bundle_receipt:{}", id.simple());
+        self.apply_push_response_noting(sent, response, Some((&key, at)))
     }
 
     /// Notes the bundle just written.

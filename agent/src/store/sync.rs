@@ -326,7 +326,22 @@ impl Store {
         sent: &[Operation],
         response: &PushResponse,
     ) -> Result<PushTally, StoreError> {
+        self.apply_push_response_noting(sent, response, None)
+    }
+
+    /// [`Store::apply_push_response`], also setting the `meta` entry `note`
+    /// (key, value) in the same transaction (a receipt bundle: that it was
+    /// applied).
+    pub(super) fn apply_push_response_noting(
+        &mut self,
+        sent: &[Operation],
+        response: &PushResponse,
+        note: Option<(&str, &str)>,
+    ) -> Result<PushTally, StoreError> {
         let tx = write(&mut self.conn)?;
+        if let Some((key, value)) = note {
+            set_meta(&tx, key, value)?;
+        }
         let mut tally = PushTally::default();
         if answered_by_another_store(&tx, response.store_id)? {
             tally.server_changed = true;
