@@ -137,7 +137,8 @@ fn run_seeds(seeds: impl Iterator<Item = u64>, steps: u64, print_log: bool) -> S
          agent restarts {}, server restarts {}, partitions {}\n  \
          faults {}: dropped {}, answers lost {}, duplicated {}, delayed {}, replayed {}, \
          refused by partitions {}, late deliveries {}\n  \
-         server operations {}, refused {}, conflicts {}, healing rounds {}",
+         server operations {}, refused {}, conflicts {}, healing rounds {}\n  \
+         USB bundles {} (lost {}), imports {}, receipts applied {}",
         total.steps,
         total.agents,
         started.elapsed().as_secs_f64(),
@@ -165,6 +166,10 @@ fn run_seeds(seeds: impl Iterator<Item = u64>, steps: u64, print_log: bool) -> S
         total.rejections,
         total.conflicts,
         total.heal_rounds,
+        total.bundles_written,
+        total.bundles_lost,
+        total.bundle_imports,
+        total.receipts_applied,
     );
     if let Some((_, first)) = failures.first() {
         let seeds: Vec<String> = failures.iter().map(|(seed, _)| seed.to_string()).collect();
@@ -195,7 +200,9 @@ fn replicas_converge_whatever_the_network_and_restarts_do() {
                 && total.faults.delayed > 0
                 && total.staff_actions > 0
                 && total.server_restarts > 0
-                && total.server_operations > 0,
+                && total.server_operations > 0
+                && total.bundle_imports > 0
+                && total.receipts_applied > 0,
             "the runs injected too little: {total:?}"
         );
     }

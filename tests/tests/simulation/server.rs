@@ -72,6 +72,7 @@ pub struct WireResponse {
 #[derive(Debug)]
 struct Live {
     storage: Arc<dyn Storage>,
+    state: Arc<AppState>,
     router: Router,
 }
 
@@ -107,10 +108,11 @@ impl SimServer {
             .expect("database url");
         let live = self.runtime.block_on(async {
             let storage = open(&url).await.expect("storage opens");
-            let state = AppState::new(storage.clone()).await.expect("state");
+            let state = Arc::new(AppState::new(storage.clone()).await.expect("state"));
             Live {
                 storage,
-                router: router(Arc::new(state)),
+                router: router(state.clone()),
+                state,
             }
         });
         self.live = Some(live);
@@ -135,6 +137,17 @@ impl SimServer {
     /// Runs a future (a storage or staff call) on the server's runtime.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
+    }
+
+    /// Applies an outbox bundle carried in on a USB stick, as staff do
+    /// (`lindung-server bundle import`): the receipt, and whether the
+    /// bundle had been applied before.
+    pub fn import_bundle(&mut self, bytes: &[u8]) -> Result<(Vec<u8>, bool), String> {
+        let state = self.live.as_ref().expect("server is running").state.clone();
+        self.runtime
+            .block_on(lindung_server::bundle::import(&state, bytes, "simulasi"))
+            .map(|imported| (imported.import.receipt, imported.again))
+            .map_err(|error| error.to_string())
     }
 
     /// Delivers one request to the router and returns its answer.

@@ -11,8 +11,11 @@ use lindung_agent::sync::{SyncSummary, sync_with};
 use lindung_server::duplicates::certain_groups;
 use lindung_server::reconcile::{self, How, ReconcileError};
 use lindung_server::storage::DuplicateKind;
+use lindung_shared::bundle;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId};
-use lindung_shared::protocol::{EnrollRequest, EnrollResponse, PROTOCOL_VERSION};
+use lindung_shared::protocol::{
+    BundleKeysRequest, BundleKeysResponse, EnrollRequest, EnrollResponse, PROTOCOL_VERSION,
+};
 use lindung_shared::region::regions;
 use lindung_shared::registration::{Category, Field, Registration, Status};
 use lindung_shared::validation::{
@@ -107,6 +110,14 @@ pub struct Stats {
     pub rejections: u64,
     /// Conflicts the server logged.
     pub conflicts: u64,
+    /// USB bundles written on laptops.
+    pub bundles_written: u64,
+    /// Of which lost on the way (never imported).
+    pub bundles_lost: u64,
+    /// Bundle imports at the server (a bundle imported twice counts twice).
+    pub bundle_imports: u64,
+    /// Receipts applied on laptops (twice counts twice).
+    pub receipts_applied: u64,
     /// Faults injected.
     pub faults: FaultCounts,
 }
@@ -132,6 +143,10 @@ impl Stats {
         self.server_operations += other.server_operations;
         self.rejections += other.rejections;
         self.conflicts += other.conflicts;
+        self.bundles_written += other.bundles_written;
+        self.bundles_lost += other.bundles_lost;
+        self.bundle_imports += other.bundle_imports;
+        self.receipts_applied += other.receipts_applied;
         self.faults.add(&other.faults);
     }
 }
@@ -185,6 +200,20 @@ impl Agent {
     }
 }
 
+/// A file on a USB stick on its way: an outbox bundle to the server, or a
+/// receipt back to its laptop.
+#[derive(Debug)]
+pub struct Stick {
+    /// The step at which it arrives.
+    pub due: u64,
+    /// The laptop it comes from or goes to.
+    pub agent: usize,
+    /// A receipt (for the laptop) rather than an outbox bundle.
+    pub receipt: bool,
+    /// The file.
+    pub bytes: Vec<u8>,
+}
+
 /// Everything of one run.
 #[derive(Debug)]
 pub struct World {
@@ -210,6 +239,8 @@ pub struct World {
     niks: Vec<String>,
     /// The figures.
     pub stats: Stats,
+    /// USB sticks on their way.
+    sticks: Vec<Stick>,
     /// Where the server's database and the agents' stores live.
     dir: tempfile::TempDir,
 }
@@ -266,6 +297,7 @@ impl World {
             records: Vec::new(),
             niks: Vec::new(),
             stats: Stats::default(),
+            sticks: Vec::new(),
             dir,
         };
         let mut rng = Rng::derive(seed, u64::MAX, 0);
@@ -335,6 +367,26 @@ impl World {
         assert_eq!(answer.status, 200, "enrolment refused");
         let response: EnrollResponse =
             serde_json::from_slice(&answer.body).expect("enrolment answer");
+        // The bundle key, as the agent registers it right after enrolling.
+        let signing = store.bundle_signing_key().expect("bundle key");
+        let request = WireRequest::post(
+            "/api/v1/bundle/keys",
+            Some(&response.token),
+            &BundleKeysRequest {
+                protocol: PROTOCOL_VERSION,
+                public_key: bundle::hex(&signing.public_key()),
+            },
+        );
+        let answer = self.server.borrow_mut().send(&request);
+        assert_eq!(answer.status, 200, "bundle key refused");
+        let keys: BundleKeysResponse =
+            serde_json::from_slice(&answer.body).expect("bundle keys answer");
+        store
+            .save_bundle_secret(
+                &bundle::parse_key(&keys.device_secret).expect("secret"),
+                &bundle::parse_key(&keys.server_public_key).expect("server key"),
+            )
+            .expect("bundle keys saved");
         store
             .save_enrollment(
                 "sim://lindung",
@@ -386,6 +438,7 @@ impl World {
             ));
             self.server.borrow_mut().send(&request);
         }
+        self.deliver_sticks(Some(self.step), &mut Rng::derive(self.seed, self.step, 3));
         let agent = rng.below(self.agents.len() as u64) as usize;
         match rng.below(100) {
             0..=27 => self.register(agent, &mut rng),
@@ -413,6 +466,7 @@ impl World {
                 self.server.borrow_mut().restart();
                 self.stats.server_restarts += 1;
             }
+            97 | 98 => self.write_bundle(agent, &mut rng),
             _ => self.say(format!("step {}: nothing happens", self.step)),
         }
         self.step += 1;
@@ -681,6 +735,110 @@ impl World {
         }
     }
 
+    /// No signal: the laptop writes its outbox to a USB stick, which
+    /// reaches the office some steps later, or is lost.
+    fn write_bundle(&mut self, agent: usize, rng: &mut Rng) {
+        let now = self.now(agent);
+        let name = self.agents[agent].name.clone();
+        let sealed = lindung_agent::bundle::seal_outbox(self.agents[agent].store(), now)
+            .expect("a bundle is written");
+        let Some(sealed) = sealed else {
+            self.say(format!(
+                "step {}: {name} has nothing for a USB stick",
+                self.step
+            ));
+            return;
+        };
+        self.stats.bundles_written += 1;
+        if rng.chance(15) {
+            self.stats.bundles_lost += 1;
+            self.say(format!(
+                "step {}: {name} writes a bundle of {} changes; the stick is lost",
+                self.step, sealed.operations
+            ));
+            return;
+        }
+        let due = self.step + 1 + rng.below(20);
+        self.say(format!(
+            "step {}: {name} writes a bundle of {} changes, at the office at step {due}",
+            self.step, sealed.operations
+        ));
+        self.sticks.push(Stick {
+            due,
+            agent,
+            receipt: false,
+            bytes: sealed.bytes,
+        });
+    }
+
+    /// Sticks due by `step` (all of them with `None`) arrive: bundles are
+    /// imported at the office (sometimes twice) and their receipts set off
+    /// back, or are lost; receipts are applied on their laptop (sometimes
+    /// twice).
+    fn deliver_sticks(&mut self, step: Option<u64>, rng: &mut Rng) {
+        loop {
+            let Some(index) = self
+                .sticks
+                .iter()
+                .position(|stick| step.is_none_or(|step| stick.due <= step))
+            else {
+                return;
+            };
+            let stick = self.sticks.remove(index);
+            let name = self.agents[stick.agent].name.clone();
+            let times = if rng.chance(15) { 2 } else { 1 };
+            if stick.receipt {
+                let now = self.now(stick.agent);
+                for time in 0..times {
+                    let store = self.agents[stick.agent].store_mut();
+                    let applied = lindung_agent::bundle::apply_receipt(store, &stick.bytes, now)
+                        .unwrap_or_else(|e| panic!("{name} refuses its receipt: {e}"));
+                    assert_eq!(
+                        applied.applied_before.is_some(),
+                        time > 0,
+                        "a receipt applied twice says so the second time"
+                    );
+                    self.stats.receipts_applied += 1;
+                    self.say(format!(
+                        "step {}: {name} applies a receipt: accepted {}, duplicates {}, rejected {}{}",
+                        self.step,
+                        applied.tally.accepted,
+                        applied.tally.duplicates,
+                        applied.tally.rejected,
+                        if time > 0 { " (again)" } else { "" }
+                    ));
+                }
+                continue;
+            }
+            let mut receipt = None;
+            for time in 0..times {
+                let (bytes, again) = self
+                    .server
+                    .borrow_mut()
+                    .import_bundle(&stick.bytes)
+                    .unwrap_or_else(|e| panic!("the office refuses {name}'s bundle: {e}"));
+                assert_eq!(again, time > 0, "an import twice says so the second time");
+                self.stats.bundle_imports += 1;
+                self.say(format!(
+                    "step {}: the office imports {name}'s bundle{}",
+                    self.step,
+                    if again { " again" } else { "" }
+                ));
+                receipt = Some(bytes);
+            }
+            if rng.chance(10) {
+                self.say(format!("step {}: {name}'s receipt is lost", self.step));
+                continue;
+            }
+            self.sticks.push(Stick {
+                due: step.map_or(0, |step| step + 1 + rng.below(20)),
+                agent: stick.agent,
+                receipt: true,
+                bytes: receipt.expect("imported at least once"),
+            });
+        }
+    }
+
     fn restart_agent(&mut self, agent: usize) {
         let entry = &mut self.agents[agent];
         entry.store = None;
@@ -800,6 +958,8 @@ impl World {
         for request in due {
             self.server.borrow_mut().send(&request);
         }
+        // Every stick still on its way arrives, late.
+        self.deliver_sticks(None, &mut Rng::derive(self.seed, self.step, 3));
         for agent in &mut self.agents {
             agent.partitioned_until = 0;
         }
