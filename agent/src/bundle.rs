@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use lindung_shared::bundle::{self, BundleError, BundleHeader, BundleKind};
 use lindung_shared::lang::{Lang, Problem, Severity};
-use lindung_shared::protocol::{PROTOCOL_VERSION, PushRequest, PushResponse};
+use lindung_shared::protocol::PushResponse;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -173,15 +173,8 @@ pub fn seal_outbox(store: &Store, now: OffsetDateTime) -> Result<Option<Sealed>,
     if operations.is_empty() {
         return Ok(None);
     }
-    let (pulled_upto, known_store_id) = store.pull_position()?;
-    let request = PushRequest {
-        protocol: PROTOCOL_VERSION,
-        device_id: store.device_id(),
-        pulled_upto: known_store_id.map(|_| pulled_upto),
-        known_store_id,
-        device_time_ms: unix_ms(now),
-        operations,
-    };
+    let request = crate::sync::push_request(store, operations, now)?;
+    let known_store_id = request.known_store_id;
     let payload =
         serde_json::to_vec(&request).map_err(|e| BundleFailure::Malformed(e.to_string()))?;
     let header = BundleHeader {

@@ -456,6 +456,24 @@ fn client_for(store: &Store) -> Result<Client, SyncError> {
     )
 }
 
+/// The push of `operations` (pending entries of the outbox, in order) as
+/// sent now: over HTTP, or sealed in a USB bundle ([`crate::bundle`]).
+pub fn push_request(
+    store: &Store,
+    operations: Vec<lindung_shared::merge::Operation>,
+    now: OffsetDateTime,
+) -> Result<PushRequest, crate::store::StoreError> {
+    let (pulled_upto, known_store_id) = store.pull_position()?;
+    Ok(PushRequest {
+        protocol: PROTOCOL_VERSION,
+        device_id: store.device_id(),
+        pulled_upto: known_store_id.map(|_| pulled_upto),
+        known_store_id,
+        device_time_ms: crate::output::unix_ms(now),
+        operations,
+    })
+}
+
 /// Pushes the outbox in batches until nothing is pending.
 fn push_all(
     store: &mut Store,
@@ -480,15 +498,7 @@ fn push_all(
             done: summary.sent,
             total,
         });
-        let (pulled_upto, known_store_id) = store.pull_position()?;
-        let request = PushRequest {
-            protocol: PROTOCOL_VERSION,
-            device_id: store.device_id(),
-            pulled_upto: known_store_id.map(|_| pulled_upto),
-            known_store_id,
-            device_time_ms: crate::output::unix_ms(now()),
-            operations: batch,
-        };
+        let request = push_request(store, batch, now())?;
         summary.requests += 1;
         let sending = std::time::Instant::now();
         let response = transport.push(&request)?;
