@@ -196,6 +196,49 @@ pub struct Imported {
     pub again: bool,
 }
 
+impl Imported {
+    /// What was applied, in a sentence.
+    pub fn summary(&self, lang: Lang) -> String {
+        let i = &self.import;
+        match lang {
+            Lang::Id => format!(
+                "Paket dari {} ({}): {} perubahan — {} diterima, {} sudah ada, {} ditolak.",
+                self.officer_name,
+                self.device_name,
+                i.operations,
+                i.accepted,
+                i.duplicates,
+                i.rejected
+            ),
+            Lang::En => format!(
+                "Bundle from {} ({}): {} changes — {} accepted, {} already held, {} rejected.",
+                self.officer_name,
+                self.device_name,
+                i.operations,
+                i.accepted,
+                i.duplicates,
+                i.rejected
+            ),
+        }
+    }
+
+    /// For a bundle applied before: when, by whom, and that nothing changed.
+    pub fn applied_before(&self, lang: Lang) -> Option<String> {
+        let i = &self.import;
+        let when = i.imported_at.date();
+        self.again.then(|| match lang {
+            Lang::Id => format!(
+                "Paket ini sudah diterapkan pada {when} oleh {}; tidak ada yang berubah; tanda terimanya sama.",
+                i.imported_by
+            ),
+            Lang::En => format!(
+                "This bundle was already applied on {when} by {}; nothing changed; the receipt is the same.",
+                i.imported_by
+            ),
+        })
+    }
+}
+
 /// Applies an outbox bundle and makes its receipt. `imported_by` is who
 /// did it (a staff login, or `cli`).
 pub async fn import(

@@ -1974,36 +1974,13 @@ async fn import_bundle(
         say!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
-    if imported.again {
-        say!(
-            "Paket ini sudah diterapkan pada {} oleh {}; tidak ada yang berubah. Tanda terima yang sama ditulis ulang.",
-            import.imported_at.date(),
-            import.imported_by
-        );
-        say!(
-            "This bundle was already applied on {} by {}; nothing changed. The same receipt was written again.",
-            import.imported_at.date(),
-            import.imported_by
-        );
+    for lang in [Lang::Id, Lang::En] {
+        if let Some(before) = imported.applied_before(lang) {
+            say!("{before}");
+        }
     }
-    say!(
-        "Paket dari {} (petugas {}): {} perubahan — {} diterima, {} sudah ada, {} ditolak.",
-        imported.device_name,
-        imported.officer_name,
-        import.operations,
-        import.accepted,
-        import.duplicates,
-        import.rejected
-    );
-    say!(
-        "Bundle from {} (officer {}): {} changes — {} accepted, {} already held, {} rejected.",
-        imported.device_name,
-        imported.officer_name,
-        import.operations,
-        import.accepted,
-        import.duplicates,
-        import.rejected
-    );
+    say!("{}", imported.summary(Lang::Id));
+    say!("{}", imported.summary(Lang::En));
     say!(
         "Tanda terima / receipt: {}\nBawa kembali ke laptop / take it back to the laptop: lindung-agent bundle import {}",
         target.display(),

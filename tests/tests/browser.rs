@@ -21,7 +21,7 @@ fn chromium_opens_a_page_of_the_server() {
 const STAFF_PASSWORD: &str = "rahasia-panjang-sekali";
 
 /// A staff account with a password, logged in in `browser`.
-fn staff_logs_in(central: &Central, browser: &Browser) {
+pub(crate) fn staff_logs_in(central: &Central, browser: &Browser) {
     let added = central.admin_with_env(
         [
             "staff",

@@ -431,24 +431,7 @@ fn a_bundle_uploaded_in_chromium_comes_back_as_a_receipt_the_laptop_applies() {
     let (_stick, usb) = stick();
     let bundle = usb.join("paket.lindung");
     export(&laptop, &bundle);
-    let added = central.admin_with_env(
-        [
-            "staff",
-            "add",
-            "Dewi Lestari",
-            "--login",
-            "dewi",
-            "--role",
-            "staff",
-        ],
-        &[("LINDUNG_STAFF_PASSWORD", PASSWORD)],
-    );
-    assert_eq!(added.code, Some(0), "{}{}", added.stdout, added.stderr);
-    browser.goto(&format!("{}/login", central.url()));
-    browser.fill("#login", "dewi");
-    browser.fill("#password", PASSWORD);
-    browser.click("#login-submit");
-    browser.wait_for_url("/coverage");
+    super::browser::staff_logs_in(&central, &browser);
 
     browser.click("#nav-bundles");
     browser.wait_for_url("/bundles");

@@ -12,8 +12,6 @@
 //! - `bundle_last_export`: the last bundle written (JSON), for `status`.
 
 use lindung_shared::bundle::{self, SigningKey};
-use lindung_shared::hlc::Hlc;
-use lindung_shared::ids::RecordId;
 use lindung_shared::merge::Operation;
 use lindung_shared::protocol::PushResponse;
 use rusqlite::params;
@@ -130,20 +128,7 @@ impl Store {
                 i64::try_from(seq).unwrap_or(i64::MAX)
             ])?;
             if let Some(row) = rows.next()? {
-                let record: Vec<u8> = row.get(1)?;
-                let hlc: i64 = row.get(2)?;
-                operations.push(Operation {
-                    device_id: self.device_id,
-                    seq,
-                    record_id: RecordId(
-                        Uuid::from_slice(&record)
-                            .map_err(|e| StoreError::Damaged(e.to_string()))?,
-                    ),
-                    hlc: Hlc::from_u64(hlc as u64),
-                    changes: super::body::decode(
-                        row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?,
-                    )?,
-                });
+                operations.push(self.own_operation(row)?);
             }
         }
         Ok(operations)

@@ -291,23 +291,26 @@ impl Store {
         ])?;
         let mut operations = Vec::new();
         while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let record: Vec<u8> = row.get(1)?;
-            let hlc: i64 = row.get(2)?;
-            // The exact changes of the operation, whichever form the body has.
-            let changes =
-                super::body::decode(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
-            operations.push(Operation {
-                device_id: self.device_id,
-                seq: u64::try_from(seq).unwrap_or(0),
-                record_id: RecordId(
-                    Uuid::from_slice(&record).map_err(|e| StoreError::Damaged(e.to_string()))?,
-                ),
-                hlc: Hlc::from_u64(hlc as u64),
-                changes,
-            });
+            operations.push(self.own_operation(row)?);
         }
         Ok(operations)
+    }
+
+    /// One of this laptop's operations from a row of `seq, record_id, hlc, body`.
+    pub(super) fn own_operation(&self, row: &rusqlite::Row<'_>) -> Result<Operation, StoreError> {
+        let seq: i64 = row.get(0)?;
+        let record: Vec<u8> = row.get(1)?;
+        let hlc: i64 = row.get(2)?;
+        Ok(Operation {
+            device_id: self.device_id,
+            seq: u64::try_from(seq).unwrap_or(0),
+            record_id: RecordId(
+                Uuid::from_slice(&record).map_err(|e| StoreError::Damaged(e.to_string()))?,
+            ),
+            hlc: Hlc::from_u64(hlc as u64),
+            // The exact changes of the operation, whichever form the body has.
+            changes: super::body::decode(row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?,
+        })
     }
 
     /// Number of outbox entries waiting to be sent.

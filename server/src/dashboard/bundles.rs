@@ -129,42 +129,10 @@ async fn render(
 
 fn result(lang: Lang, imported: &Imported) -> Markup {
     let import = &imported.import;
-    let summary = match lang {
-        Lang::Id => format!(
-            "Paket dari {} ({}): {} perubahan — {} diterima, {} sudah ada, {} ditolak.",
-            imported.officer_name,
-            imported.device_name,
-            import.operations,
-            import.accepted,
-            import.duplicates,
-            import.rejected
-        ),
-        Lang::En => format!(
-            "Bundle from {} ({}): {} changes — {} accepted, {} already held, {} rejected.",
-            imported.officer_name,
-            imported.device_name,
-            import.operations,
-            import.accepted,
-            import.duplicates,
-            import.rejected
-        ),
-    };
-    let again = match lang {
-        Lang::Id => format!(
-            "Paket ini sudah diterapkan pada {} oleh {}; tidak ada yang berubah. Ini tanda terima yang sama.",
-            time_text(import.imported_at),
-            import.imported_by
-        ),
-        Lang::En => format!(
-            "This bundle was already applied on {} by {}; nothing changed. This is the same receipt.",
-            time_text(import.imported_at),
-            import.imported_by
-        ),
-    };
     html! {
         div id="bundle-result" data-testid="bundle-result" data-again=(imported.again) {
-            @if imported.again { (notice("warn", &again)) }
-            (notice("ok", &summary))
+            @if let Some(before) = imported.applied_before(lang) { (notice("warn", &before)) }
+            (notice("ok", &imported.summary(lang)))
             p {
                 a id="receipt-download" href=(format!("/bundles/{}/receipt", import.bundle_id)) download=(receipt_file_name(import.bundle_id)) {
                     (t(lang, "Unduh tanda terima", "Download the receipt"))
