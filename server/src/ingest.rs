@@ -365,10 +365,94 @@ fn fingerprint_with(operation: &Operation, changes_json: &str) -> [u8; 32] {
     hasher.finalize().into()
 }
 
+/// What can be worked out about one operation before the backend's push
+/// lock, from the operation alone ([`prepare`]): its encoded changes, its
+/// fingerprint, and the full check it gets if it turns out to create its
+/// record. [`plan_prepared`] uses it when the record is indeed new, so the
+/// expensive part of checking an initial push runs outside the lock (and on
+/// both cores).
+#[derive(Clone, Debug)]
+pub struct PreparedOperation {
+    changes_json: String,
+    fingerprint: [u8; 32],
+    as_new: Result<NewRecord, WireError>,
+}
+
+/// An operation checked as the first one of a record the server does not hold.
+#[derive(Clone, Debug)]
+struct NewRecord {
+    /// The record's state after the operation (with the timestamp as sent).
+    state: RecordState,
+    village_code: String,
+    /// [`duplicate_keys`] of that state.
+    keys: (Option<String>, Option<String>),
+}
+
+/// Operations at or above this count are prepared on two threads.
+const PARALLEL_PREPARE_FROM: usize = 512;
+
+/// Prepares every operation of a batch ([`PreparedOperation`]), on two
+/// threads when the batch is large. Pure: the result depends only on the
+/// arguments, so it may run before the push lock is taken.
+pub fn prepare(
+    device: &DeviceScope,
+    operations: &[Operation],
+    clock: BatchClock<'_>,
+) -> Vec<PreparedOperation> {
+    let validation = ValidationContext {
+        regions: clock.regions,
+        today: clock.now.date(),
+        now: clock.now,
+    };
+    let one = |operation: &Operation| prepare_one(operation, device, &validation);
+    if operations.len() < PARALLEL_PREPARE_FROM {
+        return operations.iter().map(one).collect();
+    }
+    let (first, second) = operations.split_at(operations.len() / 2);
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
+        let mut prepared: Vec<PreparedOperation> = first.iter().map(one).collect();
+        match helper.join() {
+            Ok(rest) => prepared.extend(rest),
+            // A panic in the helper would be a bug; prepare its half here.
+            Err(_) => prepared.extend(second.iter().map(one)),
+        }
+        prepared
+    })
+}
+
+fn prepare_one(
+    operation: &Operation,
+    device: &DeviceScope,
+    validation: &ValidationContext<'_>,
+) -> PreparedOperation {
+    let changes_json = changes_json(operation);
+    let fingerprint = fingerprint_with(operation, &changes_json);
+    let as_new = check_new(operation, device, validation);
+    PreparedOperation {
+        changes_json,
+        fingerprint,
+        as_new,
+    }
+}
+
 /// Decides what a batch from `device` does. Never fails: every operation gets a receipt.
 pub fn plan_batch(
     device: &DeviceScope,
     operations: &[Operation],
+    context: BatchContext,
+    clock: BatchClock<'_>,
+) -> BatchPlan {
+    let prepared = prepare(device, operations, clock);
+    plan_prepared(device, operations, prepared, context, clock)
+}
+
+/// [`plan_batch`] given [`prepare`]'s result for the same operations, device
+/// and clock (prepared before the backend loaded `context`).
+pub fn plan_prepared(
+    device: &DeviceScope,
+    operations: &[Operation],
+    prepared: Vec<PreparedOperation>,
     mut context: BatchContext,
     clock: BatchClock<'_>,
 ) -> BatchPlan {
@@ -378,6 +462,12 @@ pub fn plan_batch(
         today: clock.now.date(),
         now: clock.now,
     };
+    debug_assert_eq!(prepared.len(), operations.len());
+    let mut prepared = prepared.into_iter();
+    // New records' checked states, by record, until the plan takes them.
+    let mut new_states: HashMap<RecordId, NewRecord> = HashMap::new();
+    // Duplicate keys of records created by one operation.
+    let mut new_keys: HashMap<RecordId, (Option<String>, Option<String>)> = HashMap::new();
     let mut plan = BatchPlan {
         last_server_seq: context.last_server_seq,
         ..BatchPlan::default()
@@ -397,8 +487,14 @@ pub fn plan_batch(
 
     for operation in operations {
         let seq = operation.seq;
-        let changes = changes_json(operation);
-        let print = fingerprint_with(operation, &changes);
+        let Some(PreparedOperation {
+            changes_json: changes,
+            fingerprint: print,
+            as_new,
+        }) = prepared.next()
+        else {
+            break;
+        };
         let outcome = if operation.device_id != device.device_id {
             // Not remembered: its sequence number is another device's and
             // must not occupy one of the sender's.
@@ -438,7 +534,25 @@ pub fn plan_batch(
             }
         } else {
             seen_in_batch.insert(seq, plan.receipts.len());
-            match check(operation, device, &context, &validation) {
+            let stored_versions = context
+                .records
+                .get(&operation.record_id)
+                .map_or(0, |record| record.state.version_count());
+            let checked = if stored_versions == 0 {
+                // The first operation of a record the server does not hold:
+                // `prepare` checked it as such already.
+                as_new.map(|new| {
+                    let checked = Checked {
+                        village_before: None,
+                        village_after: new.village_code.clone(),
+                    };
+                    new_states.insert(operation.record_id, new);
+                    checked
+                })
+            } else {
+                check(operation, device, &context, &validation)
+            };
+            match checked {
                 Err(error) => reject(error, operation, print, &mut plan),
                 Ok(checked) => {
                     let mut accepted = operation.clone();
@@ -465,7 +579,19 @@ pub fn plan_batch(
                             .map(|change| record.state.history(change.field()).last().cloned())
                             .collect()
                     };
-                    record.state.apply(&accepted);
+                    match new_states.remove(&operation.record_id) {
+                        Some(new) if was_new => {
+                            if bounded_hlc.is_none() {
+                                record.state = new.state;
+                            } else {
+                                record.state.apply(&accepted);
+                            }
+                            new_keys.insert(operation.record_id, new.keys);
+                        }
+                        _ => {
+                            record.state.apply(&accepted);
+                        }
+                    }
                     for (change, previous) in accepted.changes.iter().zip(met) {
                         if let Some(conflict) = conflict_with(
                             &accepted,
@@ -540,7 +666,11 @@ pub fn plan_batch(
             Some(Change::Payer(payer)) => Some(payer.kind.code()),
             _ => None,
         };
-        let (birth_date, name_key) = duplicate_keys(&record.state);
+        let single_operation = created && n_accepted == 1;
+        let (birth_date, name_key) = match new_keys.remove(&record_id) {
+            Some(keys) if single_operation => keys,
+            _ => duplicate_keys(&record.state),
+        };
         plan.records.push(RecordUpdate {
             birth_date,
             name_key,
@@ -554,7 +684,7 @@ pub fn plan_batch(
             officer_id: record.officer_id,
             created,
             updated_seq,
-            single_operation: created && n_accepted == 1,
+            single_operation,
         });
     }
     plan.affected_niks = context.nik_holders.keys().copied().collect();
@@ -663,28 +793,11 @@ fn check(
             (registration, Some(before))
         }
         Some(Err(_)) | None => {
-            // A record the server does not know (or knows only in part):
-            // this operation must carry every field.
+            // A record the server knows only in part: this operation must
+            // complete it.
             let mut state = stored.map(|r| r.state.clone()).unwrap_or_default();
             state.apply(operation);
-            match state.to_registration(operation.record_id) {
-                Ok(registration) => (registration, None),
-                Err(incomplete) => {
-                    let missing: Vec<&str> =
-                        incomplete.missing.iter().map(|f| f.as_str()).collect();
-                    return Err(WireError::new(
-                        ErrorCode::InvalidOperation,
-                        format!(
-                            "the server does not know this record and the operation lacks: {}",
-                            missing.join(", ")
-                        ),
-                        format!(
-                            "server belum mengenal data ini dan perubahan ini tidak memuat: {}",
-                            missing.join(", ")
-                        ),
-                    ));
-                }
-            }
+            (complete(&state, operation.record_id)?, None)
         }
     };
     if let Some(before) = &village_before
@@ -701,6 +814,50 @@ fn check(
     Ok(Checked {
         village_before,
         village_after,
+    })
+}
+
+/// [`check`] of an operation on a record the server does not hold: the
+/// operation must carry every field. Returns the record's state after it.
+fn check_new(
+    operation: &Operation,
+    device: &DeviceScope,
+    validation: &ValidationContext<'_>,
+) -> Result<NewRecord, WireError> {
+    operation
+        .check_shape()
+        .map_err(|problem| WireError::from_problem(ErrorCode::InvalidOperation, &problem))?;
+    let mut state = RecordState::default();
+    state.apply(operation);
+    let view = complete(&state, operation.record_id)?;
+    if !device.covers(&view.village_code) {
+        return Err(out_of_scope(&view.village_code));
+    }
+    validate_view(&view, validation)?;
+    let keys = duplicate_keys(&state);
+    Ok(NewRecord {
+        state,
+        village_code: view.village_code,
+        keys,
+    })
+}
+
+/// The registration a state describes, or why the server cannot take it
+/// (fields missing from a record it does not know).
+fn complete(state: &RecordState, record_id: RecordId) -> Result<Registration, WireError> {
+    state.to_registration(record_id).map_err(|incomplete| {
+        let missing: Vec<&str> = incomplete.missing.iter().map(|f| f.as_str()).collect();
+        WireError::new(
+            ErrorCode::InvalidOperation,
+            format!(
+                "the server does not know this record and the operation lacks: {}",
+                missing.join(", ")
+            ),
+            format!(
+                "server belum mengenal data ini dan perubahan ini tidak memuat: {}",
+                missing.join(", ")
+            ),
+        )
     })
 }
 

@@ -112,10 +112,16 @@ impl Central {
     }
 
     fn spawn(&mut self) {
+        // Benchmarks may keep the server's log (`BENCH_SERVER_LOG=FILE`,
+        // with `BENCH_RUST_LOG` for its filter) to read per-push timings.
         let log = File::options()
             .create(true)
             .append(true)
-            .open(self.dir.path().join("server.log"))
+            .open(
+                std::env::var("BENCH_SERVER_LOG")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|_| self.dir.path().join("server.log")),
+            )
             .expect("log file");
         let mut command = Command::new(binary("lindung-server"));
         command.args(["serve", "--listen", &self.address.to_string()]);
@@ -128,7 +134,10 @@ impl Central {
         }
         let mut child = command
             .env("LINDUNG_DATABASE", &self.database)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

@@ -280,14 +280,25 @@ impl Store {
 
     /// Pending outbox entries in sequence order, at most `limit`.
     pub fn pending_operations(&self, limit: usize) -> Result<Vec<Operation>, StoreError> {
+        self.pending_operations_after(0, limit)
+    }
+
+    /// Like [`Store::pending_operations`], from the first pending entry after
+    /// sequence number `after` (the read-ahead of a push in flight).
+    pub fn pending_operations_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Operation>, StoreError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT o.seq, o.record_id, o.hlc, o.body FROM outbox x
              JOIN operations o ON o.device_id = ?1 AND o.seq = x.seq
-             WHERE x.state = 'pending' ORDER BY x.seq LIMIT ?2",
+             WHERE x.state = 'pending' AND x.seq > ?3 ORDER BY x.seq LIMIT ?2",
         )?;
         let mut rows = statement.query(params![
             self.device_id.0.as_bytes().as_slice(),
-            i64::try_from(limit).unwrap_or(i64::MAX)
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(after).unwrap_or(i64::MAX)
         ])?;
         let mut operations = Vec::new();
         while let Some(row) = rows.next()? {

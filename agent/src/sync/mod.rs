@@ -475,6 +475,13 @@ pub fn push_request(
 }
 
 /// Pushes the outbox in batches until nothing is pending.
+///
+/// Two batches overlap: while one is on the wire (and the server applies
+/// it), a helper thread records the answer to the previous one and reads
+/// the operations after it from the store. Recording an answer late is
+/// safe: until it is recorded those operations are still pending, and a
+/// run that stops in between sends them again, which the server answers as
+/// duplicates.
 fn push_all(
     store: &mut Store,
     transport: &dyn Transport,
@@ -485,8 +492,18 @@ fn push_all(
     let mut total = store.pending_count()?;
     let mut last_first_seq = None;
     let mut batch_size = FIRST_BATCH;
+    // Pending operations read while the previous batch was in flight.
+    let mut ahead: Option<Vec<lindung_shared::merge::Operation>> = None;
+    // A batch answered whose answer is not recorded yet.
+    let mut answered: Option<(PushRequest, PushResponse)> = None;
     loop {
-        let batch = store.pending_operations(batch_size)?;
+        let batch = match ahead.take() {
+            Some(mut operations) => {
+                operations.truncate(batch_size);
+                operations
+            }
+            None => store.pending_operations(batch_size)?,
+        };
         let Some(first) = batch.first() else { break };
         // A batch that starts where the previous one did made no progress
         // (the server answered without receipts): stop rather than loop.
@@ -499,10 +516,43 @@ fn push_all(
             total,
         });
         let request = push_request(store, batch, now())?;
+        let after = request.operations.last().map_or(0, |op| op.seq);
         summary.requests += 1;
-        let sending = std::time::Instant::now();
-        let response = transport.push(&request)?;
-        batch_size = next_batch(request.operations.len(), sending.elapsed());
+        let previous = answered.take();
+        let reader: &mut Store = store;
+        let (response, took, behind) = std::thread::scope(|scope| {
+            let helper = scope.spawn(move || -> Result<_, SyncError> {
+                let tally = match &previous {
+                    Some((request, response)) => {
+                        Some(reader.apply_push_response(&request.operations, response)?)
+                    }
+                    None => None,
+                };
+                let ahead = reader.pending_operations_after(after, PUSH_BATCH)?;
+                Ok((previous, tally, ahead))
+            });
+            let sending = std::time::Instant::now();
+            let response = transport.push(&request);
+            let took = sending.elapsed();
+            let behind = helper
+                .join()
+                .unwrap_or_else(|_| Err(SyncError::Protocol("the push helper failed".into())));
+            (response, took, behind)
+        });
+        let (previous, tally, read_ahead) = behind?;
+        if let (Some((sent, _)), Some(tally)) = (&previous, tally) {
+            if count(summary, sent.operations.len(), &tally) {
+                // Everything is pending again: send from the start.
+                total = summary.sent + store.pending_count()?;
+                last_first_seq = None;
+            } else {
+                ahead = Some(read_ahead);
+            }
+        } else {
+            ahead = Some(read_ahead);
+        }
+        let response = response?;
+        batch_size = next_batch(request.operations.len(), took);
         summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
         if response.receipts.len() != request.operations.len() {
             return Err(SyncError::Protocol(format!(
@@ -511,16 +561,26 @@ fn push_all(
                 request.operations.len()
             )));
         }
-        let tally = store.apply_push_response(&request.operations, &response)?;
-        summary.sent += request.operations.len() as u64;
-        summary.accepted += tally.accepted;
-        summary.duplicates += tally.duplicates;
-        summary.rejected += tally.rejected;
-        summary.bounded += tally.bounded;
-        if tally.server_changed {
-            summary.server_changed = true;
+        if last_first_seq.is_none() {
+            // Re-sending from the start: record this answer first.
+            let tally = store.apply_push_response(&request.operations, &response)?;
+            count(summary, request.operations.len(), &tally);
             total = summary.sent + store.pending_count()?;
-            last_first_seq = None;
+            ahead = None;
+        } else {
+            answered = Some((request, response));
+        }
+    }
+    if let Some((request, response)) = answered {
+        let tally = store.apply_push_response(&request.operations, &response)?;
+        if count(summary, request.operations.len(), &tally) {
+            // The last answer came from a reset server: send it everything.
+            total = summary.sent + store.pending_count()?;
+            progress(Progress::Pushing {
+                done: summary.sent,
+                total,
+            });
+            return push_all(store, transport, summary, progress, now);
         }
     }
     progress(Progress::Pushing {
@@ -528,6 +588,20 @@ fn push_all(
         total: total.max(summary.sent),
     });
     Ok(())
+}
+
+/// Adds a recorded answer to the summary; true when it came from another
+/// server store than the last (everything is pending again).
+fn count(summary: &mut SyncSummary, sent: usize, tally: &crate::store::PushTally) -> bool {
+    summary.sent += sent as u64;
+    summary.accepted += tally.accepted;
+    summary.duplicates += tally.duplicates;
+    summary.rejected += tally.rejected;
+    summary.bounded += tally.bounded;
+    if tally.server_changed {
+        summary.server_changed = true;
+    }
+    tally.server_changed
 }
 
 /// Pulls pages until the server has nothing more; true when a page came

@@ -1,9 +1,11 @@
 //! The behaviour every storage backend must show, run against each of them
 //! (`sqlite::tests`, `postgres::tests`). Each check takes a fresh, empty store.
 
+use std::collections::BTreeSet;
+
 use lindung_shared::hlc::Hlc;
 use lindung_shared::ids::{DeviceId, OfficerId, RecordId};
-use lindung_shared::merge::{Operation, RecordState};
+use lindung_shared::merge::{OpId, Operation, RecordState};
 use lindung_shared::protocol::{ErrorCode, Outcome};
 use lindung_shared::region::regions;
 use lindung_shared::registration::{Change, Field, Origin, Registration, Status};
@@ -13,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
-    DuplicateKind, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer, StaffAction,
+    DuplicateKind, EnrollRefusal, Enrollment, NewEnrollmentCode, Officer, PushResult, StaffAction,
     StaffOutcome, StaffRequest, Storage,
 };
 use crate::ingest::{DeviceScope, MAX_CLOCK_AHEAD_MS, StaffEdit, unix_ms};
@@ -29,6 +31,7 @@ where
 {
     enrolment_gives_a_scoped_token(fresh().await.as_ref()).await;
     push_is_idempotent_and_acknowledged(fresh().await.as_ref()).await;
+    pushes_at_once_each_get_their_own_answer(fresh().await.as_ref()).await;
     a_renewed_store_id_keeps_the_data(fresh().await.as_ref()).await;
     rejections_are_remembered_and_never_block(fresh().await.as_ref()).await;
     a_reused_sequence_number_is_refused(fresh().await.as_ref()).await;
@@ -432,6 +435,85 @@ async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {
         Outcome::Accepted { bounded_hlc: None }
     );
     assert_eq!(result.acknowledged_seq, 5);
+}
+
+/// Several laptops pushing at the same moment (SQLite may apply them in one
+/// transaction): each gets the answers for its own operations, a batch sent
+/// twice at once is stored once, a refused operation stays with its batch,
+/// and the server sequence numbers stay unique and gapless.
+async fn pushes_at_once_each_get_their_own_answer(storage: &dyn Storage) {
+    let officers = [
+        enrol(storage, "Rina", &["131101"]).await,
+        enrol(storage, "Budi", &["131101"]).await,
+        enrol(storage, "Andi", &["131101"]).await,
+    ];
+    let batches: Vec<Vec<Operation>> = officers
+        .iter()
+        .enumerate()
+        .map(|(device, officer)| {
+            (1..=30u64)
+                .map(|seq| {
+                    let day = u8::try_from(seq).expect("small");
+                    let serial = u16::try_from(device + 1).expect("small");
+                    // Andi's 7th is outside his district: refused, alone.
+                    let village = if device == 2 && seq == 7 {
+                        "1311022001"
+                    } else {
+                        "1311012001"
+                    };
+                    let person =
+                        registration(&nik(day, serial), "Siti Aminah", village, &officer.scope);
+                    create(&officer.scope, seq, base_ms() + seq, &person)
+                })
+                .collect()
+        })
+        .collect();
+    let push = |i: usize| storage.push(&officers[i].scope, &batches[i], NOW);
+    let (rina, rina_again, budi, andi) = tokio::join!(push(0), push(0), push(1), push(2));
+    let (rina, rina_again, budi, andi) = (
+        rina.expect("push"),
+        rina_again.expect("push"),
+        budi.expect("push"),
+        andi.expect("push"),
+    );
+    let outcomes = |result: &PushResult| -> Vec<&'static str> {
+        result
+            .receipts
+            .iter()
+            .map(|r| match &r.outcome {
+                Outcome::Accepted { .. } => "accepted",
+                Outcome::Duplicate { .. } => "duplicate",
+                Outcome::Rejected { .. } => "rejected",
+            })
+            .collect()
+    };
+    // One of Rina's two identical batches was stored, the other is all duplicates.
+    let mut rina_both = [outcomes(&rina), outcomes(&rina_again)];
+    rina_both.sort();
+    assert_eq!(rina_both, [vec!["accepted"; 30], vec!["duplicate"; 30]]);
+    assert_eq!(
+        (rina.acknowledged_seq, rina_again.acknowledged_seq),
+        (30, 30)
+    );
+    assert_eq!(outcomes(&budi), vec!["accepted"; 30]);
+    let mut andi_expected = vec!["accepted"; 30];
+    andi_expected[6] = "rejected";
+    assert_eq!(outcomes(&andi), andi_expected);
+    for (result, batch) in [(&budi, &batches[1]), (&andi, &batches[2])] {
+        let seqs: Vec<u64> = result.receipts.iter().map(|r| r.seq).collect();
+        let sent: Vec<u64> = batch.iter().map(|op| op.seq).collect();
+        assert_eq!(seqs, sent);
+        assert_eq!(result.acknowledged_seq, 30);
+    }
+    let counts = storage.counts().await.expect("counts");
+    assert_eq!((counts.records, counts.operations), (89, 89));
+    // Another device in the district pulls all 89, in gapless server order.
+    let reader = enrol(storage, "Dewi", &["131101"]).await;
+    let (cursor, pulled) = pull_all(storage, &reader.scope, 0).await;
+    assert_eq!(pulled.len(), 89);
+    assert_eq!(cursor, 89);
+    let distinct: BTreeSet<OpId> = pulled.iter().map(Operation::op_id).collect();
+    assert_eq!(distinct.len(), 89);
 }
 
 async fn a_reused_sequence_number_is_refused(storage: &dyn Storage) {

@@ -322,9 +322,49 @@ pub enum StorageError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The transaction that held a push (with others queued beside it) failed.
+    #[error("the transaction holding this push could not be committed: {0}")]
+    Commit(String),
     /// The blocking task running the query died.
     #[error("database task failed: {0}")]
     Task(String),
+}
+
+/// Prepares a push's operations ([`crate::ingest::prepare`]) on a blocking
+/// thread, before the backend's push lock. At most one push per core
+/// prepares at a time: a crowd of laptops pushing at once would otherwise
+/// spread the work over as many threads (and allocator arenas, each grown
+/// and trimmed again) without finishing any sooner.
+pub(crate) async fn prepare_push(
+    device: DeviceScope,
+    operations: Vec<Operation>,
+    now: OffsetDateTime,
+) -> Result<(
+    DeviceScope,
+    Vec<Operation>,
+    Vec<crate::ingest::PreparedOperation>,
+)> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let prepared = crate::ingest::prepare(
+            &device,
+            &operations,
+            crate::ingest::BatchClock {
+                now,
+                regions: lindung_shared::region::regions(),
+            },
+        );
+        (device, operations, prepared)
+    })
+    .await
+    .map_err(|e| StorageError::Task(e.to_string()))
 }
 
 /// Shorthand for storage results.

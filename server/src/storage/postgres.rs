@@ -48,12 +48,12 @@ use super::{
     PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID,
     ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage,
     StorageError, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
-    parse_hash, record_state, records_page, to_seq, written_by_others,
+    parse_hash, prepare_push, record_state, records_page, to_seq, written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
-    advance_acknowledged, niks_set_by, plan_batch, staff_operations, staff_scope, undo_of,
-    versions_to_locate,
+    advance_acknowledged, niks_set_by, plan_batch, plan_prepared, staff_operations, staff_scope,
+    undo_of, versions_to_locate,
 };
 use crate::persons::{Person, Place};
 use crate::reference::ReferenceRow;
@@ -1809,6 +1809,9 @@ impl Storage for PostgresStorage {
         operations: &[Operation],
         now: OffsetDateTime,
     ) -> Result<PushResult> {
+        // Checking the operations needs no database: done before the push
+        // lock, so concurrent pushes check theirs at the same time.
+        let (_, _, prepared) = prepare_push(device.clone(), operations.to_vec(), now).await?;
         let mut client = self.client().await?;
         // READ COMMITTED (the default) on purpose: every statement after the
         // lock sees all pushes committed before it was granted. REPEATABLE
@@ -1819,9 +1822,10 @@ impl Storage for PostgresStorage {
             .await?;
         tx.execute(&lock, &[&PUSH_LOCK]).await?;
         let loaded = load_context(&tx, device, operations).await?;
-        let plan = plan_batch(
+        let plan = plan_prepared(
             device,
             operations,
+            prepared,
             loaded.context,
             BatchClock {
                 now,

@@ -31,12 +31,12 @@ use super::{
     PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID,
     ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage,
     StorageError, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
-    parse_hash, record_state, records_page, to_seq, written_by_others,
+    parse_hash, prepare_push, record_state, records_page, to_seq, written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
-    advance_acknowledged, covers, niks_set_by, plan_batch, staff_operations, staff_scope, undo_of,
-    versions_to_locate,
+    advance_acknowledged, covers, niks_set_by, plan_batch, plan_prepared, staff_operations,
+    staff_scope, undo_of, versions_to_locate,
 };
 use crate::persons::{Person, Place, Tally};
 use crate::reference::ReferenceRow;
@@ -393,6 +393,126 @@ pub struct SqliteStorage {
     path: PathBuf,
     connection: Arc<Mutex<Connection>>,
     checkpointer: Arc<Checkpointer>,
+    pushes: Arc<PushQueue>,
+}
+
+/// Pushes waiting for the connection (group commit). A push is prepared
+/// ([`crate::ingest::prepare`]) before it queues; whichever push then gets
+/// the connection applies every queued push in one transaction, each in a
+/// savepoint of its own, and answers them all after the one commit. So
+/// many laptops pushing at once share commits: every index page they touch
+/// is written to the WAL (and synced) once per group instead of once per
+/// push. A push's answer still comes only after its changes are durable.
+#[derive(Default)]
+struct PushQueue {
+    waiting: Mutex<Vec<PushJob>>,
+}
+
+impl std::fmt::Debug for PushQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.waiting.lock().map_or(0, |queue| queue.len());
+        f.debug_struct("PushQueue")
+            .field("waiting", &waiting)
+            .finish()
+    }
+}
+
+/// One queued push and where its answer goes.
+struct PushJob {
+    device: DeviceScope,
+    operations: Vec<Operation>,
+    prepared: Vec<crate::ingest::PreparedOperation>,
+    now: OffsetDateTime,
+    answer: std::sync::mpsc::Sender<Result<PushResult>>,
+}
+
+impl PushQueue {
+    fn add(&self, job: PushJob) {
+        match self.waiting.lock() {
+            Ok(mut queue) => queue.push(job),
+            Err(poisoned) => poisoned.into_inner().push(job),
+        }
+    }
+
+    fn take(&self) -> Vec<PushJob> {
+        match self.waiting.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+/// Applies queued pushes in one transaction and answers each (see [`PushQueue`]).
+fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
+    tracing::debug!(pushes = jobs.len(), "one transaction for queued pushes");
+    let mut tx =
+        match connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(error) => {
+                let message = error.to_string();
+                for job in jobs {
+                    let _ = job.answer.send(Err(StorageError::Commit(message.clone())));
+                }
+                return;
+            }
+        };
+    let mut answers = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let PushJob {
+            device,
+            operations,
+            prepared,
+            now,
+            answer,
+        } = job;
+        let result = (|| -> Result<PushResult> {
+            let savepoint = tx.savepoint()?;
+            let result = push_in(&savepoint, &device, &operations, prepared, now)?;
+            savepoint.commit()?;
+            Ok(result)
+        })();
+        answers.push((answer, result));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (answer, result) in answers {
+                let _ = answer.send(result);
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            for (answer, result) in answers {
+                let _ = answer.send(result.and(Err(StorageError::Commit(message.clone()))));
+            }
+        }
+    }
+}
+
+/// One push inside the group's transaction.
+fn push_in(
+    connection: &Connection,
+    device: &DeviceScope,
+    operations: &[Operation],
+    prepared: Vec<crate::ingest::PreparedOperation>,
+    now: OffsetDateTime,
+) -> Result<PushResult> {
+    let context = load_context(connection, device, operations)?;
+    let plan = plan_prepared(
+        device,
+        operations,
+        prepared,
+        context,
+        BatchClock {
+            now,
+            regions: lindung_shared::region::regions(),
+        },
+    );
+    let acknowledged_seq = write_plan(connection, device, &plan, now)?;
+    refresh_persons(connection, &plan, now)?;
+    Ok(PushResult {
+        receipts: plan.receipts,
+        acknowledged_seq,
+    })
 }
 
 /// Copies the WAL back into the database file from a connection and thread
@@ -470,6 +590,7 @@ impl SqliteStorage {
             path,
             connection: Arc::new(Mutex::new(connection)),
             checkpointer: Arc::new(checkpointer),
+            pushes: Arc::new(PushQueue::default()),
         })
     }
 
@@ -501,7 +622,10 @@ fn open_blocking(path: &Path) -> Result<Connection> {
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
-    connection.pragma_update(None, "cache_size", -16_000)?;
+    // 256 MiB of page cache (SQLite allocates it as pages are read): the
+    // indexes a push inserts into (record ids, NIKs, persons) are keyed
+    // randomly, so a small cache re-reads their pages for every batch.
+    connection.pragma_update(None, "cache_size", -262_144)?;
     connection.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     migrate(&mut connection)?;
@@ -852,7 +976,7 @@ fn load_record(tx: &Connection, id: &str) -> Result<Option<StoredRecord>> {
 }
 
 fn load_context(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device: &DeviceScope,
     operations: &[Operation],
 ) -> Result<BatchContext> {
@@ -935,7 +1059,7 @@ fn load_context(
 }
 
 /// Brings the coverage tables up to date for the NIKs a batch touched.
-fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) -> Result<()> {
+fn refresh_persons(tx: &Connection, plan: &BatchPlan, now: OffsetDateTime) -> Result<()> {
     let affected = &plan.affected_niks;
     if affected.is_empty() {
         return Ok(());
@@ -1055,7 +1179,7 @@ fn refresh_persons(tx: &Transaction<'_>, plan: &BatchPlan, now: OffsetDateTime) 
 /// the delta, `prune` the key alone and removes the row once it is zero
 /// (only a decrease can make it so).
 fn add_count(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     upsert: &str,
     prune: &str,
     key: &[&dyn rusqlite::ToSql],
@@ -1071,7 +1195,7 @@ fn add_count(
 }
 
 fn write_plan(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     device: &DeviceScope,
     plan: &BatchPlan,
     now: OffsetDateTime,
@@ -1784,31 +1908,44 @@ impl Storage for SqliteStorage {
         operations: &[Operation],
         now: OffsetDateTime,
     ) -> Result<PushResult> {
-        let device = device.clone();
-        let operations = operations.to_vec();
-        let result = self
-            .run(move |connection| {
-                let tx = connection
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let context = load_context(&tx, &device, &operations)?;
-                let plan = plan_batch(
-                    &device,
-                    &operations,
-                    context,
-                    BatchClock {
-                        now,
-                        regions: lindung_shared::region::regions(),
-                    },
-                );
-                let acknowledged_seq = write_plan(&tx, &device, &plan, now)?;
-                refresh_persons(&tx, &plan, now)?;
-                tx.commit()?;
-                Ok(PushResult {
-                    receipts: plan.receipts,
-                    acknowledged_seq,
-                })
-            })
-            .await;
+        // Outside the lock: several pushes prepare at once.
+        let (device, operations, prepared) =
+            prepare_push(device.clone(), operations.to_vec(), now).await?;
+        let connection = Arc::clone(&self.connection);
+        let pushes = Arc::clone(&self.pushes);
+        let result = tokio::task::spawn_blocking(move || {
+            let (answer, answered) = std::sync::mpsc::channel();
+            pushes.add(PushJob {
+                device,
+                operations,
+                prepared,
+                now,
+                answer,
+            });
+            match connection.lock() {
+                Ok(mut guard) => {
+                    // Empty when an earlier holder took (and answered) this push.
+                    let jobs = pushes.take();
+                    if !jobs.is_empty() {
+                        apply_pushes(&mut guard, jobs);
+                    }
+                }
+                Err(_) => {
+                    for job in pushes.take() {
+                        let _ = job
+                            .answer
+                            .send(Err(StorageError::Task("a previous query panicked".into())));
+                    }
+                }
+            }
+            // Whoever took this push answered it before letting go of the
+            // connection, so the answer is here now.
+            answered
+                .recv()
+                .map_err(|_| StorageError::Task("the push was dropped unanswered".into()))?
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?;
         self.checkpointer.nudge();
         result
     }
@@ -2693,7 +2830,9 @@ impl Storage for SqliteStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::prepare;
     use crate::storage::conformance;
+    use lindung_shared::protocol::Outcome;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_conforms() {
@@ -2707,6 +2846,93 @@ mod tests {
             }
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn queued_pushes_share_one_transaction_and_get_their_own_answers() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = SqliteStorage::open(&dir.path().join("server.sqlite"))
+            .await
+            .expect("opens");
+        let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
+        let budi = conformance::enrol(&storage, "Budi", &["1311"]).await;
+        let batch = |device: &DeviceScope, serial: u16| -> Vec<Operation> {
+            (1..=5u8)
+                .map(|day| {
+                    let person = conformance::registration(
+                        &conformance::nik(day, serial),
+                        "Siti Aminah",
+                        "1311012001",
+                        device,
+                    );
+                    conformance::create(device, u64::from(day), conformance::base_ms(), &person)
+                })
+                .collect()
+        };
+        let rina_batch = batch(&rina.scope, 1);
+        let jobs = [
+            (&rina.scope, rina_batch.clone()),
+            (&budi.scope, batch(&budi.scope, 2)),
+            // Rina's batch again (a retry queued behind the first).
+            (&rina.scope, rina_batch),
+        ];
+        let mut answers = Vec::new();
+        let queued: Vec<PushJob> = jobs
+            .iter()
+            .map(|(device, operations)| {
+                let (answer, answered) = std::sync::mpsc::channel();
+                answers.push(answered);
+                PushJob {
+                    device: (*device).clone(),
+                    operations: operations.clone(),
+                    prepared: prepare(
+                        device,
+                        operations,
+                        BatchClock {
+                            now: conformance::NOW,
+                            regions: lindung_shared::region::regions(),
+                        },
+                    ),
+                    now: conformance::NOW,
+                    answer,
+                }
+            })
+            .collect();
+        storage
+            .run(move |connection| {
+                apply_pushes(connection, queued);
+                Ok(())
+            })
+            .await
+            .expect("applied");
+        let outcomes: Vec<Vec<Outcome>> = answers
+            .iter()
+            .map(|answered| {
+                let result = answered.recv().expect("answered").expect("pushed");
+                assert_eq!(result.acknowledged_seq, 5);
+                result.receipts.into_iter().map(|r| r.outcome).collect()
+            })
+            .collect();
+        let accepted = Outcome::Accepted { bounded_hlc: None };
+        let duplicate = Outcome::Duplicate { bounded_hlc: None };
+        assert_eq!(
+            outcomes,
+            [
+                vec![accepted.clone(); 5],
+                vec![accepted; 5],
+                vec![duplicate; 5]
+            ]
+        );
+        let counts = storage.counts().await.expect("counts");
+        assert_eq!((counts.records, counts.operations), (10, 10));
+        assert_eq!(
+            storage
+                .coverage_counts("1311", 0)
+                .await
+                .expect("coverage")
+                .persons,
+            10
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
