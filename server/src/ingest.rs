@@ -231,8 +231,8 @@ pub struct BatchPlan {
     /// Every NIK whose persons may have changed (held by a touched record
     /// before or after the batch): coverage counts are refreshed for these.
     pub affected_niks: BTreeSet<Nik>,
-    /// Affected NIKs that no stored record held before the batch: no person
-    /// is stored for them, and their representative is among `records`.
+    /// Affected NIKs that no stored record held before the batch: nobody
+    /// was counted for them, and their representative is among `records`.
     pub unheld_before: BTreeSet<Nik>,
     /// Concurrent values the batch overwrote (or that overwrote it).
     pub conflicts: Vec<ConflictFound>,

@@ -1353,6 +1353,21 @@ pub async fn incremental_coverage_equals_a_recompute(storage: &dyn Storage, seed
         storage.recompute_coverage().await.expect("recompute");
         let recomputed = storage.coverage_tables().await.expect("counts");
         assert_eq!(maintained, recomputed, "seed {seed}");
+        // The pace of districts and villages (read from the records) adds
+        // up to the rolled-up pace of their regency.
+        let since = crate::storage::ms(arrival - Duration::days(10));
+        let rolled_up = storage.pace_by_region("13", 4, since).await.expect("pace");
+        for length in [6, 10] {
+            let mut summed = std::collections::BTreeMap::<String, u64>::new();
+            for (code, pace) in storage
+                .pace_by_region("13", length, since)
+                .await
+                .expect("pace")
+            {
+                *summed.entry(code[..4].to_owned()).or_default() += pace;
+            }
+            assert_eq!(summed, rolled_up, "seed {seed}, length {length}");
+        }
     }
     let persons: u64 = storage
         .coverage_tables()

@@ -305,6 +305,21 @@ const MIGRATIONS: &[&str] = &[
          receipt bytea NOT NULL
      );
      CREATE INDEX bundle_imports_recent ON bundle_imports (imported_ms);",
+    // 14: persons are no longer stored one by one (see `persons`): a NIK's
+    // representative is read from `records` by NIK, and the pace of a
+    // village or district counts representative records by village and
+    // first-stored time. The counts tables stay as they are.
+    // The village index carries the NIK and id (an index-only scan once
+    // vacuum has marked the pages visible). The NIK index also holds the
+    // record id, so whether a record is its
+    // NIK's representative (no active record with a smaller id) is answered
+    // from the index alone when the NIK has no other record.
+    "DROP TABLE persons;
+     CREATE INDEX records_by_village_created
+         ON records (village_code text_pattern_ops, created_ms) INCLUDE (nik, id)
+         WHERE active AND nik IS NOT NULL;
+     CREATE INDEX records_by_nik_id ON records (nik, id) WHERE nik IS NOT NULL;
+     DROP INDEX records_by_nik;",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -315,20 +330,20 @@ const ROLLUP_MIGRATION: usize = 9;
 const STAFF_MIGRATION: usize = 7;
 
 /// Rebuilds the coverage tables from `records`: each NIK's representative
-/// (its active record with the smallest id) becomes a person; villages are
-/// counted from the persons, the rolled-up regions from the villages, and
-/// the days per regency first, then rolled up. The region code lengths are
-/// those of `persons::ROLLUP_LENGTHS`.
+/// (its active record with the smallest id) is counted, from a temporary
+/// table (not logged, dropped at commit); villages are counted from it, the
+/// rolled-up regions from the villages, and the days per regency first,
+/// then rolled up. The region code lengths are those of
+/// `persons::ROLLUP_LENGTHS`.
 const RECOMPUTE_COVERAGE: &str = "
-    TRUNCATE persons, person_counts, region_counts, region_days;
-    DROP INDEX persons_by_village_day;
-    INSERT INTO persons (nik, village_code, category, payer, first_day)
-        SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
-               COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
+    TRUNCATE person_counts, region_counts, region_days;
+    CREATE TEMPORARY TABLE counted_persons ON COMMIT DROP AS
+        SELECT DISTINCT ON (nik) village_code, COALESCE(category, 'unknown') AS category,
+               COALESCE(payer, 'unknown') AS payer,
+               COALESCE(created_ms, 0) / 86400000 AS first_day
         FROM records WHERE active AND nik IS NOT NULL ORDER BY nik, id;
-    CREATE INDEX persons_by_village_day ON persons (village_code text_pattern_ops, first_day);
     INSERT INTO person_counts (village_code, category, payer, persons)
-        SELECT village_code, category, payer, COUNT(*) FROM persons GROUP BY 1, 2, 3;
+        SELECT village_code, category, payer, COUNT(*) FROM counted_persons GROUP BY 1, 2, 3;
     INSERT INTO region_counts (level, code, category, payer, persons)
         SELECT l.level, substr(c.village_code, 1, l.level), c.category, c.payer, SUM(c.persons)
         FROM person_counts c
@@ -338,13 +353,29 @@ const RECOMPUTE_COVERAGE: &str = "
     CREATE TEMPORARY TABLE regency_days ON COMMIT DROP AS
         SELECT substr(village_code, 1, 4) AS regency, LEAST(length(village_code), 5) AS length,
                first_day, COUNT(*) AS persons
-        FROM persons GROUP BY 1, 2, 3;
+        FROM counted_persons GROUP BY 1, 2, 3;
     INSERT INTO region_days (level, code, day, persons)
         SELECT l.level, substr(d.regency, 1, l.level), d.first_day, SUM(d.persons)
         FROM regency_days d
         JOIN (VALUES (0), (2), (4)) AS l(level)
           ON l.level = 0 OR l.level < d.length
         GROUP BY 1, 2, 3;";
+
+/// Representative records first stored since day `$3`, per region (`$2`:
+/// the code length) matching a prefix pattern (`$1`): the pace of districts
+/// and villages. The villages come from `person_counts` (every
+/// representative is counted there), so each is one index range on
+/// (village, first-stored time); whether a record is its NIK's
+/// representative is one probe of `records_by_nik_id` that finds nothing
+/// when the NIK has no other record.
+const RECENT_REPRESENTATIVES: &str = "
+    SELECT substr(r.village_code, 1, $2), COUNT(*)
+    FROM (SELECT DISTINCT village_code FROM person_counts WHERE village_code LIKE $1) v
+    JOIN records r ON r.village_code = v.village_code
+    WHERE r.active AND r.nik IS NOT NULL AND r.created_ms >= $3::bigint * 86400000
+      AND NOT EXISTS (SELECT 1 FROM records o
+                      WHERE o.nik = r.nik AND o.active AND o.id < r.id)
+    GROUP BY 1";
 
 /// Longest wait for a pooled connection before a request is refused as busy.
 const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -897,13 +928,57 @@ async fn load_context(
     })
 }
 
-/// Writes a plan with one statement per table, pipelined; returns the
-/// device's new acknowledged sequence number.
-/// Brings `persons` and `person_counts` up to date for the NIKs a batch
-/// touched: two reads and at most four writes, whatever the batch size.
+/// The current representatives of `niks` as counted (NIKs without an
+/// active record are absent); no query when there are none.
+async fn representatives(tx: &Transaction<'_>, niks: &[&str]) -> Result<HashMap<Nik, Person>> {
+    if niks.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx
+        .query(
+            "SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
+                    COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
+             FROM records WHERE nik = ANY($1) AND active ORDER BY nik, id",
+            &[&niks],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let nik: String = row.try_get(0)?;
+            Ok((
+                parse_nik(&nik)?,
+                Person {
+                    place: Place {
+                        village_code: row.try_get(1)?,
+                        category: row.try_get(2)?,
+                        payer: row.try_get(3)?,
+                    },
+                    first_day: row.try_get(4)?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The persons a batch may change, as counted before it writes: the
+/// representatives of its affected NIKs that stored records hold (NIKs
+/// that only this batch's records hold need no read).
+async fn counted_before(tx: &Transaction<'_>, plan: &BatchPlan) -> Result<HashMap<Nik, Person>> {
+    let held: Vec<&str> = plan
+        .affected_niks
+        .difference(&plan.unheld_before)
+        .map(Nik::as_str)
+        .collect();
+    representatives(tx, &held).await
+}
+
+/// Brings the coverage counts up to date for the NIKs a batch touched,
+/// after its writes (`stored` is [`counted_before`] them): one read and at
+/// most three writes, whatever the batch size.
 async fn refresh_persons(
     tx: &Transaction<'_>,
     plan: &BatchPlan,
+    stored: &HashMap<Nik, Person>,
     now: OffsetDateTime,
 ) -> Result<()> {
     let affected = &plan.affected_niks;
@@ -915,71 +990,13 @@ async fn refresh_persons(
         &plan.unheld_before,
         crate::persons::day_of(ms(now)),
     );
-    // NIKs that only this batch's records hold need no reads.
-    let held: Vec<&str> = affected
+    let current_niks: Vec<&str> = affected
         .difference(&plan.unheld_before)
+        .chain(&to_read)
         .map(Nik::as_str)
         .collect();
-    let current_niks: Vec<&str> = held
-        .iter()
-        .copied()
-        .chain(to_read.iter().map(Nik::as_str))
-        .collect();
-    let stored_parameters: [&(dyn ToSql + Sync); 1] = [&held];
-    let current_parameters: [&(dyn ToSql + Sync); 1] = [&current_niks];
-    let (stored_rows, current_rows) = tokio::try_join!(
-        skip_rows_if(
-            held.is_empty(),
-            tx.query(
-                "SELECT nik, village_code, category, payer, first_day FROM persons
-                 WHERE nik = ANY($1)",
-                &stored_parameters,
-            ),
-        ),
-        skip_rows_if(
-            current_niks.is_empty(),
-            tx.query(
-                "SELECT DISTINCT ON (nik) nik, village_code, COALESCE(category, 'unknown'),
-                        COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
-                 FROM records WHERE nik = ANY($1) AND active ORDER BY nik, id",
-                &current_parameters,
-            ),
-        ),
-    )?;
-    let persons = |rows: Vec<Row>| -> Result<HashMap<Nik, Person>> {
-        rows.iter()
-            .map(|row| {
-                let nik: String = row.try_get(0)?;
-                Ok((
-                    parse_nik(&nik)?,
-                    Person {
-                        place: Place {
-                            village_code: row.try_get(1)?,
-                            category: row.try_get(2)?,
-                            payer: row.try_get(3)?,
-                        },
-                        first_day: row.try_get(4)?,
-                    },
-                ))
-            })
-            .collect()
-    };
-    current.extend(persons(current_rows)?);
-    let changes = crate::persons::changes(affected, &persons(stored_rows)?, &current);
-    let mut upserted: PersonColumns<'_> = Default::default();
-    let mut removed: Vec<&str> = Vec::new();
-    for (nik, person) in &changes.persons {
-        match person {
-            Some(person) => {
-                upserted.0.push(nik.as_str());
-                upserted.1.push(&person.place.village_code);
-                upserted.2.push(&person.place.category);
-                upserted.3.push(&person.place.payer);
-                upserted.4.push(person.first_day);
-            }
-            None => removed.push(nik.as_str()),
-        }
-    }
+    current.extend(representatives(tx, &current_niks).await?);
+    let changes = crate::persons::changes(affected, stored, &current);
     let mut deltas: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
     for (place, delta) in &changes.deltas {
         deltas.0.push(&place.village_code);
@@ -1003,37 +1020,11 @@ async fn refresh_persons(
         days.3.push(*delta);
     }
     // Independent writes, sent together (pipelined); empty ones skipped.
-    let upsert_parameters: [&(dyn ToSql + Sync); 5] = [
-        &upserted.0,
-        &upserted.1,
-        &upserted.2,
-        &upserted.3,
-        &upserted.4,
-    ];
-    let remove_parameters: [&(dyn ToSql + Sync); 1] = [&removed];
     let delta_parameters: [&(dyn ToSql + Sync); 4] = [&deltas.0, &deltas.1, &deltas.2, &deltas.3];
     let region_parameters: [&(dyn ToSql + Sync); 5] =
         [&regions.0, &regions.1, &regions.2, &regions.3, &regions.4];
     let day_parameters: [&(dyn ToSql + Sync); 4] = [&days.0, &days.1, &days.2, &days.3];
     tokio::try_join!(
-        skip_if(
-            upserted.0.is_empty(),
-            tx.execute(
-                "INSERT INTO persons (nik, village_code, category, payer, first_day)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-                 ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
-                     category = excluded.category, payer = excluded.payer,
-                     first_day = excluded.first_day",
-                &upsert_parameters,
-            ),
-        ),
-        skip_if(
-            removed.is_empty(),
-            tx.execute(
-                "DELETE FROM persons WHERE nik = ANY($1)",
-                &remove_parameters
-            ),
-        ),
         skip_if(
             deltas.0.is_empty(),
             tx.execute(
@@ -1097,14 +1088,6 @@ async fn refresh_persons(
     Ok(())
 }
 
-/// Column arrays of persons to upsert (nik, village, category, payer, first day).
-type PersonColumns<'a> = (
-    Vec<&'a str>,
-    Vec<&'a str>,
-    Vec<&'a str>,
-    Vec<&'a str>,
-    Vec<i64>,
-);
 /// Column arrays of region count changes (level, code, category, payer, delta).
 type RegionColumns<'a> = (Vec<i32>, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>, Vec<i64>);
 
@@ -1117,14 +1100,8 @@ fn level_of_length(length: usize) -> i32 {
     i32::try_from(length).unwrap_or(i32::MAX)
 }
 
-/// `query` unless `skip`, in which case no rows (and no round trip).
-async fn skip_rows_if(
-    skip: bool,
-    query: impl std::future::Future<Output = std::result::Result<Vec<Row>, tokio_postgres::Error>>,
-) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
-    if skip { Ok(Vec::new()) } else { query.await }
-}
-
+/// Writes a plan with one statement per table, pipelined; returns the
+/// device's new acknowledged sequence number.
 async fn write_plan(
     tx: &Transaction<'_>,
     device: &DeviceScope,
@@ -1832,6 +1809,7 @@ impl Storage for PostgresStorage {
                 regions: lindung_shared::region::regions(),
             },
         );
+        let counted = counted_before(&tx, &plan).await?;
         let acknowledged_seq = write_plan(
             &tx,
             device,
@@ -1841,7 +1819,7 @@ impl Storage for PostgresStorage {
             now,
         )
         .await?;
-        refresh_persons(&tx, &plan, now).await?;
+        refresh_persons(&tx, &plan, &counted, now).await?;
         tx.commit().await?;
         Ok(PushResult {
             receipts: plan.receipts,
@@ -2023,7 +2001,15 @@ impl Storage for PostgresStorage {
                     &place_parameters,
                 ),
                 tx.query_one(
-                    "SELECT COUNT(*) FROM persons WHERE village_code LIKE $1 AND first_day >= $2",
+                    // See `RECENT_REPRESENTATIVES`.
+                    "SELECT COUNT(*)
+                     FROM (SELECT DISTINCT village_code FROM person_counts
+                           WHERE village_code LIKE $1) v
+                     JOIN records r ON r.village_code = v.village_code
+                     WHERE r.active AND r.nik IS NOT NULL
+                       AND r.created_ms >= $2::bigint * 86400000
+                       AND NOT EXISTS (SELECT 1 FROM records o
+                                       WHERE o.nik = r.nik AND o.active AND o.id < r.id)",
                     &day_parameters,
                 ),
             )?
@@ -2092,8 +2078,7 @@ impl Storage for PostgresStorage {
         } else {
             client
                 .query(
-                    "SELECT substr(village_code, 1, $2), COUNT(*) FROM persons
-                     WHERE village_code LIKE $1 AND first_day >= $3 GROUP BY 1",
+                    RECENT_REPRESENTATIVES,
                     &[&pattern, &level_of_length(length), &since_day],
                 )
                 .await?
@@ -2163,7 +2148,10 @@ impl Storage for PostgresStorage {
             .await?;
         tx.batch_execute(RECOMPUTE_COVERAGE).await?;
         let persons: i64 = tx
-            .query_one("SELECT COUNT(*) FROM persons", &[])
+            .query_one(
+                "SELECT COALESCE(SUM(persons), 0)::bigint FROM person_counts",
+                &[],
+            )
             .await?
             .try_get(0)?;
         tx.commit().await?;
@@ -2259,6 +2247,7 @@ impl Storage for PostgresStorage {
         if !refused.is_empty() {
             return Ok(StaffOutcome::Refused(refused));
         }
+        let counted = counted_before(&tx, &plan).await?;
         write_plan(
             &tx,
             &staff,
@@ -2268,7 +2257,7 @@ impl Storage for PostgresStorage {
             now,
         )
         .await?;
-        refresh_persons(&tx, &plan, now).await?;
+        refresh_persons(&tx, &plan, &counted, now).await?;
         let now_ms = ms(now);
         let merge_id = match &request.action {
             StaffAction::ResolveConflict { conflict_id, how } => {

@@ -38,7 +38,7 @@ use crate::ingest::{
     advance_acknowledged, covers, niks_set_by, plan_batch, plan_prepared, staff_operations,
     staff_scope, undo_of, versions_to_locate,
 };
-use crate::persons::{Person, Place, Tally};
+use crate::persons::{CountedRecord, Person, Place, Recount};
 use crate::reference::ReferenceRow;
 
 /// Migrations, in order; `user_version` counts those applied.
@@ -295,6 +295,13 @@ const MIGRATIONS: &[&str] = &[
          receipt BLOB NOT NULL
      ) STRICT;
      CREATE INDEX bundle_imports_recent ON bundle_imports (imported_ms);",
+    // 14: persons are no longer stored one by one (see `persons`): a NIK's
+    // representative is read from `records` by NIK, and the pace of a
+    // village or district counts representative records by village and
+    // first-stored time. The counts tables stay as they are.
+    "DROP TABLE persons;
+     CREATE INDEX records_by_village_created ON records (village_code, created_ms, nik)
+         WHERE active AND nik IS NOT NULL;",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -312,44 +319,65 @@ fn level_of(length: usize) -> i64 {
     i64::try_from(length).unwrap_or(i64::MAX)
 }
 
-/// Rebuilds the coverage tables from `records`: each NIK's representative
-/// (its active record with the smallest id) becomes a person, in one
-/// set-based statement (a full scan and a sort by NIK, which beats walking
-/// the NIK index with a table lookup per record); the persons' index is
-/// built afterwards in one sort; then a [`Tally`] over the persons gives
-/// the village, region and day counts.
-fn recompute_coverage_tables(tx: &Transaction<'_>) -> Result<u64> {
-    tx.execute_batch(
-        "DELETE FROM persons; DELETE FROM person_counts;
-         DELETE FROM region_counts; DELETE FROM region_days;
-         DROP INDEX persons_by_village_day;
-         INSERT INTO persons (nik, village_code, category, payer, first_day)
-             SELECT nik, village_code, category, payer, first_day FROM (
-                 -- With a single MIN(), SQLite takes the other columns from
-                 -- the row holding the minimum: the representative record.
-                 SELECT nik, MIN(id), village_code,
-                        COALESCE(category, 'unknown') AS category,
-                        COALESCE(payer, 'unknown') AS payer,
-                        COALESCE(created_ms, 0) / 86400000 AS first_day
-                 FROM records NOT INDEXED WHERE active AND nik IS NOT NULL GROUP BY nik);
-         CREATE INDEX persons_by_village_day ON persons (village_code, first_day);",
-    )?;
-    let mut tally = Tally::default();
-    {
-        let mut select =
-            tx.prepare("SELECT village_code, category, payer, first_day FROM persons")?;
-        let mut rows = select.query([])?;
+/// Rebuilds the coverage tables from `records` in one pass ([`Recount`]):
+/// first the NIKs more than one record holds (an index-only scan of
+/// `records_by_nik`, about 1 % of them), then every active record with a
+/// NIK in table order (a sequential scan: no sort, no table lookup per
+/// record), then the village, region and day counts are written. Nothing is
+/// written per person.
+///
+/// With `store` (the database file, when `tx` holds the write lock and has
+/// written nothing yet), the second half of the table is scanned at the same
+/// time by a read-only connection on another thread: it sees exactly what
+/// `tx` sees, since no other writer can commit meanwhile.
+fn recompute_coverage_tables(tx: &Transaction<'_>, store: Option<&Path>) -> Result<u64> {
+    let shared = {
+        let mut statement = tx.prepare(
+            "SELECT nik FROM records INDEXED BY records_by_nik
+             WHERE nik IS NOT NULL GROUP BY nik HAVING COUNT(*) > 1",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut shared = Vec::new();
         while let Some(row) = rows.next()? {
-            tally.add(Person {
-                place: Place {
-                    village_code: row.get(0)?,
-                    category: row.get(1)?,
-                    payer: row.get(2)?,
-                },
-                first_day: row.get(3)?,
-            });
+            shared.push(Box::<str>::from(borrowed_text(row, 0)?.unwrap_or_default()));
+        }
+        shared
+    };
+    let mut recount = Recount::new(shared);
+    let (first, last): (Option<i64>, Option<i64>) =
+        tx.query_row("SELECT min(rowid), max(rowid) FROM records", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    if let (Some(first), Some(last)) = (first, last) {
+        match store {
+            Some(path) if last > first => {
+                let middle = first + (last - first) / 2;
+                let mut part = recount.part();
+                std::thread::scope(|scope| -> Result<()> {
+                    let helper = scope.spawn(move || -> Result<Recount> {
+                        let reader = Connection::open_with_flags(
+                            path,
+                            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        count_records(&reader, &mut part, middle + 1, last)?;
+                        Ok(part)
+                    });
+                    count_records(tx, &mut recount, first, middle)?;
+                    let part = helper.join().map_err(|_| {
+                        StorageError::Task("the recompute's second scan panicked".into())
+                    })??;
+                    recount.merge(part);
+                    Ok(())
+                })?;
+            }
+            _ => count_records(tx, &mut recount, first, last)?,
         }
     }
+    tx.execute_batch(
+        "DELETE FROM person_counts; DELETE FROM region_counts; DELETE FROM region_days;",
+    )?;
+    let tally = recount.finish();
     let mut insert = tx.prepare(
         "INSERT INTO person_counts (village_code, category, payer, persons) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -358,7 +386,7 @@ fn recompute_coverage_tables(tx: &Transaction<'_>) -> Result<u64> {
             place.village_code,
             place.category,
             place.payer,
-            from_seq(*persons)
+            from_seq(persons)
         ])?;
     }
     let mut insert = tx.prepare(
@@ -380,6 +408,64 @@ fn recompute_coverage_tables(tx: &Transaction<'_>) -> Result<u64> {
         insert.execute(params![level_of(code.len()), code, day, from_seq(persons)])?;
     }
     Ok(tally.persons())
+}
+
+/// Representative records first stored since a day, per region (`?2`:
+/// the code length) within a prefix (`?1`), since day `?3`: the pace of
+/// districts and villages. The villages come from `person_counts` (every
+/// representative is counted there), so each is one index seek on
+/// (village, first-stored time) instead of a walk over all the region's
+/// records; whether a record is its NIK's representative is one seek in
+/// the NIK index (the record itself is skipped by rowid, from the index).
+const RECENT_REPRESENTATIVES: &str = "
+    SELECT substr(r.village_code, 1, ?2), COUNT(*)
+    FROM (SELECT DISTINCT village_code FROM person_counts
+          WHERE village_code >= ?1 AND village_code < ?1 || ':') v
+    CROSS JOIN records r INDEXED BY records_by_village_created
+    WHERE r.village_code = v.village_code AND r.active AND r.nik IS NOT NULL
+      AND r.created_ms >= ?3 * 86400000
+      AND NOT EXISTS (SELECT 1 FROM records o WHERE o.nik = r.nik
+          AND o.rowid <> r.rowid AND o.active AND o.id < r.id)
+    GROUP BY 1";
+
+/// Adds the active records with a NIK whose rowid is in `first..=last`.
+fn count_records(
+    connection: &Connection,
+    recount: &mut Recount,
+    first: i64,
+    last: i64,
+) -> Result<()> {
+    let mut statement = connection.prepare(
+        "SELECT nik, id, village_code, category, payer, created_ms
+         FROM records NOT INDEXED
+         WHERE rowid BETWEEN ?1 AND ?2 AND active AND nik IS NOT NULL",
+    )?;
+    let mut rows = statement.query([first, last])?;
+    while let Some(row) = rows.next()? {
+        recount.add(CountedRecord {
+            nik: borrowed_text(row, 0)?.unwrap_or_default(),
+            id: borrowed_text(row, 1)?.unwrap_or_default(),
+            village_code: borrowed_text(row, 2)?.unwrap_or_default(),
+            category: borrowed_text(row, 3)?,
+            payer: borrowed_text(row, 4)?,
+            created_ms: row.get(5)?,
+        });
+    }
+    Ok(())
+}
+
+/// A text column read without copying it (`None` when NULL).
+fn borrowed_text<'a>(
+    row: &'a rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<&'a str>> {
+    row.get_ref(index)?.as_str_or_null().map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            Box::new(error),
+        )
+    })
 }
 
 /// WAL frames after which the writer checkpoints by itself (about 64 MB
@@ -507,8 +593,9 @@ fn push_in(
             regions: lindung_shared::region::regions(),
         },
     );
+    let counted = counted_before(connection, &plan)?;
     let acknowledged_seq = write_plan(connection, device, &plan, now)?;
-    refresh_persons(connection, &plan, now)?;
+    refresh_persons(connection, &plan, &counted, now)?;
     Ok(PushResult {
         receipts: plan.receipts,
         acknowledged_seq,
@@ -645,7 +732,7 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         let tx = connection.transaction()?;
         tx.execute_batch(migration)?;
         if index == ROLLUP_MIGRATION {
-            recompute_coverage_tables(&tx)?;
+            recompute_coverage_tables(&tx, None)?;
         }
         if index == STAFF_MIGRATION {
             create_staff_device(&tx)?;
@@ -1058,79 +1145,67 @@ fn load_context(
     Ok(context)
 }
 
-/// Brings the coverage tables up to date for the NIKs a batch touched.
-fn refresh_persons(tx: &Connection, plan: &BatchPlan, now: OffsetDateTime) -> Result<()> {
+/// The representative of a record as counted: its village, category,
+/// payer and first-stored day.
+const REPRESENTATIVE_SQL: &str = "SELECT village_code, COALESCE(category, 'unknown'),
+        COALESCE(payer, 'unknown'), COALESCE(created_ms, 0) / 86400000
+     FROM records WHERE nik = ?1 AND active ORDER BY id LIMIT 1";
+
+fn person_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Person> {
+    Ok(Person {
+        place: Place {
+            village_code: row.get(0)?,
+            category: row.get(1)?,
+            payer: row.get(2)?,
+        },
+        first_day: row.get(3)?,
+    })
+}
+
+/// The current representatives of `niks` (those without an active record
+/// are absent).
+fn representatives<'a>(
+    tx: &Connection,
+    niks: impl Iterator<Item = &'a Nik>,
+) -> Result<HashMap<Nik, Person>> {
+    let mut statement = tx.prepare_cached(REPRESENTATIVE_SQL)?;
+    let mut found = HashMap::new();
+    for nik in niks {
+        if let Some(person) = statement.query_row([nik.as_str()], person_of).optional()? {
+            found.insert(*nik, person);
+        }
+    }
+    Ok(found)
+}
+
+/// The persons a batch may change, as counted before it writes: the
+/// representatives of its affected NIKs that stored records hold.
+fn counted_before(tx: &Connection, plan: &BatchPlan) -> Result<HashMap<Nik, Person>> {
+    representatives(tx, plan.affected_niks.difference(&plan.unheld_before))
+}
+
+/// Brings the coverage tables up to date for the NIKs a batch touched,
+/// after its writes; `stored` is [`counted_before`] the writes.
+fn refresh_persons(
+    tx: &Connection,
+    plan: &BatchPlan,
+    stored: &HashMap<Nik, Person>,
+    now: OffsetDateTime,
+) -> Result<()> {
     let affected = &plan.affected_niks;
     if affected.is_empty() {
         return Ok(());
     }
-    let mut stored = HashMap::new();
     let (mut current, to_read) = crate::persons::representatives_in_batch(
         &plan.records,
         &plan.unheld_before,
         crate::persons::day_of(ms(now)),
     );
-    {
-        let mut stored_statement = tx.prepare_cached(
-            "SELECT village_code, category, payer, first_day FROM persons WHERE nik = ?1",
-        )?;
-        let mut current_statement = tx.prepare_cached(
-            "SELECT village_code, COALESCE(category, 'unknown'), COALESCE(payer, 'unknown'),
-                    COALESCE(created_ms, 0) / 86400000
-             FROM records WHERE nik = ?1 AND active ORDER BY id LIMIT 1",
-        )?;
-        let person = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Person> {
-            Ok(Person {
-                place: Place {
-                    village_code: row.get(0)?,
-                    category: row.get(1)?,
-                    payer: row.get(2)?,
-                },
-                first_day: row.get(3)?,
-            })
-        };
-        for nik in affected.difference(&plan.unheld_before) {
-            if let Some(found) = stored_statement
-                .query_row([nik.as_str()], person)
-                .optional()?
-            {
-                stored.insert(*nik, found);
-            }
-        }
-        for nik in affected.difference(&plan.unheld_before).chain(&to_read) {
-            if let Some(found) = current_statement
-                .query_row([nik.as_str()], person)
-                .optional()?
-            {
-                current.insert(*nik, found);
-            }
-        }
-    }
-    let changes = crate::persons::changes(affected, &stored, &current);
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO persons (nik, village_code, category, payer, first_day)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (nik) DO UPDATE SET village_code = excluded.village_code,
-             category = excluded.category, payer = excluded.payer,
-             first_day = excluded.first_day",
-    )?;
-    let mut remove = tx.prepare_cached("DELETE FROM persons WHERE nik = ?1")?;
-    for (nik, person) in &changes.persons {
-        match person {
-            Some(person) => {
-                upsert.execute(params![
-                    nik.as_str(),
-                    person.place.village_code,
-                    person.place.category,
-                    person.place.payer,
-                    person.first_day
-                ])?;
-            }
-            None => {
-                remove.execute([nik.as_str()])?;
-            }
-        }
-    }
+    current.extend(representatives(
+        tx,
+        affected.difference(&plan.unheld_before).chain(&to_read),
+    )?);
+    let changes = crate::persons::changes(affected, stored, &current);
     for (place, delta) in &changes.deltas {
         add_count(
             tx,
@@ -2045,8 +2120,15 @@ impl Storage for SqliteStorage {
                 (
                     "SELECT category, payer, SUM(persons) FROM person_counts
                      WHERE village_code >= ?1 AND village_code < ?1 || ':' GROUP BY 1, 2",
-                    "SELECT COUNT(*) FROM persons
-                     WHERE village_code >= ?1 AND village_code < ?1 || ':' AND first_day >= ?2",
+                    // See `RECENT_REPRESENTATIVES`.
+                    "SELECT COUNT(*)
+                     FROM (SELECT DISTINCT village_code FROM person_counts
+                           WHERE village_code >= ?1 AND village_code < ?1 || ':') v
+                     CROSS JOIN records r INDEXED BY records_by_village_created
+                     WHERE r.village_code = v.village_code AND r.active AND r.nik IS NOT NULL
+                       AND r.created_ms >= ?2 * 86400000
+                       AND NOT EXISTS (SELECT 1 FROM records o WHERE o.nik = r.nik
+                           AND o.rowid <> r.rowid AND o.active AND o.id < r.id)",
                 )
             };
             let mut counts = CoverageCounts::default();
@@ -2110,9 +2192,7 @@ impl Storage for SqliteStorage {
                  WHERE level = ?2 AND code >= ?1 AND code < ?1 || ':' AND day >= ?3
                  GROUP BY 1 HAVING SUM(persons) > 0"
             } else {
-                "SELECT substr(village_code, 1, ?2), COUNT(*) FROM persons
-                 WHERE village_code >= ?1 AND village_code < ?1 || ':' AND first_day >= ?3
-                 GROUP BY 1"
+                RECENT_REPRESENTATIVES
             };
             let mut statement = connection.prepare_cached(sql)?;
             let rows = statement
@@ -2196,7 +2276,8 @@ impl Storage for SqliteStorage {
             let rebuilt = (|| {
                 let tx = connection
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let persons = recompute_coverage_tables(&tx)?;
+                let store = tx.path().filter(|path| !path.is_empty()).map(PathBuf::from);
+                let persons = recompute_coverage_tables(&tx, store.as_deref())?;
                 tx.commit()?;
                 Ok(persons)
             })();
@@ -2292,8 +2373,9 @@ impl Storage for SqliteStorage {
                 if !refused.is_empty() {
                     return Ok(StaffOutcome::Refused(refused));
                 }
+                let counted = counted_before(&tx, &plan)?;
                 write_plan(&tx, &staff, &plan, now)?;
-                refresh_persons(&tx, &plan, now)?;
+                refresh_persons(&tx, &plan, &counted, now)?;
                 let now_ms = ms(now);
                 let merge_id = match &request.action {
                     StaffAction::ResolveConflict { conflict_id, how } => {
