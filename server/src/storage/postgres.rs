@@ -1992,26 +1992,21 @@ impl Storage for PostgresStorage {
             )?
         } else {
             let pattern = prefix_pattern(region_prefix);
+            let length = level_of(region_prefix);
             let place_parameters: [&(dyn ToSql + Sync); 1] = [&pattern];
-            let day_parameters: [&(dyn ToSql + Sync); 2] = [&pattern, &since_day];
+            let day_parameters: [&(dyn ToSql + Sync); 3] = [&pattern, &length, &since_day];
+            // The pace listing's query, for the one region.
+            let recent = format!(
+                "SELECT COALESCE(SUM(persons), 0)::bigint
+                 FROM ({RECENT_REPRESENTATIVES}) AS paced(code, persons)"
+            );
             tokio::try_join!(
                 tx.query(
                     "SELECT category, payer, SUM(persons)::bigint FROM person_counts
                      WHERE village_code LIKE $1 GROUP BY 1, 2",
                     &place_parameters,
                 ),
-                tx.query_one(
-                    // See `RECENT_REPRESENTATIVES`.
-                    "SELECT COUNT(*)
-                     FROM (SELECT DISTINCT village_code FROM person_counts
-                           WHERE village_code LIKE $1) v
-                     JOIN records r ON r.village_code = v.village_code
-                     WHERE r.active AND r.nik IS NOT NULL
-                       AND r.created_ms >= $2::bigint * 86400000
-                       AND NOT EXISTS (SELECT 1 FROM records o
-                                       WHERE o.nik = r.nik AND o.active AND o.id < r.id)",
-                    &day_parameters,
-                ),
+                tx.query_one(&recent, &day_parameters),
             )?
         };
         let mut counts = CoverageCounts::default();

@@ -2113,22 +2113,14 @@ impl Storage for SqliteStorage {
                 (
                     "SELECT category, payer, SUM(persons) FROM region_counts
                      WHERE level = length(?1) AND code = ?1 GROUP BY 1, 2",
-                    "SELECT COALESCE(SUM(persons), 0) FROM region_days
-                     WHERE level = length(?1) AND code = ?1 AND day >= ?2",
+                    "SELECT code, COALESCE(SUM(persons), 0) FROM region_days
+                     WHERE level = ?2 AND code = ?1 AND day >= ?3 GROUP BY 1",
                 )
             } else {
                 (
                     "SELECT category, payer, SUM(persons) FROM person_counts
                      WHERE village_code >= ?1 AND village_code < ?1 || ':' GROUP BY 1, 2",
-                    // See `RECENT_REPRESENTATIVES`.
-                    "SELECT COUNT(*)
-                     FROM (SELECT DISTINCT village_code FROM person_counts
-                           WHERE village_code >= ?1 AND village_code < ?1 || ':') v
-                     CROSS JOIN records r INDEXED BY records_by_village_created
-                     WHERE r.village_code = v.village_code AND r.active AND r.nik IS NOT NULL
-                       AND r.created_ms >= ?2 * 86400000
-                       AND NOT EXISTS (SELECT 1 FROM records o WHERE o.nik = r.nik
-                           AND o.rowid <> r.rowid AND o.active AND o.id < r.id)",
+                    RECENT_REPRESENTATIVES,
                 )
             };
             let mut counts = CoverageCounts::default();
@@ -2144,8 +2136,13 @@ impl Storage for SqliteStorage {
                     *counts.by_payer.entry(payer).or_default() += persons;
                 }
             }
-            let persons_since: i64 =
-                tx.query_row(since, params![prefix, since_day], |row| row.get(0))?;
+            // Both statements answer per region code; the region is one.
+            let persons_since = tx
+                .prepare_cached(since)?
+                .query_map(params![prefix, level_of(prefix.len()), since_day], |row| {
+                    row.get::<_, i64>(1)
+                })?
+                .sum::<rusqlite::Result<i64>>()?;
             counts.persons_since = to_seq(persons_since);
             tx.commit()?;
             Ok(counts)
