@@ -119,7 +119,7 @@ impl PersonChanges {
     }
 }
 
-/// Compares the stored persons with the current representatives of the
+/// Compares the persons as counted before a batch with the current representatives of the
 /// affected NIKs.
 pub fn changes(
     affected: &BTreeSet<Nik>,
@@ -224,6 +224,25 @@ struct CodeKeys {
     other: foldhash::HashMap<Box<str>, u64>,
 }
 
+/// Adds `persons` to `key`'s count; whether the key was new.
+fn add_to<K: std::hash::Hash + Eq>(
+    counts: &mut foldhash::HashMap<K, u64>,
+    key: K,
+    persons: u64,
+) -> bool {
+    use std::collections::hash_map::Entry;
+    match counts.entry(key) {
+        Entry::Occupied(mut entry) => {
+            *entry.get_mut() += persons;
+            false
+        }
+        Entry::Vacant(entry) => {
+            entry.insert(persons);
+            true
+        }
+    }
+}
+
 /// A code of at most 15 bytes as one integer (its bytes and its length),
 /// so equal codes are equal integers; 0 for longer codes.
 fn packed(code: &str) -> u128 {
@@ -297,32 +316,22 @@ impl Tally {
     }
 
     fn add_place(&mut self, village_code: &str, category: &str, payer: &str, persons: u64) {
-        use std::collections::hash_map::Entry;
         let category = self.label(category);
         let payer = self.label(payer);
         let village = self.keys.key(village_code);
-        match self.places.entry((village, category, payer)) {
-            Entry::Occupied(mut entry) => *entry.get_mut() += persons,
-            Entry::Vacant(entry) => {
-                entry.insert(persons);
-                self.codes
-                    .entry(village)
-                    .or_insert_with(|| village_code.into());
-            }
+        if add_to(&mut self.places, (village, category, payer), persons) {
+            self.codes
+                .entry(village)
+                .or_insert_with(|| village_code.into());
         }
     }
 
     fn add_day(&mut self, rollup_code: &str, day: i64, persons: u64) {
-        use std::collections::hash_map::Entry;
         let rollup = self.keys.key(rollup_code);
-        match self.days.entry((rollup, day)) {
-            Entry::Occupied(mut entry) => *entry.get_mut() += persons,
-            Entry::Vacant(entry) => {
-                entry.insert(persons);
-                self.codes
-                    .entry(rollup)
-                    .or_insert_with(|| rollup_code.into());
-            }
+        if add_to(&mut self.days, (rollup, day), persons) {
+            self.codes
+                .entry(rollup)
+                .or_insert_with(|| rollup_code.into());
         }
     }
 

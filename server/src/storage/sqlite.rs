@@ -710,7 +710,7 @@ fn open_blocking(path: &Path) -> Result<Connection> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // 256 MiB of page cache (SQLite allocates it as pages are read): the
-    // indexes a push inserts into (record ids, NIKs, persons) are keyed
+    // indexes a push inserts into (record ids, NIKs) are keyed
     // randomly, so a small cache re-reads their pages for every batch.
     connection.pragma_update(None, "cache_size", -262_144)?;
     connection.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
