@@ -228,8 +228,10 @@ pub struct BatchPlan {
     pub duplicate_marks: BTreeMap<RecordId, u64>,
     /// The greatest server sequence number after the batch.
     pub last_server_seq: u64,
-    /// Every NIK whose persons may have changed (held by a touched record
-    /// before or after the batch): coverage counts are refreshed for these.
+    /// Every NIK whose person may have changed: held, before or after the
+    /// batch, by a record the batch created or changed in a field that
+    /// moves counts (NIK, village, category, payer, status). Coverage counts
+    /// are refreshed for these.
     pub affected_niks: BTreeSet<Nik>,
     /// Affected NIKs that no stored record held before the batch: nobody
     /// was counted for them, and their representative is among `records`.
@@ -484,6 +486,9 @@ pub fn plan_prepared(
     // Per record: whether it was new, its last server sequence, how many
     // operations on it were accepted.
     let mut touched: BTreeMap<RecordId, (bool, u64, u32)> = BTreeMap::new();
+    // NIKs held, before or after, by a record that an accepted operation
+    // created or changed in a way that can move a person in the counts.
+    let mut counted_niks: BTreeSet<Nik> = BTreeSet::new();
 
     for operation in operations {
         let seq = operation.seq;
@@ -615,6 +620,10 @@ pub fn plan_prepared(
                         record.officer_id = Some(device.officer_id);
                     }
                     let nik_after = current_nik(&record.state);
+                    if was_new || accepted.changes.iter().any(|c| moves_counts(c.field())) {
+                        counted_niks.extend(nik_before);
+                        counted_niks.extend(nik_after);
+                    }
                     let entry = touched
                         .entry(operation.record_id)
                         .or_insert((was_new, 0, 0));
@@ -687,11 +696,22 @@ pub fn plan_prepared(
             single_operation,
         });
     }
-    plan.affected_niks = context.nik_holders.keys().copied().collect();
-    plan.affected_niks
-        .extend(plan.records.iter().filter_map(|record| record.nik));
-    plan.unheld_before = unheld_before;
+    plan.unheld_before = unheld_before.intersection(&counted_niks).copied().collect();
+    plan.affected_niks = counted_niks;
     plan
+}
+
+/// Whether a change of `field` can move a person in the coverage counts:
+/// who it is (NIK), where (village), as what (category, payer) and whether
+/// it counts (status). A person is counted at the active record with the
+/// smallest id among those holding its NIK, so any other edit (a phone
+/// number, an RT, a name) leaves every count as it was and costs the
+/// upkeep nothing.
+fn moves_counts(field: Field) -> bool {
+    matches!(
+        field,
+        Field::Nik | Field::VillageCode | Field::Category | Field::Payer | Field::Status
+    )
 }
 
 /// Whether `change` of the accepted `operation` met a concurrent value:

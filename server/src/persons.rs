@@ -104,6 +104,26 @@ pub struct PersonChanges {
 }
 
 impl PersonChanges {
+    /// Adds another batch's changes to these (the counts are sums, so the
+    /// changes of batches applied one after the other add up), keeping no
+    /// zero entries: what a group of pushes writes once.
+    pub fn add(&mut self, other: PersonChanges) {
+        fn add_into<K: Ord>(into: &mut BTreeMap<K, i64>, from: BTreeMap<K, i64>) {
+            for (key, delta) in from {
+                *into.entry(key).or_default() += delta;
+            }
+            into.retain(|_, delta| *delta != 0);
+        }
+        add_into(&mut self.deltas, other.deltas);
+        add_into(&mut self.region_deltas, other.region_deltas);
+        add_into(&mut self.day_deltas, other.day_deltas);
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.deltas.is_empty() && self.region_deltas.is_empty() && self.day_deltas.is_empty()
+    }
+
     fn count(&mut self, person: &Person, delta: i64) {
         *self.deltas.entry(person.place.clone()).or_default() += delta;
         for code in rollup_codes(&person.place.village_code) {
@@ -583,6 +603,24 @@ mod tests {
 
     fn nik(serial: u16) -> Nik {
         Nik::from_digits(&format!("131101410190{serial:04}")).expect("digits")
+    }
+
+    #[test]
+    fn changes_of_consecutive_batches_add_up_to_the_changes_of_both() {
+        // Batch 1 registers a person; batch 2 moves them to another village.
+        let affected: BTreeSet<Nik> = [nik(1)].into();
+        let nobody = HashMap::new();
+        let first_place = HashMap::from([(nik(1), person("1311012001", "fisherman", 100))]);
+        let second_place = HashMap::from([(nik(1), person("1311012002", "fisherman", 100))]);
+        let mut group = changes(&affected, &nobody, &first_place);
+        group.add(changes(&affected, &first_place, &second_place));
+        assert_eq!(group, changes(&affected, &nobody, &second_place));
+        // The first village is back to zero and not written at all.
+        assert!(!group.deltas.contains_key(&place("1311012001", "fisherman")));
+        // Registering and withdrawing in one group leaves nothing to write.
+        let mut undone = changes(&affected, &nobody, &first_place);
+        undone.add(changes(&affected, &first_place, &nobody));
+        assert!(undone.is_empty());
     }
 
     #[test]

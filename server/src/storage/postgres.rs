@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -395,7 +396,16 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStorage {
     pool: Pool,
     described: String,
+    pushes: Arc<PushQueue>,
 }
+
+/// A queued push without its answer channel.
+type QueuedWork = (
+    DeviceScope,
+    Vec<Operation>,
+    Vec<crate::ingest::PreparedOperation>,
+    OffsetDateTime,
+);
 
 impl std::fmt::Debug for PostgresStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -405,7 +415,156 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
+/// Pushes waiting for the push lock (group commit, as on SQLite). A push
+/// is prepared before it queues; whichever push then gets `leader` applies
+/// every queued push in one transaction under the advisory lock, each in a
+/// savepoint of its own (a push that fails is rolled back alone), and
+/// writes the coverage count changes of the whole group once: their sum
+/// ([`crate::persons::PersonChanges::add`]). So many laptops pushing at
+/// once share the commit and the count rows they all touch (the country,
+/// their province and regencies, busy villages). A push's answer still
+/// comes only after the commit.
+#[derive(Default)]
+struct PushQueue {
+    waiting: std::sync::Mutex<Vec<QueuedPush>>,
+    leader: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// One queued push and where its answer goes.
+struct QueuedPush {
+    device: DeviceScope,
+    operations: Vec<Operation>,
+    prepared: Vec<crate::ingest::PreparedOperation>,
+    now: OffsetDateTime,
+    answer: tokio::sync::oneshot::Sender<Result<PushResult>>,
+}
+
+impl PushQueue {
+    fn add(&self, push: QueuedPush) {
+        match self.waiting.lock() {
+            Ok(mut queue) => queue.push(push),
+            Err(poisoned) => poisoned.into_inner().push(push),
+        }
+    }
+
+    fn take(&self) -> Vec<QueuedPush> {
+        match self.waiting.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+/// One push inside its group's transaction: its result, and how it changed
+/// the coverage counts (written for the whole group at the end).
+async fn push_in(
+    tx: &Transaction<'_>,
+    device: &DeviceScope,
+    operations: &[Operation],
+    prepared: Vec<crate::ingest::PreparedOperation>,
+    now: OffsetDateTime,
+) -> Result<(PushResult, crate::persons::PersonChanges)> {
+    let loaded = load_context(tx, device, operations).await?;
+    let plan = plan_prepared(
+        device,
+        operations,
+        prepared,
+        loaded.context,
+        BatchClock {
+            now,
+            regions: lindung_shared::region::regions(),
+        },
+    );
+    let counted = counted_before(tx, &plan).await?;
+    let acknowledged_seq = write_plan(
+        tx,
+        device,
+        &plan,
+        loaded.acknowledged,
+        loaded.held_above,
+        now,
+    )
+    .await?;
+    let changes = person_changes(tx, &plan, &counted, now).await?;
+    Ok((
+        PushResult {
+            receipts: plan.receipts,
+            acknowledged_seq,
+        },
+        changes,
+    ))
+}
+
 impl PostgresStorage {
+    /// Applies queued pushes in one transaction and answers each (see [`PushQueue`]).
+    async fn apply_pushes(&self, pushes: Vec<QueuedPush>) {
+        tracing::debug!(pushes = pushes.len(), "one transaction for queued pushes");
+        let mut answers = Vec::with_capacity(pushes.len());
+        let mut work = Vec::with_capacity(pushes.len());
+        for push in pushes {
+            answers.push(push.answer);
+            work.push((push.device, push.operations, push.prepared, push.now));
+        }
+        match self.apply_group(work).await {
+            Ok(results) => {
+                for (answer, result) in answers.into_iter().zip(results) {
+                    let _ = answer.send(result);
+                }
+            }
+            Err(error) if answers.len() == 1 => {
+                if let Some(answer) = answers.pop() {
+                    let _ = answer.send(Err(error));
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for answer in answers {
+                    let _ = answer.send(Err(StorageError::Commit(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// The transaction of [`apply_pushes`](Self::apply_pushes): a result per push, or
+    /// the error that undid them all.
+    async fn apply_group(&self, work: Vec<QueuedWork>) -> Result<Vec<Result<PushResult>>> {
+        let mut client = self.client().await?;
+        // READ COMMITTED (the default) on purpose: every statement after the
+        // lock sees all pushes committed before it was granted. REPEATABLE
+        // READ would take its snapshot at the lock statement, before the wait.
+        let mut tx = client.transaction().await?;
+        let lock = tx
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await?;
+        tx.execute(&lock, &[&PUSH_LOCK]).await?;
+        let alone = work.len() == 1;
+        let mut counts = crate::persons::PersonChanges::default();
+        let mut results = Vec::with_capacity(work.len());
+        for (device, operations, prepared, now) in work {
+            if alone {
+                let (result, changes) = push_in(&tx, &device, &operations, prepared, now).await?;
+                counts.add(changes);
+                results.push(Ok(result));
+                continue;
+            }
+            let savepoint = tx.savepoint("push").await?;
+            match push_in(&savepoint, &device, &operations, prepared, now).await {
+                Ok((result, changes)) => {
+                    savepoint.commit().await?;
+                    counts.add(changes);
+                    results.push(Ok(result));
+                }
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    results.push(Err(error));
+                }
+            }
+        }
+        write_person_changes(&tx, &counts).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
     /// Connects to the database a `postgres://` URL names and migrates it.
     /// The database itself must exist; its tables are created when missing.
     pub async fn connect(url: &str) -> Result<PostgresStorage> {
@@ -445,7 +604,11 @@ impl PostgresStorage {
             .wait_timeout(Some(POOL_WAIT_TIMEOUT))
             .build()
             .map_err(|e| StorageError::Pool(e.to_string()))?;
-        let storage = PostgresStorage { pool, described };
+        let storage = PostgresStorage {
+            pool,
+            described,
+            pushes: Arc::default(),
+        };
         let mut client = storage.client().await?;
         migrate(&mut client).await?;
         Ok(storage)
@@ -981,9 +1144,21 @@ async fn refresh_persons(
     stored: &HashMap<Nik, Person>,
     now: OffsetDateTime,
 ) -> Result<()> {
+    let changes = person_changes(tx, plan, stored, now).await?;
+    write_person_changes(tx, &changes).await
+}
+
+/// How a batch changed the counts, after its writes (`stored` is
+/// [`counted_before`] them): at most one read.
+async fn person_changes(
+    tx: &Transaction<'_>,
+    plan: &BatchPlan,
+    stored: &HashMap<Nik, Person>,
+    now: OffsetDateTime,
+) -> Result<crate::persons::PersonChanges> {
     let affected = &plan.affected_niks;
     if affected.is_empty() {
-        return Ok(());
+        return Ok(Default::default());
     }
     let (mut current, to_read) = crate::persons::representatives_in_batch(
         &plan.records,
@@ -996,7 +1171,18 @@ async fn refresh_persons(
         .map(Nik::as_str)
         .collect();
     current.extend(representatives(tx, &current_niks).await?);
-    let changes = crate::persons::changes(affected, stored, &current);
+    Ok(crate::persons::changes(affected, stored, &current))
+}
+
+/// Writes count changes ([`person_changes`], or a group's sum): at most
+/// three writes, sent together.
+async fn write_person_changes(
+    tx: &Transaction<'_>,
+    changes: &crate::persons::PersonChanges,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
     let mut deltas: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
     for (place, delta) in &changes.deltas {
         deltas.0.push(&place.village_code);
@@ -1788,43 +1974,45 @@ impl Storage for PostgresStorage {
     ) -> Result<PushResult> {
         // Checking the operations needs no database: done before the push
         // lock, so concurrent pushes check theirs at the same time.
-        let (_, _, prepared) = prepare_push(device.clone(), operations.to_vec(), now).await?;
-        let mut client = self.client().await?;
-        // READ COMMITTED (the default) on purpose: every statement after the
-        // lock sees all pushes committed before it was granted. REPEATABLE
-        // READ would take its snapshot at the lock statement, before the wait.
-        let tx = client.transaction().await?;
-        let lock = tx
-            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-            .await?;
-        tx.execute(&lock, &[&PUSH_LOCK]).await?;
-        let loaded = load_context(&tx, device, operations).await?;
-        let plan = plan_prepared(
+        let (device, operations, prepared) =
+            prepare_push(device.clone(), operations.to_vec(), now).await?;
+        let (answer, mut answered) = tokio::sync::oneshot::channel();
+        self.pushes.add(QueuedPush {
             device,
             operations,
             prepared,
-            loaded.context,
-            BatchClock {
-                now,
-                regions: lindung_shared::region::regions(),
-            },
-        );
-        let counted = counted_before(&tx, &plan).await?;
-        let acknowledged_seq = write_plan(
-            &tx,
-            device,
-            &plan,
-            loaded.acknowledged,
-            loaded.held_above,
             now,
-        )
-        .await?;
-        refresh_persons(&tx, &plan, &counted, now).await?;
-        tx.commit().await?;
-        Ok(PushResult {
-            receipts: plan.receipts,
-            acknowledged_seq,
-        })
+            answer,
+        });
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut answered => {
+                    return result.unwrap_or_else(|_| {
+                        Err(StorageError::Task(
+                            "the push's group transaction ended without an answer".into(),
+                        ))
+                    });
+                }
+                leader = Arc::clone(&self.pushes.leader).lock_owned() => {
+                    let pushes = self.pushes.take();
+                    if pushes.is_empty() {
+                        // Ours was in the group just answered.
+                        continue;
+                    }
+                    let storage = self.clone();
+                    // A task of its own: the group is applied and answered
+                    // even if this request goes away meanwhile.
+                    let group = tokio::spawn(async move {
+                        storage.apply_pushes(pushes).await;
+                        drop(leader);
+                    });
+                    if let Err(error) = group.await {
+                        tracing::error!(%error, "a group of pushes failed to finish");
+                    }
+                }
+            }
+        }
     }
 
     async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
@@ -2861,6 +3049,99 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    /// Group commit: queued pushes applied in one transaction each get their
+    /// own answers (a retry queued behind its first copy is all duplicates),
+    /// a push that fails is rolled back alone, and the group's count changes,
+    /// written once, are those of a recompute.
+    #[tokio::test]
+    async fn queued_pushes_share_one_transaction_and_get_their_own_answers() {
+        let Some(server) = TestServer::from_env() else {
+            return;
+        };
+        let storage = server.fresh().await;
+        let rina = enrol(&storage, "Rina", &["1311"]).await;
+        let budi = enrol(&storage, "Budi", &["1311"]).await;
+        let batch = |device: &DeviceScope, serial: u16, village: &str| -> Vec<Operation> {
+            (1..=5u8)
+                .map(|day| {
+                    let person = registration(&nik(day, serial), "Siti Aminah", village, device);
+                    create(device, u64::from(day), conformance::base_ms(), &person)
+                })
+                .collect()
+        };
+        let rina_batch = batch(&rina.scope, 1, "1311012001");
+        // Budi registers Rina's five persons again, elsewhere: same NIKs.
+        let budi_batch = batch(&budi.scope, 1, "1311012002");
+        let mut ghost = rina.scope.clone();
+        ghost.device_id = DeviceId(Uuid::new_v4());
+        let jobs = [
+            (rina.scope.clone(), rina_batch.clone()),
+            // A device the store does not know: its push fails, alone.
+            (ghost.clone(), batch(&ghost, 3, "1311012001")),
+            (budi.scope.clone(), budi_batch),
+            // Rina's batch again (a retry queued behind the first).
+            (rina.scope.clone(), rina_batch),
+        ];
+        let mut answers = Vec::new();
+        let queued: Vec<QueuedPush> = jobs
+            .into_iter()
+            .map(|(device, operations)| {
+                let (answer, answered) = tokio::sync::oneshot::channel();
+                answers.push(answered);
+                let prepared = crate::ingest::prepare(
+                    &device,
+                    &operations,
+                    BatchClock {
+                        now: NOW,
+                        regions: lindung_shared::region::regions(),
+                    },
+                );
+                QueuedPush {
+                    device,
+                    operations,
+                    prepared,
+                    now: NOW,
+                    answer,
+                }
+            })
+            .collect();
+        storage.apply_pushes(queued).await;
+        let mut outcomes = Vec::new();
+        for answered in answers {
+            match answered.await.expect("answered") {
+                Ok(result) => {
+                    assert_eq!(result.acknowledged_seq, 5);
+                    outcomes.push(result.receipts.into_iter().map(|r| r.outcome).collect());
+                }
+                Err(_) => outcomes.push(Vec::new()),
+            }
+        }
+        let accepted = Outcome::Accepted { bounded_hlc: None };
+        let duplicate = Outcome::Duplicate { bounded_hlc: None };
+        assert_eq!(
+            outcomes,
+            [
+                vec![accepted.clone(); 5],
+                Vec::new(),
+                vec![accepted; 5],
+                vec![duplicate; 5]
+            ]
+        );
+        let counts = storage.counts().await.expect("counts");
+        assert_eq!((counts.records, counts.operations), (10, 10));
+        assert_eq!(
+            storage
+                .coverage_counts("1311", 0)
+                .await
+                .expect("coverage")
+                .persons,
+            5
+        );
+        let maintained = storage.coverage_tables().await.expect("counts");
+        storage.recompute_coverage().await.expect("recompute");
+        assert_eq!(storage.coverage_tables().await.expect("counts"), maintained);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

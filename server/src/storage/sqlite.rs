@@ -302,6 +302,21 @@ const MIGRATIONS: &[&str] = &[
     "DROP TABLE persons;
      CREATE INDEX records_by_village_created ON records (village_code, created_ms, nik)
          WHERE active AND nik IS NOT NULL;",
+    // 15: the village counts in one B-tree (WITHOUT ROWID, like the
+    // region counts): a push's upsert per village place then touches one
+    // tree instead of the key index and the table, and a region's villages
+    // are read from the key order alone.
+    "CREATE TABLE person_counts_v2 (
+         village_code TEXT NOT NULL,
+         category TEXT NOT NULL,
+         payer TEXT NOT NULL,
+         persons INTEGER NOT NULL,
+         PRIMARY KEY (village_code, category, payer)
+     ) STRICT, WITHOUT ROWID;
+     INSERT INTO person_counts_v2 (village_code, category, payer, persons)
+         SELECT village_code, category, payer, persons FROM person_counts;
+     DROP TABLE person_counts;
+     ALTER TABLE person_counts_v2 RENAME TO person_counts;",
 ];
 
 /// Index in [`MIGRATIONS`] of the migration that rolls coverage up; the
@@ -531,7 +546,9 @@ pub struct SqliteStorage {
 /// savepoint of its own, and answers them all after the one commit. So
 /// many laptops pushing at once share commits: every index page they touch
 /// is written to the WAL (and synced) once per group instead of once per
-/// push. A push's answer still comes only after its changes are durable.
+/// push, and the coverage count changes of the whole group are written once,
+/// as their sum ([`crate::persons::PersonChanges::add`]). A push's answer
+/// still comes only after its changes are durable.
 #[derive(Default)]
 struct PushQueue {
     waiting: Mutex<Vec<PushJob>>,
@@ -586,6 +603,8 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
             }
         };
     let mut answers = Vec::with_capacity(jobs.len());
+    // The group's count changes, written once (their sum) before the commit.
+    let mut counts = crate::persons::PersonChanges::default();
     for job in jobs {
         let PushJob {
             device,
@@ -596,13 +615,15 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
         } = job;
         let result = (|| -> Result<PushResult> {
             let savepoint = tx.savepoint()?;
-            let result = push_in(&savepoint, &device, &operations, prepared, now)?;
+            let (result, changes) = push_in(&savepoint, &device, &operations, prepared, now)?;
             savepoint.commit()?;
+            counts.add(changes);
             Ok(result)
         })();
         answers.push((answer, result));
     }
-    match tx.commit() {
+    let committed = write_person_changes(&tx, &counts).and_then(|()| Ok(tx.commit()?));
+    match committed {
         Ok(()) => {
             for (answer, result) in answers {
                 let _ = answer.send(result);
@@ -617,14 +638,15 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
     }
 }
 
-/// One push inside the group's transaction.
+/// One push inside the group's transaction: its result, and how it changed
+/// the coverage counts (written for the whole group at the end).
 fn push_in(
     connection: &Connection,
     device: &DeviceScope,
     operations: &[Operation],
     prepared: Vec<crate::ingest::PreparedOperation>,
     now: OffsetDateTime,
-) -> Result<PushResult> {
+) -> Result<(PushResult, crate::persons::PersonChanges)> {
     let context = load_context(connection, device, operations)?;
     let plan = plan_prepared(
         device,
@@ -638,11 +660,14 @@ fn push_in(
     );
     let counted = counted_before(connection, &plan)?;
     let acknowledged_seq = write_plan(connection, device, &plan, now)?;
-    refresh_persons(connection, &plan, &counted, now)?;
-    Ok(PushResult {
-        receipts: plan.receipts,
-        acknowledged_seq,
-    })
+    let changes = person_changes(connection, &plan, &counted, now)?;
+    Ok((
+        PushResult {
+            receipts: plan.receipts,
+            acknowledged_seq,
+        },
+        changes,
+    ))
 }
 
 /// Copies the WAL back into the database file from a connection and thread
@@ -1235,9 +1260,21 @@ fn refresh_persons(
     stored: &HashMap<Nik, Person>,
     now: OffsetDateTime,
 ) -> Result<()> {
+    let changes = person_changes(tx, plan, stored, now)?;
+    write_person_changes(tx, &changes)
+}
+
+/// How a batch changed the counts, after its writes; `stored` is
+/// [`counted_before`] them.
+fn person_changes(
+    tx: &Connection,
+    plan: &BatchPlan,
+    stored: &HashMap<Nik, Person>,
+    now: OffsetDateTime,
+) -> Result<crate::persons::PersonChanges> {
     let affected = &plan.affected_niks;
     if affected.is_empty() {
-        return Ok(());
+        return Ok(Default::default());
     }
     let (mut current, to_read) = crate::persons::representatives_in_batch(
         &plan.records,
@@ -1248,66 +1285,81 @@ fn refresh_persons(
         tx,
         affected.difference(&plan.unheld_before).chain(&to_read),
     )?);
-    let changes = crate::persons::changes(affected, stored, &current);
-    for (place, delta) in &changes.deltas {
-        add_count(
-            tx,
+    Ok(crate::persons::changes(affected, stored, &current))
+}
+
+/// Writes count changes ([`person_changes`], or a group's sum): one
+/// upsert per changed row, and a row that reaches zero is removed (only a
+/// decrease can make it so).
+fn write_person_changes(tx: &Connection, changes: &crate::persons::PersonChanges) -> Result<()> {
+    if !changes.deltas.is_empty() {
+        let mut upsert = tx.prepare_cached(
             "INSERT INTO person_counts (village_code, category, payer, persons)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (village_code, category, payer)
                  DO UPDATE SET persons = persons + excluded.persons",
+        )?;
+        let mut prune = tx.prepare_cached(
             "DELETE FROM person_counts
              WHERE village_code = ?1 AND category = ?2 AND payer = ?3 AND persons = 0",
-            &[&place.village_code, &place.category, &place.payer],
-            *delta,
         )?;
+        for (place, delta) in &changes.deltas {
+            upsert.execute(params![
+                place.village_code,
+                place.category,
+                place.payer,
+                delta
+            ])?;
+            if *delta < 0 {
+                prune.execute(params![place.village_code, place.category, place.payer])?;
+            }
+        }
     }
-    for (place, delta) in &changes.region_deltas {
-        add_count(
-            tx,
+    if !changes.region_deltas.is_empty() {
+        let mut upsert = tx.prepare_cached(
             "INSERT INTO region_counts (level, code, category, payer, persons)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (level, code, category, payer)
                  DO UPDATE SET persons = persons + excluded.persons",
+        )?;
+        let mut prune = tx.prepare_cached(
             "DELETE FROM region_counts
              WHERE level = ?1 AND code = ?2 AND category = ?3 AND payer = ?4 AND persons = 0",
-            &[
-                &level_of(place.village_code.len()),
-                &place.village_code,
-                &place.category,
-                &place.payer,
-            ],
-            *delta,
         )?;
+        for (place, delta) in &changes.region_deltas {
+            let level = level_of(place.village_code.len());
+            upsert.execute(params![
+                level,
+                place.village_code,
+                place.category,
+                place.payer,
+                delta
+            ])?;
+            if *delta < 0 {
+                prune.execute(params![
+                    level,
+                    place.village_code,
+                    place.category,
+                    place.payer
+                ])?;
+            }
+        }
     }
-    for ((code, day), delta) in &changes.day_deltas {
-        add_count(
-            tx,
+    if !changes.day_deltas.is_empty() {
+        let mut upsert = tx.prepare_cached(
             "INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (level, code, day) DO UPDATE SET persons = persons + excluded.persons",
-            "DELETE FROM region_days WHERE level = ?1 AND code = ?2 AND day = ?3 AND persons = 0",
-            &[&level_of(code.len()), code, day],
-            *delta,
         )?;
-    }
-    Ok(())
-}
-
-/// Adds `delta` to a count row: `upsert` takes the row's key columns then
-/// the delta, `prune` the key alone and removes the row once it is zero
-/// (only a decrease can make it so).
-fn add_count(
-    tx: &Connection,
-    upsert: &str,
-    prune: &str,
-    key: &[&dyn rusqlite::ToSql],
-    delta: i64,
-) -> Result<()> {
-    let mut values = key.to_vec();
-    values.push(&delta);
-    tx.prepare_cached(upsert)?.execute(values.as_slice())?;
-    if delta < 0 {
-        tx.prepare_cached(prune)?.execute(key)?;
+        let mut prune = tx.prepare_cached(
+            "DELETE FROM region_days WHERE level = ?1 AND code = ?2 AND day = ?3 AND persons = 0",
+        )?;
+        for ((code, day), delta) in &changes.day_deltas {
+            let level = level_of(code.len());
+            upsert.execute(params![level, code, day, delta])?;
+            if *delta < 0 {
+                prune.execute(params![level, code, day])?;
+            }
+        }
     }
     Ok(())
 }
