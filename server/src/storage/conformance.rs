@@ -437,6 +437,30 @@ async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {
     assert_eq!(result.acknowledged_seq, 5);
 }
 
+/// Five registrations by `device`, sequence numbers 1 to 5, of the persons
+/// with NIKs `nik(1..=5, serial)`, in `village`.
+pub fn five_registrations(device: &DeviceScope, serial: u16, village: &str) -> Vec<Operation> {
+    (1..=5u8)
+        .map(|day| {
+            let person = registration(&nik(day, serial), "Siti Aminah", village, device);
+            create(device, u64::from(day), base_ms(), &person)
+        })
+        .collect()
+}
+
+/// What a group of pushes left: `records` records and as many operations,
+/// `persons` persons in regency 1311, and coverage counts equal to a
+/// recompute.
+pub async fn assert_group_stored(storage: &dyn Storage, records: u64, persons: u64) {
+    let counts = storage.counts().await.expect("counts");
+    assert_eq!((counts.records, counts.operations), (records, records));
+    let coverage = storage.coverage_counts("1311", 0).await.expect("coverage");
+    assert_eq!(coverage.persons, persons);
+    let maintained = storage.coverage_tables().await.expect("counts");
+    storage.recompute_coverage().await.expect("recompute");
+    assert_eq!(storage.coverage_tables().await.expect("counts"), maintained);
+}
+
 /// Several laptops pushing at the same moment (SQLite may apply them in one
 /// transaction): each gets the answers for its own operations, a batch sent
 /// twice at once is stored once, a refused operation stays with its batch,

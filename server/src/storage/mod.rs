@@ -330,6 +330,57 @@ pub enum StorageError {
     Task(String),
 }
 
+/// One queued push and where its answer goes (`A`: the backend's channel).
+pub(crate) struct QueuedPush<A> {
+    pub(crate) device: crate::ingest::DeviceScope,
+    pub(crate) operations: Vec<Operation>,
+    pub(crate) prepared: Vec<crate::ingest::PreparedOperation>,
+    pub(crate) now: OffsetDateTime,
+    pub(crate) answer: A,
+}
+
+/// Pushes waiting to be applied together (group commit, both backends):
+/// each push queues itself, and whichever gets to write next takes every
+/// push waiting.
+pub(crate) struct PushQueue<T> {
+    waiting: std::sync::Mutex<Vec<T>>,
+}
+
+impl<T> Default for PushQueue<T> {
+    fn default() -> Self {
+        PushQueue {
+            waiting: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for PushQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.waiting.lock().map_or(0, |queue| queue.len());
+        f.debug_struct("PushQueue")
+            .field("waiting", &waiting)
+            .finish()
+    }
+}
+
+impl<T> PushQueue<T> {
+    /// Queues a push.
+    pub(crate) fn add(&self, push: T) {
+        match self.waiting.lock() {
+            Ok(mut queue) => queue.push(push),
+            Err(poisoned) => poisoned.into_inner().push(push),
+        }
+    }
+
+    /// Every push waiting, in the order they queued.
+    pub(crate) fn take(&self) -> Vec<T> {
+        match self.waiting.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
 /// Prepares a push's operations ([`crate::ingest::prepare`]) on a blocking
 /// thread, before the backend's push lock. At most one push per core
 /// prepares at a time: a crowd of laptops pushing at once would otherwise

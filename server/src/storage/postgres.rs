@@ -396,7 +396,7 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStorage {
     pool: Pool,
     described: String,
-    pushes: Arc<PushQueue>,
+    pushes: Arc<PushGroups>,
 }
 
 /// A queued push without its answer channel.
@@ -424,36 +424,15 @@ impl std::fmt::Debug for PostgresStorage {
 /// once share the commit and the count rows they all touch (the country,
 /// their province and regencies, busy villages). A push's answer still
 /// comes only after the commit.
-#[derive(Default)]
-struct PushQueue {
-    waiting: std::sync::Mutex<Vec<QueuedPush>>,
+#[derive(Debug, Default)]
+struct PushGroups {
+    waiting: super::PushQueue<QueuedPush>,
+    /// Held by the push applying a group.
     leader: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// One queued push and where its answer goes.
-struct QueuedPush {
-    device: DeviceScope,
-    operations: Vec<Operation>,
-    prepared: Vec<crate::ingest::PreparedOperation>,
-    now: OffsetDateTime,
-    answer: tokio::sync::oneshot::Sender<Result<PushResult>>,
-}
-
-impl PushQueue {
-    fn add(&self, push: QueuedPush) {
-        match self.waiting.lock() {
-            Ok(mut queue) => queue.push(push),
-            Err(poisoned) => poisoned.into_inner().push(push),
-        }
-    }
-
-    fn take(&self) -> Vec<QueuedPush> {
-        match self.waiting.lock() {
-            Ok(mut queue) => std::mem::take(&mut *queue),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
-}
+/// One queued push; its answer goes back over a one-shot channel.
+type QueuedPush = super::QueuedPush<tokio::sync::oneshot::Sender<Result<PushResult>>>;
 
 /// One push inside its group's transaction: its result, and how it changed
 /// the coverage counts (written for the whole group at the end).
@@ -496,7 +475,7 @@ async fn push_in(
 }
 
 impl PostgresStorage {
-    /// Applies queued pushes in one transaction and answers each (see [`PushQueue`]).
+    /// Applies queued pushes in one transaction and answers each (see [`PushGroups`]).
     async fn apply_pushes(&self, pushes: Vec<QueuedPush>) {
         tracing::debug!(pushes = pushes.len(), "one transaction for queued pushes");
         let mut answers = Vec::with_capacity(pushes.len());
@@ -1977,7 +1956,7 @@ impl Storage for PostgresStorage {
         let (device, operations, prepared) =
             prepare_push(device.clone(), operations.to_vec(), now).await?;
         let (answer, mut answered) = tokio::sync::oneshot::channel();
-        self.pushes.add(QueuedPush {
+        self.pushes.waiting.add(QueuedPush {
             device,
             operations,
             prepared,
@@ -1995,7 +1974,7 @@ impl Storage for PostgresStorage {
                     });
                 }
                 leader = Arc::clone(&self.pushes.leader).lock_owned() => {
-                    let pushes = self.pushes.take();
+                    let pushes = self.pushes.waiting.take();
                     if pushes.is_empty() {
                         // Ours was in the group just answered.
                         continue;
@@ -3063,23 +3042,18 @@ mod tests {
         let storage = server.fresh().await;
         let rina = enrol(&storage, "Rina", &["1311"]).await;
         let budi = enrol(&storage, "Budi", &["1311"]).await;
-        let batch = |device: &DeviceScope, serial: u16, village: &str| -> Vec<Operation> {
-            (1..=5u8)
-                .map(|day| {
-                    let person = registration(&nik(day, serial), "Siti Aminah", village, device);
-                    create(device, u64::from(day), conformance::base_ms(), &person)
-                })
-                .collect()
-        };
-        let rina_batch = batch(&rina.scope, 1, "1311012001");
+        let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001");
         // Budi registers Rina's five persons again, elsewhere: same NIKs.
-        let budi_batch = batch(&budi.scope, 1, "1311012002");
+        let budi_batch = conformance::five_registrations(&budi.scope, 1, "1311012002");
         let mut ghost = rina.scope.clone();
         ghost.device_id = DeviceId(Uuid::new_v4());
         let jobs = [
             (rina.scope.clone(), rina_batch.clone()),
             // A device the store does not know: its push fails, alone.
-            (ghost.clone(), batch(&ghost, 3, "1311012001")),
+            (
+                ghost.clone(),
+                conformance::five_registrations(&ghost, 3, "1311012001"),
+            ),
             (budi.scope.clone(), budi_batch),
             // Rina's batch again (a retry queued behind the first).
             (rina.scope.clone(), rina_batch),
@@ -3129,19 +3103,7 @@ mod tests {
                 vec![duplicate; 5]
             ]
         );
-        let counts = storage.counts().await.expect("counts");
-        assert_eq!((counts.records, counts.operations), (10, 10));
-        assert_eq!(
-            storage
-                .coverage_counts("1311", 0)
-                .await
-                .expect("coverage")
-                .persons,
-            5
-        );
-        let maintained = storage.coverage_tables().await.expect("counts");
-        storage.recompute_coverage().await.expect("recompute");
-        assert_eq!(storage.coverage_tables().await.expect("counts"), maintained);
+        conformance::assert_group_stored(&storage, 10, 5).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,10 +28,11 @@ use super::{
     AuditEntry, AuditFilter, AuditRecord, Authenticated, BundleDevice, BundleImport, ConflictEntry,
     Counts, CoverageCounts, CoverageTables, Device, DuplicateCandidate, DuplicateKind,
     EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult,
-    PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID,
-    ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage,
-    StorageError, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
-    parse_hash, prepare_push, record_state, records_page, to_seq, written_by_others,
+    PushQueue, PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role,
+    STAFF_OFFICER_ID, ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest,
+    StaffSession, Storage, StorageError, entered_scope, from_json, from_ms, from_seq, json, ms,
+    operation_body, parse_hash, prepare_push, record_state, records_page, to_seq,
+    written_by_others,
 };
 use crate::ingest::{
     BatchClock, BatchContext, BatchPlan, DeviceScope, KnownOperation, StaffEdit, StoredRecord,
@@ -537,58 +538,23 @@ pub struct SqliteStorage {
     path: PathBuf,
     connection: Arc<Mutex<Connection>>,
     checkpointer: Arc<Checkpointer>,
-    pushes: Arc<PushQueue>,
+    /// Pushes waiting for the connection (group commit). A push is prepared
+    /// ([`crate::ingest::prepare`]) before it queues; whichever push then gets
+    /// the connection applies every queued push in one transaction, each in a
+    /// savepoint of its own, and answers them all after the one commit. So
+    /// many laptops pushing at once share commits: every index page they touch
+    /// is written to the WAL (and synced) once per group instead of once per
+    /// push, and the coverage count changes of the whole group are written once,
+    /// as their sum ([`crate::persons::PersonChanges::add`]). A push's answer
+    /// still comes only after its changes are durable.
+    pushes: Arc<PushQueue<PushJob>>,
 }
 
-/// Pushes waiting for the connection (group commit). A push is prepared
-/// ([`crate::ingest::prepare`]) before it queues; whichever push then gets
-/// the connection applies every queued push in one transaction, each in a
-/// savepoint of its own, and answers them all after the one commit. So
-/// many laptops pushing at once share commits: every index page they touch
-/// is written to the WAL (and synced) once per group instead of once per
-/// push, and the coverage count changes of the whole group are written once,
-/// as their sum ([`crate::persons::PersonChanges::add`]). A push's answer
-/// still comes only after its changes are durable.
-#[derive(Default)]
-struct PushQueue {
-    waiting: Mutex<Vec<PushJob>>,
-}
+/// One queued push; its answer goes back over a standard channel.
+type PushJob = super::QueuedPush<std::sync::mpsc::Sender<Result<PushResult>>>;
 
-impl std::fmt::Debug for PushQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let waiting = self.waiting.lock().map_or(0, |queue| queue.len());
-        f.debug_struct("PushQueue")
-            .field("waiting", &waiting)
-            .finish()
-    }
-}
-
-/// One queued push and where its answer goes.
-struct PushJob {
-    device: DeviceScope,
-    operations: Vec<Operation>,
-    prepared: Vec<crate::ingest::PreparedOperation>,
-    now: OffsetDateTime,
-    answer: std::sync::mpsc::Sender<Result<PushResult>>,
-}
-
-impl PushQueue {
-    fn add(&self, job: PushJob) {
-        match self.waiting.lock() {
-            Ok(mut queue) => queue.push(job),
-            Err(poisoned) => poisoned.into_inner().push(job),
-        }
-    }
-
-    fn take(&self) -> Vec<PushJob> {
-        match self.waiting.lock() {
-            Ok(mut queue) => std::mem::take(&mut *queue),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
-}
-
-/// Applies queued pushes in one transaction and answers each (see [`PushQueue`]).
+/// Applies queued pushes in one transaction and answers each (group commit:
+/// see `SqliteStorage::pushes`).
 fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
     tracing::debug!(pushes = jobs.len(), "one transaction for queued pushes");
     let mut tx =
@@ -1288,77 +1254,74 @@ fn person_changes(
     Ok(crate::persons::changes(affected, stored, &current))
 }
 
-/// Writes count changes ([`person_changes`], or a group's sum): one
-/// upsert per changed row, and a row that reaches zero is removed (only a
-/// decrease can make it so).
+/// Writes count changes ([`person_changes`], or a group's sum). A rolled-up
+/// region's level is its code's length.
 fn write_person_changes(tx: &Connection, changes: &crate::persons::PersonChanges) -> Result<()> {
-    if !changes.deltas.is_empty() {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO person_counts (village_code, category, payer, persons)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (village_code, category, payer)
-                 DO UPDATE SET persons = persons + excluded.persons",
-        )?;
-        let mut prune = tx.prepare_cached(
-            "DELETE FROM person_counts
-             WHERE village_code = ?1 AND category = ?2 AND payer = ?3 AND persons = 0",
-        )?;
-        for (place, delta) in &changes.deltas {
-            upsert.execute(params![
-                place.village_code,
-                place.category,
-                place.payer,
-                delta
-            ])?;
-            if *delta < 0 {
-                prune.execute(params![place.village_code, place.category, place.payer])?;
-            }
-        }
+    add_counts(
+        tx,
+        "INSERT INTO person_counts (village_code, category, payer, persons)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (village_code, category, payer)
+             DO UPDATE SET persons = persons + excluded.persons",
+        "DELETE FROM person_counts
+         WHERE village_code = ?1 AND category = ?2 AND payer = ?3 AND persons = 0",
+        changes
+            .deltas
+            .iter()
+            .map(|(place, delta)| (place_key(place), *delta)),
+    )?;
+    add_counts(
+        tx,
+        "INSERT INTO region_counts (level, code, category, payer, persons)
+         VALUES (length(?1), ?1, ?2, ?3, ?4)
+         ON CONFLICT (level, code, category, payer)
+             DO UPDATE SET persons = persons + excluded.persons",
+        "DELETE FROM region_counts
+         WHERE level = length(?1) AND code = ?1 AND category = ?2 AND payer = ?3
+           AND persons = 0",
+        changes
+            .region_deltas
+            .iter()
+            .map(|(place, delta)| (place_key(place), *delta)),
+    )?;
+    add_counts(
+        tx,
+        "INSERT INTO region_days (level, code, day, persons) VALUES (length(?1), ?1, ?2, ?3)
+         ON CONFLICT (level, code, day) DO UPDATE SET persons = persons + excluded.persons",
+        "DELETE FROM region_days WHERE level = length(?1) AND code = ?1 AND day = ?2
+           AND persons = 0",
+        changes.day_deltas.iter().map(|((code, day), delta)| {
+            let key: [&dyn rusqlite::ToSql; 2] = [code, day];
+            (key, *delta)
+        }),
+    )
+}
+
+/// A count row's key columns after the level: code, category, payer.
+fn place_key(place: &Place) -> [&dyn rusqlite::ToSql; 3] {
+    [&place.village_code, &place.category, &place.payer]
+}
+
+/// Adds each delta to its count row: `upsert` takes the row's key columns
+/// then the delta, `prune` the key alone and removes the row once it is
+/// zero (only a decrease can make it so). One prepared statement each.
+fn add_counts<'k, const N: usize>(
+    tx: &Connection,
+    upsert: &str,
+    prune: &str,
+    rows: impl ExactSizeIterator<Item = ([&'k dyn rusqlite::ToSql; N], i64)>,
+) -> Result<()> {
+    if rows.len() == 0 {
+        return Ok(());
     }
-    if !changes.region_deltas.is_empty() {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO region_counts (level, code, category, payer, persons)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (level, code, category, payer)
-                 DO UPDATE SET persons = persons + excluded.persons",
-        )?;
-        let mut prune = tx.prepare_cached(
-            "DELETE FROM region_counts
-             WHERE level = ?1 AND code = ?2 AND category = ?3 AND payer = ?4 AND persons = 0",
-        )?;
-        for (place, delta) in &changes.region_deltas {
-            let level = level_of(place.village_code.len());
-            upsert.execute(params![
-                level,
-                place.village_code,
-                place.category,
-                place.payer,
-                delta
-            ])?;
-            if *delta < 0 {
-                prune.execute(params![
-                    level,
-                    place.village_code,
-                    place.category,
-                    place.payer
-                ])?;
-            }
-        }
-    }
-    if !changes.day_deltas.is_empty() {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO region_days (level, code, day, persons) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (level, code, day) DO UPDATE SET persons = persons + excluded.persons",
-        )?;
-        let mut prune = tx.prepare_cached(
-            "DELETE FROM region_days WHERE level = ?1 AND code = ?2 AND day = ?3 AND persons = 0",
-        )?;
-        for ((code, day), delta) in &changes.day_deltas {
-            let level = level_of(code.len());
-            upsert.execute(params![level, code, day, delta])?;
-            if *delta < 0 {
-                prune.execute(params![level, code, day])?;
-            }
+    let mut upsert = tx.prepare_cached(upsert)?;
+    let mut prune = tx.prepare_cached(prune)?;
+    for (key, delta) in rows {
+        let mut values = key.to_vec();
+        values.push(&delta);
+        upsert.execute(values.as_slice())?;
+        if delta < 0 {
+            prune.execute(&key[..])?;
         }
     }
     Ok(())
@@ -3033,23 +2996,13 @@ mod tests {
             .expect("opens");
         let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
         let budi = conformance::enrol(&storage, "Budi", &["1311"]).await;
-        let batch = |device: &DeviceScope, serial: u16| -> Vec<Operation> {
-            (1..=5u8)
-                .map(|day| {
-                    let person = conformance::registration(
-                        &conformance::nik(day, serial),
-                        "Siti Aminah",
-                        "1311012001",
-                        device,
-                    );
-                    conformance::create(device, u64::from(day), conformance::base_ms(), &person)
-                })
-                .collect()
-        };
-        let rina_batch = batch(&rina.scope, 1);
+        let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001");
         let jobs = [
             (&rina.scope, rina_batch.clone()),
-            (&budi.scope, batch(&budi.scope, 2)),
+            (
+                &budi.scope,
+                conformance::five_registrations(&budi.scope, 2, "1311012001"),
+            ),
             // Rina's batch again (a retry queued behind the first).
             (&rina.scope, rina_batch),
         ];
@@ -3100,16 +3053,7 @@ mod tests {
                 vec![duplicate; 5]
             ]
         );
-        let counts = storage.counts().await.expect("counts");
-        assert_eq!((counts.records, counts.operations), (10, 10));
-        assert_eq!(
-            storage
-                .coverage_counts("1311", 0)
-                .await
-                .expect("coverage")
-                .persons,
-            10
-        );
+        conformance::assert_group_stored(&storage, 10, 10).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
