@@ -437,13 +437,19 @@ async fn rejections_are_remembered_and_never_block(storage: &dyn Storage) {
     assert_eq!(result.acknowledged_seq, 5);
 }
 
-/// Five registrations by `device`, sequence numbers 1 to 5, of the persons
-/// with NIKs `nik(1..=5, serial)`, in `village`.
-pub fn five_registrations(device: &DeviceScope, serial: u16, village: &str) -> Vec<Operation> {
+/// Five registrations by `device`, sequence numbers `after + 1` to
+/// `after + 5`, of the persons with NIKs `nik(1..=5, serial)`, in `village`.
+pub fn five_registrations(
+    device: &DeviceScope,
+    serial: u16,
+    village: &str,
+    after: u64,
+) -> Vec<Operation> {
     (1..=5u8)
         .map(|day| {
             let person = registration(&nik(day, serial), "Siti Aminah", village, device);
-            create(device, u64::from(day), base_ms(), &person)
+            let seq = after + u64::from(day);
+            create(device, seq, base_ms() + seq, &person)
         })
         .collect()
 }
@@ -548,25 +554,7 @@ async fn pushes_at_once_each_get_their_own_answer(storage: &dyn Storage) {
         |tables: &super::CoverageTables| -> u64 { tables.villages.iter().map(|(_, n)| n).sum() };
     let maintained = storage.coverage_tables().await.expect("counts");
     assert_eq!(persons(&maintained), 89);
-    let again = |device: usize| -> Vec<Operation> {
-        (1..=5u64)
-            .map(|n| {
-                let day = u8::try_from(n).expect("small");
-                let person = registration(
-                    &nik(day, 1),
-                    "Siti Aminah",
-                    "1311012002",
-                    &officers[device].scope,
-                );
-                create(
-                    &officers[device].scope,
-                    30 + n,
-                    base_ms() + 100 + n,
-                    &person,
-                )
-            })
-            .collect()
-    };
+    let again = |device: usize| five_registrations(&officers[device].scope, 1, "1311012002", 30);
     let (budi_again, andi_again) = (again(1), again(2));
     let (budi, andi) = tokio::join!(
         storage.push(&officers[1].scope, &budi_again, NOW),

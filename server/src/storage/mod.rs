@@ -339,6 +339,39 @@ pub(crate) struct QueuedPush<A> {
     pub(crate) answer: A,
 }
 
+impl<A> QueuedPush<A> {
+    /// Where the answer goes, and the push without it.
+    pub(crate) fn into_answer(self) -> (A, QueuedPush<()>) {
+        let QueuedPush {
+            device,
+            operations,
+            prepared,
+            now,
+            answer,
+        } = self;
+        let push = QueuedPush {
+            device,
+            operations,
+            prepared,
+            now,
+            answer: (),
+        };
+        (answer, push)
+    }
+}
+
+impl StorageError {
+    /// This error for each push of a group that it undid: a busy pool stays
+    /// "busy" (the agents retry later), anything else says the group's
+    /// transaction failed.
+    pub(crate) fn for_each_push(&self) -> StorageError {
+        match self {
+            StorageError::Pool(message) => StorageError::Pool(message.clone()),
+            other => StorageError::Commit(other.to_string()),
+        }
+    }
+}
+
 /// Pushes waiting to be applied together (group commit, both backends):
 /// each push queues itself, and whichever gets to write next takes every
 /// push waiting.

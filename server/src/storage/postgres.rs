@@ -399,14 +399,6 @@ pub struct PostgresStorage {
     pushes: Arc<PushGroups>,
 }
 
-/// A queued push without its answer channel.
-type QueuedWork = (
-    DeviceScope,
-    Vec<Operation>,
-    Vec<crate::ingest::PreparedOperation>,
-    OffsetDateTime,
-);
-
 impl std::fmt::Debug for PostgresStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStorage")
@@ -478,35 +470,29 @@ impl PostgresStorage {
     /// Applies queued pushes in one transaction and answers each (see [`PushGroups`]).
     async fn apply_pushes(&self, pushes: Vec<QueuedPush>) {
         tracing::debug!(pushes = pushes.len(), "one transaction for queued pushes");
-        let mut answers = Vec::with_capacity(pushes.len());
-        let mut work = Vec::with_capacity(pushes.len());
-        for push in pushes {
-            answers.push(push.answer);
-            work.push((push.device, push.operations, push.prepared, push.now));
-        }
-        match self.apply_group(work).await {
+        let (answers, pushes): (Vec<_>, Vec<_>) =
+            pushes.into_iter().map(QueuedPush::into_answer).unzip();
+        match self.apply_group(pushes).await {
             Ok(results) => {
                 for (answer, result) in answers.into_iter().zip(results) {
                     let _ = answer.send(result);
                 }
             }
-            Err(error) if answers.len() == 1 => {
-                if let Some(answer) = answers.pop() {
-                    let _ = answer.send(Err(error));
-                }
-            }
             Err(error) => {
-                let message = error.to_string();
                 for answer in answers {
-                    let _ = answer.send(Err(StorageError::Commit(message.clone())));
+                    let _ = answer.send(Err(error.for_each_push()));
                 }
             }
         }
     }
 
-    /// The transaction of [`apply_pushes`](Self::apply_pushes): a result per push, or
-    /// the error that undid them all.
-    async fn apply_group(&self, work: Vec<QueuedWork>) -> Result<Vec<Result<PushResult>>> {
+    /// The transaction of [`apply_pushes`](Self::apply_pushes): a result per
+    /// push (each in a savepoint, so one that fails is undone alone), or the
+    /// error that undid them all.
+    async fn apply_group(
+        &self,
+        pushes: Vec<super::QueuedPush<()>>,
+    ) -> Result<Vec<Result<PushResult>>> {
         let mut client = self.client().await?;
         // READ COMMITTED (the default) on purpose: every statement after the
         // lock sees all pushes committed before it was granted. REPEATABLE
@@ -516,18 +502,19 @@ impl PostgresStorage {
             .prepare_cached("SELECT pg_advisory_xact_lock($1)")
             .await?;
         tx.execute(&lock, &[&PUSH_LOCK]).await?;
-        let alone = work.len() == 1;
         let mut counts = crate::persons::PersonChanges::default();
-        let mut results = Vec::with_capacity(work.len());
-        for (device, operations, prepared, now) in work {
-            if alone {
-                let (result, changes) = push_in(&tx, &device, &operations, prepared, now).await?;
-                counts.add(changes);
-                results.push(Ok(result));
-                continue;
-            }
+        let mut results = Vec::with_capacity(pushes.len());
+        for push in pushes {
             let savepoint = tx.savepoint("push").await?;
-            match push_in(&savepoint, &device, &operations, prepared, now).await {
+            match push_in(
+                &savepoint,
+                &push.device,
+                &push.operations,
+                push.prepared,
+                push.now,
+            )
+            .await
+            {
                 Ok((result, changes)) => {
                     savepoint.commit().await?;
                     counts.add(changes);
@@ -3042,9 +3029,9 @@ mod tests {
         let storage = server.fresh().await;
         let rina = enrol(&storage, "Rina", &["1311"]).await;
         let budi = enrol(&storage, "Budi", &["1311"]).await;
-        let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001");
+        let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001", 0);
         // Budi registers Rina's five persons again, elsewhere: same NIKs.
-        let budi_batch = conformance::five_registrations(&budi.scope, 1, "1311012002");
+        let budi_batch = conformance::five_registrations(&budi.scope, 1, "1311012002", 0);
         let mut ghost = rina.scope.clone();
         ghost.device_id = DeviceId(Uuid::new_v4());
         let jobs = [
@@ -3052,7 +3039,7 @@ mod tests {
             // A device the store does not know: its push fails, alone.
             (
                 ghost.clone(),
-                conformance::five_registrations(&ghost, 3, "1311012001"),
+                conformance::five_registrations(&ghost, 3, "1311012001", 0),
             ),
             (budi.scope.clone(), budi_batch),
             // Rina's batch again (a retry queued behind the first).

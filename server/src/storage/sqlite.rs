@@ -345,7 +345,7 @@ const READ_AHEAD_CHUNK: u64 = 8 << 20;
 /// a restart, or other work pushing the file out) SQLite would fetch it
 /// 4 KiB at a time, at random, and the recompute took twice as long
 /// (BENCHMARKS.md, "Coverage recompute"). `posix_fadvise(WILLNEED)` in
-/// chunks the size of the device's read-ahead makes that one sequential read
+/// 8 MiB chunks makes that one sequential read
 /// without copying anything; pages already cached cost nothing. A failure
 /// only costs speed, so it is logged and ignored.
 #[cfg(target_os = "linux")]
@@ -561,9 +561,9 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
         match connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(error) => {
-                let message = error.to_string();
+                let error = StorageError::from(error);
                 for job in jobs {
-                    let _ = job.answer.send(Err(StorageError::Commit(message.clone())));
+                    let _ = job.answer.send(Err(error.for_each_push()));
                 }
                 return;
             }
@@ -596,9 +596,8 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
             }
         }
         Err(error) => {
-            let message = error.to_string();
             for (answer, result) in answers {
-                let _ = answer.send(result.and(Err(StorageError::Commit(message.clone()))));
+                let _ = answer.send(result.and(Err(error.for_each_push())));
             }
         }
     }
@@ -2996,12 +2995,12 @@ mod tests {
             .expect("opens");
         let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
         let budi = conformance::enrol(&storage, "Budi", &["1311"]).await;
-        let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001");
+        let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001", 0);
         let jobs = [
             (&rina.scope, rina_batch.clone()),
             (
                 &budi.scope,
-                conformance::five_registrations(&budi.scope, 2, "1311012001"),
+                conformance::five_registrations(&budi.scope, 2, "1311012001", 0),
             ),
             // Rina's batch again (a retry queued behind the first).
             (&rina.scope, rina_batch),
