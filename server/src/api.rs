@@ -705,6 +705,7 @@ async fn push(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     state.metrics.request(crate::metrics::Endpoint::Push);
+    let received = std::time::Instant::now();
     let mut device = authenticate(&state, &headers).await?;
     let request = decode_push_body(&headers, &body_bytes(body)?)?;
     // A cursor into another store (before a reset) says nothing about this one.
@@ -726,7 +727,8 @@ async fn push(
             format!("paling banyak {MAX_PUSH_OPERATIONS} perubahan per kiriman"),
         ));
     }
-    let response = apply_push(&state, &device, &request.operations).await?;
+    let mut response = apply_push(&state, &device, &request.operations).await?;
+    response.handled_us = Some(u64::try_from(received.elapsed().as_micros()).unwrap_or(u64::MAX));
     Ok(encode(&headers, &response))
 }
 
@@ -777,6 +779,7 @@ pub(crate) async fn apply_push(
         server_hlc,
         acknowledged_seq: result.acknowledged_seq,
         receipts: result.receipts,
+        handled_us: None,
     })
 }
 

@@ -330,6 +330,7 @@ pub async fn import(
             server_hlc: state.tick(now, []),
             acknowledged_seq: 0,
             receipts: Vec::new(),
+            handled_us: None,
         },
     };
     let receipt = seal_receipt(state, &header, &answer, &secret, now)?;

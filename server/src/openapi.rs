@@ -260,7 +260,9 @@ fn operations() -> Value {
                 "responses": ok_sync("PushResponse", json!({
                     "type": "object", "required": ["protocol", "store_id", "server_time_ms", "server_hlc", "acknowledged_seq", "receipts"],
                     "properties": { "store_id": uuid(), "acknowledged_seq": { "type": "integer", "minimum": 0 },
-                                    "receipts": array() } }))
+                                    "receipts": array(),
+                                    "handled_us": { "type": "integer", "minimum": 0,
+                                        "description": "Microseconds the server worked on the request (the agent tells its link speed from it)." } } }))
             } },
             "/api/v1/sync/pull": { "get": {
                 "summary": "Changes in the officer's scope after the cursor, in pages; 204 when there are none.",

@@ -79,6 +79,12 @@ pub struct PushResponse {
     pub acknowledged_seq: u64,
     /// One receipt per operation sent, in the order sent.
     pub receipts: Vec<Receipt>,
+    /// How long the server worked on the request, in microseconds, from the
+    /// whole body received to the answer made. The agent subtracts it from
+    /// the round trip to tell how fast its link is (and so how hard to
+    /// compress). Absent from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_us: Option<u64>,
 }
 
 /// What became of one pushed operation.
@@ -488,6 +494,7 @@ mod tests {
             server_time_ms: 1_763_797_620_500,
             server_hlc: Hlc::new(1_763_797_620_500, 0).expect("small"),
             acknowledged_seq: 7,
+            handled_us: Some(12_345),
             receipts: vec![
                 Receipt {
                     seq: 5,

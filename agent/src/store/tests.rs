@@ -653,6 +653,7 @@ fn a_bounded_stamp_named_by_a_duplicate_receipt_replaces_the_laptops() {
         server_hlc: bounded,
         acknowledged_seq: 1,
         receipts: vec![Receipt { seq: 1, outcome }],
+        handled_us: None,
     };
     let tally = store
         .apply_push_response(
@@ -699,6 +700,7 @@ fn an_acknowledged_number_beyond_the_batch_leaves_later_entries_pending() {
                     seq: 1,
                     outcome: Outcome::Duplicate { bounded_hlc: None },
                 }],
+                handled_us: None,
             },
         )
         .unwrap();

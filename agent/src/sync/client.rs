@@ -4,6 +4,7 @@
 //! again can help.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,9 +19,39 @@ use serde::de::DeserializeOwned;
 
 use super::tls::{self, Fingerprint, Pin, Seen, TlsSetupError, Trust, fingerprint_text};
 
-/// zstd level for request bodies: registrations compress about 14× at 7
-/// while costing a few milliseconds per 5,000 (see BENCHMARKS.md).
+/// zstd level for request bodies over a slow link, or one not measured yet:
+/// registrations compress about 14× at 7, at some 30 ms per 5,000 (see
+/// BENCHMARKS.md). Field links are mostly slow, so a client starts here.
 pub const REQUEST_COMPRESSION_LEVEL: i32 = 7;
+/// zstd level for request bodies once the link has proved fast
+/// ([`FAST_LINK_BYTES_PER_S`]): about three times quicker to compress, for
+/// some 12 % more bytes.
+pub const FAST_LINK_COMPRESSION_LEVEL: i32 = 3;
+/// A link that carried a push at this many compressed bytes per second or
+/// more is fast: on it, the time level 7 spends compressing exceeds the
+/// time its smaller body saves on the wire (they break even near 2.5 MB/s;
+/// EDGE, 3G and most rural 4G are far below).
+pub const FAST_LINK_BYTES_PER_S: f64 = 4_000_000.0;
+
+/// The zstd level for the next request, after a push of `sent` compressed
+/// bytes came back after `round_trip`, of which the server said it spent
+/// `handled` working (`None` from servers that do not say: the level stays
+/// the one for slow links).
+pub fn compression_level_for(sent: usize, round_trip: Duration, handled: Option<Duration>) -> i32 {
+    let Some(handled) = handled else {
+        return REQUEST_COMPRESSION_LEVEL;
+    };
+    // The time on the wire, both ways; at least a millisecond, so that a
+    // tiny push on a quick link does not divide by almost nothing.
+    let on_the_wire = round_trip
+        .saturating_sub(handled)
+        .max(Duration::from_millis(1));
+    if sent as f64 / on_the_wire.as_secs_f64() >= FAST_LINK_BYTES_PER_S {
+        FAST_LINK_COMPRESSION_LEVEL
+    } else {
+        REQUEST_COMPRESSION_LEVEL
+    }
+}
 /// Largest response body read.
 const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -194,6 +225,8 @@ pub struct Client {
     token: Option<String>,
     pin: Pin,
     seen: Arc<Mutex<Seen>>,
+    /// zstd level of the next request body ([`compression_level_for`]).
+    level: AtomicI32,
 }
 
 impl Client {
@@ -224,6 +257,7 @@ impl Client {
             token,
             pin: trust.pin,
             seen,
+            level: AtomicI32::new(REQUEST_COMPRESSION_LEVEL),
         })
     }
 
@@ -264,9 +298,22 @@ impl Client {
         self.post("/api/v1/bundle/keys", request)
     }
 
-    /// Sends one batch of the outbox.
+    /// Sends one batch of the outbox, and sets the compression of the
+    /// next request from how fast this one travelled.
     pub fn push(&self, request: &PushRequest) -> Result<PushResponse, SyncError> {
-        self.post("/api/v1/sync/push", request)
+        let (response, sent, round_trip): (PushResponse, _, _) =
+            self.post_timed("/api/v1/sync/push", request)?;
+        let handled = response.handled_us.map(Duration::from_micros);
+        self.level.store(
+            compression_level_for(sent, round_trip, handled),
+            Ordering::Relaxed,
+        );
+        Ok(response)
+    }
+
+    /// The zstd level the next request body gets.
+    pub fn compression_level(&self) -> i32 {
+        self.level.load(Ordering::Relaxed)
     }
 
     /// Asks for the changes after `cursor`; `None` when there are none.
@@ -303,8 +350,18 @@ impl Client {
         path: &str,
         body: &Q,
     ) -> Result<R, SyncError> {
+        self.post_timed(path, body).map(|(response, _, _)| response)
+    }
+
+    /// [`Client::post`], with the compressed body's size and the time from
+    /// sending it to having read the answer.
+    fn post_timed<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Q,
+    ) -> Result<(R, usize, Duration), SyncError> {
         let json = serde_json::to_vec(body).map_err(|e| SyncError::Protocol(e.to_string()))?;
-        let compressed = zstd::bulk::compress(&json, REQUEST_COMPRESSION_LEVEL)
+        let compressed = zstd::bulk::compress(&json, self.compression_level())
             .map_err(|e| SyncError::Protocol(format!("compression: {e}")))?;
         let mut request = self
             .agent
@@ -315,8 +372,10 @@ impl Client {
         if let Some(token) = &self.token {
             request = request.header("Authorization", &format!("Bearer {token}"));
         }
+        let sending = std::time::Instant::now();
         let response = request.send(&compressed[..]).map_err(|e| self.failed(e))?;
-        read(response)
+        let answer = read(response)?;
+        Ok((answer, compressed.len(), sending.elapsed()))
     }
 
     /// What a failed request means: a certificate refused by the pin or
@@ -386,4 +445,45 @@ fn read<R: DeserializeOwned>(
         code: status,
         error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fast_link_gets_the_quicker_compression_and_a_slow_or_unknown_one_the_smaller() {
+        let ms = Duration::from_millis;
+        // 365 kB pushed on loopback: 180 ms round trip, 179 of them the
+        // server's own work.
+        assert_eq!(
+            compression_level_for(365_000, ms(180), Some(ms(179))),
+            FAST_LINK_COMPRESSION_LEVEL
+        );
+        // The same body over EDGE (about 20 kB/s): 18 s on the wire.
+        assert_eq!(
+            compression_level_for(365_000, ms(18_180), Some(ms(179))),
+            REQUEST_COMPRESSION_LEVEL
+        );
+        // 4G at 1 MB/s is still slow enough for level 7 to pay.
+        assert_eq!(
+            compression_level_for(365_000, ms(545), Some(ms(180))),
+            REQUEST_COMPRESSION_LEVEL
+        );
+        // A server that does not say how long it worked: stay small.
+        assert_eq!(
+            compression_level_for(365_000, ms(180), None),
+            REQUEST_COMPRESSION_LEVEL
+        );
+        // A server that claims more than the round trip: the wire counts as
+        // a millisecond, not as nothing.
+        assert_eq!(
+            compression_level_for(1_000, ms(10), Some(ms(50))),
+            REQUEST_COMPRESSION_LEVEL
+        );
+        assert_eq!(
+            compression_level_for(5_000, ms(10), Some(ms(50))),
+            FAST_LINK_COMPRESSION_LEVEL
+        );
+    }
 }

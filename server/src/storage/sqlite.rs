@@ -571,6 +571,12 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
     let mut answers = Vec::with_capacity(jobs.len());
     // The group's count changes, written once (their sum) before the commit.
     let mut counts = crate::persons::PersonChanges::default();
+    // A push alone needs no savepoint: if it fails, the whole transaction
+    // is undone and it is the only one answered with the error. (A
+    // savepoint copies every page it first changes into a sub-journal.)
+    let alone = jobs.len() == 1;
+    // Each push's plan, kept until the answers are sent.
+    let mut leftovers = Vec::with_capacity(jobs.len());
     for job in jobs {
         let PushJob {
             device,
@@ -580,40 +586,61 @@ fn apply_pushes(connection: &mut Connection, jobs: Vec<PushJob>) {
             answer,
         } = job;
         let result = (|| -> Result<PushResult> {
+            if alone {
+                let (result, changes, plan) = push_in(&tx, &device, &operations, prepared, now)?;
+                counts.add(changes);
+                leftovers.push(plan);
+                return Ok(result);
+            }
             let savepoint = tx.savepoint()?;
-            let (result, changes) = push_in(&savepoint, &device, &operations, prepared, now)?;
+            let (result, changes, plan) = push_in(&savepoint, &device, &operations, prepared, now)?;
             savepoint.commit()?;
             counts.add(changes);
+            leftovers.push(plan);
             Ok(result)
         })();
-        answers.push((answer, result));
+        if alone && result.is_err() {
+            // Undo whatever it wrote before failing: nothing else is in the
+            // transaction.
+            let _ = answer.send(result);
+            drop(tx);
+            return;
+        }
+        answers.push((answer, result, operations));
     }
     let committed = write_person_changes(&tx, &counts).and_then(|()| Ok(tx.commit()?));
+    let mut operations = Vec::with_capacity(answers.len());
     match committed {
         Ok(()) => {
-            for (answer, result) in answers {
+            for (answer, result, sent) in answers {
                 let _ = answer.send(result);
+                operations.push(sent);
             }
         }
         Err(error) => {
-            for (answer, result) in answers {
+            for (answer, result, sent) in answers {
                 let _ = answer.send(result.and(Err(error.for_each_push())));
+                operations.push(sent);
             }
         }
     }
+    // Freed only now, after the answers went out (freeing the plans' many
+    // small allocations took a tenth of a push's time under the lock).
+    drop((operations, leftovers, counts));
 }
 
-/// One push inside the group's transaction: its result, and how it changed
-/// the coverage counts (written for the whole group at the end).
+/// One push inside the group's transaction: its result, how it changed
+/// the coverage counts (written for the whole group at the end), and its
+/// plan, whose receipts went into the result (the rest is freed later).
 fn push_in(
     connection: &Connection,
     device: &DeviceScope,
     operations: &[Operation],
     prepared: Vec<crate::ingest::PreparedOperation>,
     now: OffsetDateTime,
-) -> Result<(PushResult, crate::persons::PersonChanges)> {
+) -> Result<(PushResult, crate::persons::PersonChanges, BatchPlan)> {
     let context = load_context(connection, device, operations)?;
-    let plan = plan_prepared(
+    let mut plan = plan_prepared(
         device,
         operations,
         prepared,
@@ -628,10 +655,11 @@ fn push_in(
     let changes = person_changes(connection, &plan, &counted, now)?;
     Ok((
         PushResult {
-            receipts: plan.receipts,
+            receipts: std::mem::take(&mut plan.receipts),
             acknowledged_seq,
         },
         changes,
+        plan,
     ))
 }
 
@@ -2996,8 +3024,15 @@ mod tests {
         let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
         let budi = conformance::enrol(&storage, "Budi", &["1311"]).await;
         let rina_batch = conformance::five_registrations(&rina.scope, 1, "1311012001", 0);
+        let mut ghost = rina.scope.clone();
+        ghost.device_id = DeviceId(Uuid::new_v4());
         let jobs = [
             (&rina.scope, rina_batch.clone()),
+            // A device the store does not know: its push fails, alone.
+            (
+                &ghost,
+                conformance::five_registrations(&ghost, 3, "1311012001", 0),
+            ),
             (
                 &budi.scope,
                 conformance::five_registrations(&budi.scope, 2, "1311012001", 0),
@@ -3036,10 +3071,12 @@ mod tests {
             .expect("applied");
         let outcomes: Vec<Vec<Outcome>> = answers
             .iter()
-            .map(|answered| {
-                let result = answered.recv().expect("answered").expect("pushed");
-                assert_eq!(result.acknowledged_seq, 5);
-                result.receipts.into_iter().map(|r| r.outcome).collect()
+            .map(|answered| match answered.recv().expect("answered") {
+                Ok(result) => {
+                    assert_eq!(result.acknowledged_seq, 5);
+                    result.receipts.into_iter().map(|r| r.outcome).collect()
+                }
+                Err(_) => Vec::new(),
             })
             .collect();
         let accepted = Outcome::Accepted { bounded_hlc: None };
@@ -3048,11 +3085,45 @@ mod tests {
             outcomes,
             [
                 vec![accepted.clone(); 5],
+                Vec::new(),
                 vec![accepted; 5],
                 vec![duplicate; 5]
             ]
         );
         conformance::assert_group_stored(&storage, 10, 10).await;
+    }
+
+    #[tokio::test]
+    async fn a_push_that_fails_alone_leaves_nothing_behind() {
+        // A push applied alone has no savepoint of its own: its failure
+        // must undo the whole transaction.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = SqliteStorage::open(&dir.path().join("server.sqlite"))
+            .await
+            .expect("opens");
+        let rina = conformance::enrol(&storage, "Rina", &["1311"]).await;
+        let mut ghost = rina.scope.clone();
+        ghost.device_id = DeviceId(Uuid::new_v4());
+        // The operations are written before the unknown device is noticed.
+        let refused = storage
+            .push(
+                &ghost,
+                &conformance::five_registrations(&ghost, 3, "1311012001", 0),
+                conformance::NOW,
+            )
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        conformance::assert_group_stored(&storage, 0, 0).await;
+        let result = storage
+            .push(
+                &rina.scope,
+                &conformance::five_registrations(&rina.scope, 1, "1311012001", 0),
+                conformance::NOW,
+            )
+            .await
+            .expect("pushed");
+        assert_eq!(result.acknowledged_seq, 5);
+        conformance::assert_group_stored(&storage, 5, 5).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
