@@ -34,6 +34,7 @@
 //! [`MAX_DECODED_BYTES`] after decompression (a small body that inflates to
 //! gigabytes is refused before it does).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
@@ -46,7 +47,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lindung_shared::hlc::{Hlc, HlcClock};
-use lindung_shared::ids::StoreId;
+use lindung_shared::ids::{DeviceId, StoreId};
 use lindung_shared::protocol::{
     BundleKeysRequest, BundleKeysResponse, EnrollRequest, EnrollResponse, ErrorBody, ErrorCode,
     MAX_PULL_LIMIT, MAX_PUSH_OPERATIONS, OfficerInfo, Outcome, PROTOCOL_VERSION, PullPage,
@@ -81,6 +82,58 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The keys that open outbox bundles and sign their receipts.
     pub bundle_keys: crate::bundle::ServerKeys,
+    /// Which batches each device's pushes have reached (`after_seq`).
+    pub push_order: PushOrder,
+}
+
+/// How long a batch sent with `after_seq` waits for the batch before it.
+const PUSH_ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Per device, the greatest last sequence number of a batch this process
+/// has applied: a batch sent with `after_seq` (two in flight from one
+/// laptop, on two connections) waits here until the batch before it is
+/// applied, so the server applies a device's operations in the order they
+/// were made whatever order the requests arrive in.
+#[derive(Debug, Default)]
+pub struct PushOrder {
+    applied: Mutex<HashMap<DeviceId, u64>>,
+    changed: tokio::sync::Notify,
+}
+
+impl PushOrder {
+    /// Notes that a batch of `device` ending at `last_seq` is applied.
+    pub fn applied(&self, device: DeviceId, last_seq: u64) {
+        if let Ok(mut applied) = self.applied.lock() {
+            let reached = applied.entry(device).or_default();
+            *reached = (*reached).max(last_seq);
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn reached(&self, device: DeviceId) -> u64 {
+        self.applied
+            .lock()
+            .map(|applied| applied.get(&device).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Waits until a batch of `device` reaching `seq` is applied; false if
+    /// none is within `patience`.
+    pub async fn wait(&self, device: DeviceId, seq: u64, patience: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change in between still wakes us.
+            changed.as_mut().enable();
+            if self.reached(device) >= seq {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return false;
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -95,6 +148,7 @@ impl AppState {
             store_id,
             clock: Mutex::new(HlcClock::resume(last)),
             metrics: crate::metrics::Metrics::new(),
+            push_order: PushOrder::default(),
         })
     }
 
@@ -727,7 +781,32 @@ async fn push(
             format!("paling banyak {MAX_PUSH_OPERATIONS} perubahan per kiriman"),
         ));
     }
-    let mut response = apply_push(&state, &device, &request.operations).await?;
+    let turn = async {
+        match request.after_seq {
+            Some(after) => {
+                state
+                    .push_order
+                    .wait(device.device_id, after, PUSH_ORDER_WAIT)
+                    .await
+            }
+            None => true,
+        }
+    };
+    let Some(mut response) =
+        apply_push(&state, &device, &request.operations, Box::pin(turn)).await?
+    else {
+        let after = request.after_seq.unwrap_or_default();
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "the batch before this one (up to sequence {after}) has not arrived; send again"
+            ),
+            format!("kiriman sebelum ini (sampai nomor {after}) belum tiba; kirim ulang"),
+        ));
+    };
+    if let Some(last) = request.operations.last() {
+        state.push_order.applied(device.device_id, last.seq);
+    }
     response.handled_us = Some(u64::try_from(received.elapsed().as_micros()).unwrap_or(u64::MAX));
     Ok(encode(&headers, &response))
 }
@@ -735,14 +814,24 @@ async fn push(
 /// Stores a batch of a device's operations and makes the answer: what a
 /// push does once the request is checked. Sneakernet bundles go through
 /// here too (`crate::bundle`), so both are applied alike.
+///
+/// The batch is applied once `turn` gives true (the batch before it from
+/// the same device is in); `None` if it gives false.
 pub(crate) async fn apply_push(
     state: &AppState,
     device: &DeviceScope,
     operations: &[lindung_shared::merge::Operation],
-) -> Result<PushResponse, StorageError> {
+    turn: crate::storage::Turn<'_>,
+) -> Result<Option<PushResponse>, StorageError> {
     let now = OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-    let result = state.storage.push(device, operations, now).await?;
+    let Some(result) = state
+        .storage
+        .push_in_turn(device, operations, now, turn)
+        .await?
+    else {
+        return Ok(None);
+    };
     let (mut accepted, mut duplicates, mut rejected) = (0usize, 0usize, 0usize);
     let mut seen = Vec::new();
     for (receipt, op) in result.receipts.iter().zip(operations) {
@@ -772,7 +861,7 @@ pub(crate) async fn apply_push(
         "push"
     );
     let server_hlc = state.tick(now, seen);
-    Ok(PushResponse {
+    Ok(Some(PushResponse {
         protocol: PROTOCOL_VERSION,
         store_id: state.store_id,
         server_time_ms: unix_ms(now),
@@ -780,7 +869,7 @@ pub(crate) async fn apply_push(
         acknowledged_seq: result.acknowledged_seq,
         receipts: result.receipts,
         handled_us: None,
-    })
+    }))
 }
 
 /// Query of a pull.
@@ -879,6 +968,7 @@ mod tests {
             known_store_id: None,
             device_time_ms: 1_763_797_620_000,
             pulled_upto: Some(3),
+            after_seq: None,
             operations: vec![Operation {
                 device_id: DeviceId(Uuid::from_u128(1)),
                 seq: 4,
@@ -1008,5 +1098,40 @@ mod tests {
             "{:?}",
             refused
         );
+    }
+}
+
+#[cfg(test)]
+mod push_order_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use lindung_shared::ids::DeviceId;
+    use uuid::Uuid;
+
+    use super::PushOrder;
+
+    #[tokio::test]
+    async fn a_batch_waits_for_the_one_before_it_and_no_longer() {
+        let order = Arc::new(PushOrder::default());
+        let laptop = DeviceId(Uuid::from_u128(1));
+        let other = DeviceId(Uuid::from_u128(2));
+        // The second batch (after sequence 500) arrives first and waits.
+        let waiting = tokio::spawn({
+            let order = Arc::clone(&order);
+            async move { order.wait(laptop, 500, Duration::from_secs(30)).await }
+        });
+        tokio::task::yield_now().await;
+        // Another laptop's batch, or an earlier one of this laptop, is not it.
+        order.applied(other, 900);
+        order.applied(laptop, 499);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "let through before its turn");
+        order.applied(laptop, 500);
+        assert!(waiting.await.expect("joined"), "its turn came");
+        // Once applied, later waits for it return at once.
+        assert!(order.wait(laptop, 120, Duration::ZERO).await);
+        // A batch whose predecessor never comes is refused after the wait.
+        assert!(!order.wait(laptop, 501, Duration::from_millis(20)).await);
     }
 }

@@ -306,7 +306,10 @@ pub async fn import(
     }
     let mut answer: Option<PushResponse> = None;
     for batch in request.operations.chunks(MAX_PUSH_OPERATIONS) {
-        let response = apply_push(state, &scope, batch).await?;
+        let go = Box::pin(std::future::ready(true));
+        let Some(response) = apply_push(state, &scope, batch, go).await? else {
+            continue;
+        };
         answer = Some(match answer {
             None => response,
             Some(mut so_far) => {

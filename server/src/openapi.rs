@@ -255,6 +255,8 @@ fn operations() -> Value {
                         "known_store_id": { "type": ["string", "null"], "format": "uuid" },
                         "device_time_ms": { "type": "integer", "minimum": 0 },
                         "pulled_upto": { "type": ["integer", "null"], "minimum": 0 },
+                        "after_seq": { "type": ["integer", "null"], "minimum": 0,
+                            "description": "Last sequence of the batch sent just before this one, still unanswered: applied only after it (else 503 unavailable, send again)." },
                         "operations": { "type": "array", "maxItems": MAX_PUSH_OPERATIONS, "items": operation_schema() }
                     } } } } },
                 "responses": ok_sync("PushResponse", json!({

@@ -196,9 +196,14 @@ pub struct Version {
 /// record created by one operation stores each stamp once, not once per field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordState {
-    /// Per field, all versions in ascending order; the last one is current.
-    fields: BTreeMap<Field, Vec<Version>>,
+    /// Per field (at [`Field::index`]), all versions in ascending order; the
+    /// last one is current. A fixed array of inline vectors: most fields of
+    /// most records have one version, which then costs no allocation.
+    fields: [FieldVersions; Field::COUNT],
 }
+
+/// The versions of one field of a record, ascending.
+type FieldVersions = smallvec::SmallVec<[Version; 1]>;
 
 /// One stamp and what it wrote, as a [`RecordState`] is serialised.
 #[derive(Serialize)]
@@ -220,7 +225,7 @@ struct StampedChanges {
 impl Serialize for RecordState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut groups: BTreeMap<Stamp, Vec<&Change>> = BTreeMap::new();
-        for versions in self.fields.values() {
+        for versions in &self.fields {
             for version in versions {
                 groups
                     .entry(version.stamp)
@@ -252,7 +257,7 @@ impl<'de> Deserialize<'de> for RecordState {
                 seq: group.seq,
             };
             for change in group.changes {
-                let versions = state.fields.entry(change.field()).or_default();
+                let versions = &mut state.fields[change.field().index()];
                 let version = Version { stamp, change };
                 if let Err(position) = versions.binary_search(&version) {
                     versions.insert(position, version);
@@ -286,7 +291,7 @@ impl RecordState {
         let mut applied = Applied::default();
         for change in &op.changes {
             let field = change.field();
-            let versions = self.fields.entry(field).or_default();
+            let versions = &mut self.fields[field.index()];
             let version = Version {
                 stamp,
                 change: change.clone(),
@@ -310,8 +315,11 @@ impl RecordState {
     /// merge: the union of both version sets).
     pub fn absorb(&mut self, other: &RecordState) -> Applied {
         let mut applied = Applied::default();
-        for (field, theirs) in &other.fields {
-            let ours = self.fields.entry(*field).or_default();
+        for (field, theirs) in Field::ALL.iter().zip(&other.fields) {
+            if theirs.is_empty() {
+                continue;
+            }
+            let ours = &mut self.fields[field.index()];
             let previous_current = ours.last().cloned();
             for version in theirs {
                 if let Err(position) = ours.binary_search(version) {
@@ -328,39 +336,33 @@ impl RecordState {
 
     /// The current value of a field, if any operation wrote it.
     pub fn current(&self, field: Field) -> Option<&Change> {
-        self.fields
-            .get(&field)
-            .and_then(|v| v.last())
-            .map(|v| &v.change)
+        self.fields[field.index()].last().map(|v| &v.change)
     }
 
     /// The stamp of a field's current value.
     pub fn current_stamp(&self, field: Field) -> Option<Stamp> {
-        self.fields
-            .get(&field)
-            .and_then(|v| v.last())
-            .map(|v| v.stamp)
+        self.fields[field.index()].last().map(|v| v.stamp)
     }
 
     /// Every version a field ever had, oldest first; the last is current.
     pub fn history(&self, field: Field) -> &[Version] {
-        self.fields
-            .get(&field)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+        &self.fields[field.index()]
     }
 
     /// Every overwritten version (not current), field by field, oldest first.
     pub fn overwritten(&self) -> impl Iterator<Item = (Field, &Version)> {
-        self.fields.iter().flat_map(|(field, versions)| {
-            let older = versions.len().saturating_sub(1);
-            versions[..older].iter().map(move |v| (*field, v))
-        })
+        Field::ALL
+            .iter()
+            .zip(&self.fields)
+            .flat_map(|(field, versions)| {
+                let older = versions.len().saturating_sub(1);
+                versions[..older].iter().map(move |v| (*field, v))
+            })
     }
 
     /// Total number of versions held, current and overwritten.
     pub fn version_count(&self) -> usize {
-        self.fields.values().map(Vec::len).sum()
+        self.fields.iter().map(|versions| versions.len()).sum()
     }
 
     /// The registration as it stands, or the fields still missing (an edit

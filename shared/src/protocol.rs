@@ -60,6 +60,14 @@ pub struct PushRequest {
     /// without seeing the value it overwrites) from a later edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pulled_upto: Option<u64>,
+    /// The last sequence number of the batch this device sent just before
+    /// this one, still unanswered (an agent on a fast link keeps two batches
+    /// in flight). The server applies this batch only once it has applied
+    /// that one, so an edit never arrives before the registration it edits;
+    /// if that batch does not come, this one is refused as `unavailable`,
+    /// to be sent again. `None`: apply it as it comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_seq: Option<u64>,
     /// The operations, ascending by `seq`.
     pub operations: Vec<Operation>,
 }
@@ -486,6 +494,7 @@ mod tests {
             known_store_id: Some(store_id),
             device_time_ms: 1_763_797_620_000,
             pulled_upto: Some(7),
+            after_seq: Some(4),
             operations: vec![operation()],
         });
         round_trip(&PushResponse {
@@ -696,6 +705,7 @@ mod tests {
                 known_store_id: Some(StoreId(Uuid::from_u128(9))),
                 device_time_ms: 1_763_797_620_000,
                 pulled_upto: Some(7),
+                after_seq: None,
                 operations: vec![operation],
             })
             .unwrap()

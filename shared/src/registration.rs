@@ -281,6 +281,14 @@ macro_rules! fields {
             /// Every field, in declaration order.
             pub const ALL: &'static [Field] = &[$(Field::$variant),+];
 
+            /// How many fields there are.
+            pub const COUNT: usize = Field::ALL.len();
+
+            /// The field's place in [`Field::ALL`] (declaration order).
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
             /// Stable snake_case name, used in error messages, the wire and storage.
             pub fn as_str(self) -> &'static str {
                 match self { $(Field::$variant => $code,)+ }

@@ -564,3 +564,68 @@ fn a_server_restored_from_a_backup_gets_back_from_the_laptop_what_it_lacks() {
     assert_eq!(laptop.pending_changes(), 0);
     assert_eq!(count(&central.stats(), "records"), 6);
 }
+
+#[test]
+fn two_batches_in_flight_are_applied_in_order_and_once_even_when_an_answer_is_lost() {
+    let central = Central::start();
+    let officer = central.add_officer("Rina Marlina", &["131101"]);
+    let proxy = FaultProxy::start(central.address());
+    let laptop = Laptop::init("Rina");
+    laptop.enroll(&central, &officer, &proxy.url());
+    // Five rounds of 200 operations, one batch each: 197 new workers, and
+    // new phone numbers for three workers of the round before. So every
+    // batch edits records the batch before it creates: were the server to
+    // take a batch before the one it follows, it would not know those
+    // records and refuse the edits.
+    let phone = |i: u64| format!("0812345{i:05}");
+    let mut edited = Vec::new();
+    for round in 0..5u64 {
+        import(&laptop, round * 197, 197);
+        let previous = round.checked_sub(1).map(|r| r * 197);
+        for i in previous
+            .map(|first| [first + 10, first + 100, first + 190])
+            .unwrap_or_default()
+        {
+            let out = laptop.agent(["edit", &nik(i), "--phone", &phone(i)]);
+            assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+            edited.push(i);
+        }
+    }
+    // Batches of 200: this loopback link carries them well within the
+    // target, so two are in flight at once (on two connections). The first
+    // connection is slow, so the batch on the second overtakes it; a later
+    // connection's answer is lost after the server committed (the answer
+    // to a later batch may still say the server holds those operations:
+    // the agent then counts them as sent).
+    let made = laptop.pending_changes();
+    proxy.inject(Fault::Delay(Duration::from_millis(20)));
+    proxy.inject(Fault::DropResponse);
+    let sync = |laptop: &Laptop| {
+        let mut command = laptop.command();
+        command
+            .args(["sync", "--json"])
+            .env("LINDUNG_PUSH_BATCH", "200");
+        lindung_tests::Finished::from_output(command.output().expect("agent runs"))
+    };
+    let cut = sync(&laptop);
+    assert_ne!(cut.code, Some(0), "the lost answer is felt: {}", cut.stdout);
+    assert!(laptop.pending_changes() > 0);
+    let done = sync(&laptop);
+    assert_eq!(done.code, Some(0), "{}{}", done.stdout, done.stderr);
+    let summary = &done.json()["summary"];
+    assert_eq!(summary["rejected"].as_u64(), Some(0), "{}", done.stdout);
+    assert_eq!(proxy.queued(), 0, "both faults were used");
+    let stats = central.stats();
+    assert_eq!(count(&stats, "records"), 5 * 197);
+    assert_eq!(count(&stats, "operations"), made, "no duplicate");
+    assert_eq!(laptop.pending_changes(), 0);
+    // Every edit reached the server: a second laptop pulls them.
+    let other = Laptop::init("Rina (laptop 2)");
+    other.enroll(&central, &officer, &central.url());
+    other.sync();
+    for i in edited {
+        let shown = other.agent(["show", &nik(i), "--json"]).json();
+        let expected = format!("+62{}", &phone(i)[1..]);
+        assert_eq!(shown["registration"]["phone"], expected.as_str(), "{shown}");
+    }
+}

@@ -314,7 +314,7 @@ impl Client {
     }
 
     /// The zstd level the next request body gets.
-    pub fn compression_level(&self) -> i32 {
+    fn compression_level(&self) -> i32 {
         self.level.load(Ordering::Relaxed)
     }
 
@@ -376,8 +376,11 @@ impl Client {
         }
         let sending = std::time::Instant::now();
         let response = request.send(&compressed[..]).map_err(|e| self.failed(e))?;
-        let answer = read(response)?;
-        Ok((answer, compressed.len(), sending.elapsed()))
+        // The round trip ends when the answer's body is in: decoding it is
+        // this laptop's work, not the link's.
+        let (status, body) = receive(response)?;
+        let round_trip = sending.elapsed();
+        Ok((answer(status, &body)?, compressed.len(), round_trip))
     }
 
     /// What a failed request means: a certificate refused by the pin or
@@ -404,9 +407,13 @@ fn unreachable(error: ureq::Error) -> SyncError {
     SyncError::Unreachable(error.to_string())
 }
 
-fn read<R: DeserializeOwned>(
-    mut response: ureq::http::Response<ureq::Body>,
-) -> Result<R, SyncError> {
+fn read<R: DeserializeOwned>(response: ureq::http::Response<ureq::Body>) -> Result<R, SyncError> {
+    let (status, body) = receive(response)?;
+    answer(status, &body)
+}
+
+/// An answer's status and its body, uncompressed.
+fn receive(mut response: ureq::http::Response<ureq::Body>) -> Result<(u16, Vec<u8>), SyncError> {
     let status = response.status().as_u16();
     let zstd = response
         .headers()
@@ -428,10 +435,15 @@ fn read<R: DeserializeOwned>(
     } else {
         raw
     };
+    Ok((status, bytes))
+}
+
+/// The answer in `bytes`, or the error the server sent with `status`.
+fn answer<R: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<R, SyncError> {
     if (200..300).contains(&status) {
-        return serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()));
+        return serde_json::from_slice(bytes).map_err(|e| SyncError::Protocol(e.to_string()));
     }
-    let error = match serde_json::from_slice::<ErrorBody>(&bytes) {
+    let error = match serde_json::from_slice::<ErrorBody>(bytes) {
         Ok(body) => body.error,
         Err(_) => WireError::new(
             if status >= 500 {

@@ -70,6 +70,12 @@ pub trait Transport {
         limit: u32,
         store: Option<StoreId>,
     ) -> Result<Option<PullPage>, SyncError>;
+
+    /// This transport as one that carries requests from several threads at
+    /// once (so a run keeps two pushes in flight), if it can.
+    fn concurrent(&self) -> Option<&(dyn Transport + Sync)> {
+        None
+    }
 }
 
 impl Transport for Client {
@@ -84,6 +90,10 @@ impl Transport for Client {
         store: Option<StoreId>,
     ) -> Result<Option<PullPage>, SyncError> {
         Client::pull(self, cursor, limit, store)
+    }
+
+    fn concurrent(&self) -> Option<&(dyn Transport + Sync)> {
+        Some(self)
     }
 }
 
@@ -470,18 +480,23 @@ pub fn push_request(
         pulled_upto: known_store_id.map(|_| pulled_upto),
         known_store_id,
         device_time_ms: crate::output::unix_ms(now),
+        after_seq: None,
         operations,
     })
 }
 
 /// Pushes the outbox in batches until nothing is pending.
 ///
-/// Two batches overlap: while one is on the wire (and the server applies
-/// it), a helper thread records the answer to the previous one and reads
-/// the operations after it from the store. Recording an answer late is
-/// safe: until it is recorded those operations are still pending, and a
-/// run that stops in between sends them again, which the server answers as
-/// duplicates.
+/// Each request goes out from a thread of its own while this one works the
+/// store: it records the answer to the previous batch and reads the next.
+/// On a link fast enough for the largest batches ([`largest_batch`]), and with a transport
+/// that can carry two requests at once, two batches are in flight: the
+/// second names the first's last sequence number (`after_seq`), and the
+/// server applies it only after the first, so it decodes and checks the
+/// second while it stores the first. Answers are recorded in the order the
+/// batches were sent. Recording an answer late is safe: until it is
+/// recorded those operations are still pending, and a run that stops in
+/// between sends them again, which the server answers as duplicates.
 fn push_all(
     store: &mut Store,
     transport: &dyn Transport,
@@ -489,105 +504,195 @@ fn push_all(
     progress: &mut dyn FnMut(Progress),
     now: &dyn Fn() -> OffsetDateTime,
 ) -> Result<(), SyncError> {
-    let mut total = store.pending_count()?;
-    let mut last_first_seq = None;
-    let mut batch_size = FIRST_BATCH;
-    // Pending operations read while the previous batch was in flight.
-    let mut ahead: Option<Vec<lindung_shared::merge::Operation>> = None;
-    // A batch answered whose answer is not recorded yet.
-    let mut answered: Option<(PushRequest, PushResponse)> = None;
-    loop {
-        let batch = match ahead.take() {
-            Some(mut operations) => {
-                operations.truncate(batch_size);
-                operations
+    let concurrent = transport.concurrent();
+    let largest = largest_batch();
+    std::thread::scope(|scope| {
+        let mut total = store.pending_count()?;
+        let mut batch_size = FIRST_BATCH.min(largest);
+        // The last sequence number read for sending (`None`: from the start).
+        let mut read_upto: Option<u64> = None;
+        // Pending operations after `read_upto`, read while batches travel.
+        let mut ahead: Option<Vec<lindung_shared::merge::Operation>> = None;
+        let mut in_flight: std::collections::VecDeque<InFlight<'_>> = Default::default();
+        // The oldest batch's answer, recorded once the next batches are off.
+        let mut to_record: Option<(std::sync::Arc<PushRequest>, PushResponse)> = None;
+        // Times the outbox was found pending again (a reset server).
+        let mut restarts = 0;
+        loop {
+            // Fill the pipeline.
+            let depth = match concurrent {
+                Some(_) if batch_size >= largest => PIPELINE_DEPTH,
+                _ => 1,
+            };
+            while in_flight.len() < depth {
+                let mut batch = match (ahead.take(), read_upto) {
+                    (Some(read), _) => read,
+                    (None, None) => store.pending_operations(batch_size)?,
+                    (None, Some(after)) => store.pending_operations_after(after, batch_size)?,
+                };
+                batch.truncate(batch_size);
+                let Some(last) = batch.last().map(|op| op.seq) else {
+                    break;
+                };
+                read_upto = Some(last);
+                progress(Progress::Pushing {
+                    done: summary.sent,
+                    total,
+                });
+                let mut request = push_request(store, batch, now())?;
+                request.after_seq = in_flight.back().map(|sent| sent.last_seq);
+                summary.requests += 1;
+                in_flight.push_back(InFlight::send(scope, transport, concurrent, request, last));
             }
-            None => store.pending_operations(batch_size)?,
-        };
-        let Some(first) = batch.first() else { break };
-        // A batch that starts where the previous one did made no progress
-        // (the server answered without receipts): stop rather than loop.
-        if last_first_seq == Some(first.seq) {
-            break;
+            if let Some((request, response)) = to_record.take() {
+                let tally = store.apply_push_response(&request.operations, &response)?;
+                if count(summary, request.operations.len(), &tally) && restarts < MAX_RESTARTS {
+                    // Another server store: everything is pending again.
+                    // Take the answers still coming, then send from the start.
+                    restarts += 1;
+                    for later in in_flight.drain(..) {
+                        let (request, answer, _) = later.wait();
+                        let response = answer.and_then(|r| checked(&request, r))?;
+                        let tally = store.apply_push_response(&request.operations, &response)?;
+                        count(summary, request.operations.len(), &tally);
+                    }
+                    (read_upto, ahead) = (None, None);
+                    total = summary.sent + store.pending_count()?;
+                    continue;
+                }
+            }
+            let Some(oldest) = in_flight.pop_front() else {
+                break;
+            };
+            if ahead.is_none() && matches!(oldest.answer, Answer::Coming(_)) {
+                // Read the next batch while this one travels.
+                let after = read_upto.unwrap_or(oldest.last_seq);
+                ahead = Some(store.pending_operations_after(after, PUSH_BATCH)?);
+            }
+            let (request, answer, took) = oldest.wait();
+            match answer.and_then(|response| checked(&request, response)) {
+                Ok(response) => {
+                    batch_size = next_batch(request.operations.len(), took).min(largest);
+                    summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
+                    to_record = Some((request, response));
+                }
+                Err(error) => {
+                    // Later batches may have gone through: keep their answers.
+                    for later in in_flight.drain(..) {
+                        let (request, answer, _) = later.wait();
+                        if let Ok(response) = answer.and_then(|r| checked(&request, r)) {
+                            let tally =
+                                store.apply_push_response(&request.operations, &response)?;
+                            count(summary, request.operations.len(), &tally);
+                        }
+                    }
+                    return Err(error);
+                }
+            }
         }
-        last_first_seq = Some(first.seq);
         progress(Progress::Pushing {
             done: summary.sent,
-            total,
+            total: total.max(summary.sent),
         });
-        let request = push_request(store, batch, now())?;
-        let after = request.operations.last().map_or(0, |op| op.seq);
-        summary.requests += 1;
-        let previous = answered.take();
-        let reader: &mut Store = store;
-        let (response, took, behind) = std::thread::scope(|scope| {
-            let helper = scope.spawn(move || -> Result<_, SyncError> {
-                let tally = match &previous {
-                    Some((request, response)) => {
-                        Some(reader.apply_push_response(&request.operations, response)?)
-                    }
-                    None => None,
-                };
-                let ahead = reader.pending_operations_after(after, PUSH_BATCH)?;
-                Ok((previous, tally, ahead))
-            });
+        Ok(())
+    })
+}
+
+/// Caps the operations per push request (from [`MIN_BATCH`] to
+/// [`PUSH_BATCH`], the default): smaller batches lose less to a cut
+/// connection on a link that drops often.
+pub const PUSH_BATCH_ENV: &str = "LINDUNG_PUSH_BATCH";
+
+/// The largest batch a run sends ([`PUSH_BATCH_ENV`]). A link that carries
+/// batches of this size within [`BATCH_TARGET`] gets two in flight.
+fn largest_batch() -> usize {
+    std::env::var(PUSH_BATCH_ENV)
+        .ok()
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .map_or(PUSH_BATCH, |size| size.clamp(MIN_BATCH, PUSH_BATCH))
+}
+
+/// Batches in flight at once on a fast link.
+const PIPELINE_DEPTH: usize = 2;
+
+/// Times one run starts the outbox over because the server store changed.
+const MAX_RESTARTS: u32 = 2;
+
+/// A push request sent, its answer coming.
+struct InFlight<'scope> {
+    request: std::sync::Arc<PushRequest>,
+    last_seq: u64,
+    answer: Answer<'scope>,
+}
+
+type Answered = (Result<PushResponse, SyncError>, std::time::Duration);
+
+enum Answer<'scope> {
+    /// Sent from this thread (a transport that carries one request at a time).
+    Ready(Answered),
+    /// Sent from a thread of its own.
+    Coming(std::thread::ScopedJoinHandle<'scope, Answered>),
+}
+
+impl<'scope> InFlight<'scope> {
+    fn send<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        transport: &dyn Transport,
+        concurrent: Option<&'env (dyn Transport + Sync)>,
+        request: PushRequest,
+        last_seq: u64,
+    ) -> InFlight<'scope> {
+        let request = std::sync::Arc::new(request);
+        let timed = |transport: &dyn Transport, request: &PushRequest| {
             let sending = std::time::Instant::now();
-            let response = transport.push(&request);
-            let took = sending.elapsed();
-            let behind = helper
-                .join()
-                .unwrap_or_else(|_| Err(SyncError::Protocol("the push helper failed".into())));
-            (response, took, behind)
-        });
-        let (previous, tally, read_ahead) = behind?;
-        if let (Some((sent, _)), Some(tally)) = (&previous, tally) {
-            if count(summary, sent.operations.len(), &tally) {
-                // Everything is pending again: send from the start.
-                total = summary.sent + store.pending_count()?;
-                last_first_seq = None;
-            } else {
-                ahead = Some(read_ahead);
+            let answer = transport.push(request);
+            (answer, sending.elapsed())
+        };
+        let answer = match concurrent {
+            Some(transport) => {
+                let request = std::sync::Arc::clone(&request);
+                Answer::Coming(scope.spawn(move || timed(transport, &request)))
             }
-        } else {
-            ahead = Some(read_ahead);
-        }
-        let response = response?;
-        batch_size = next_batch(request.operations.len(), took);
-        summary.clock_offset_s = Some(offset_s(now(), response.server_time_ms));
-        if response.receipts.len() != request.operations.len() {
-            return Err(SyncError::Protocol(format!(
-                "{} receipts for {} operations",
-                response.receipts.len(),
-                request.operations.len()
-            )));
-        }
-        if last_first_seq.is_none() {
-            // Re-sending from the start: record this answer first.
-            let tally = store.apply_push_response(&request.operations, &response)?;
-            count(summary, request.operations.len(), &tally);
-            total = summary.sent + store.pending_count()?;
-            ahead = None;
-        } else {
-            answered = Some((request, response));
+            None => Answer::Ready(timed(transport, &request)),
+        };
+        InFlight {
+            request,
+            last_seq,
+            answer,
         }
     }
-    if let Some((request, response)) = answered {
-        let tally = store.apply_push_response(&request.operations, &response)?;
-        if count(summary, request.operations.len(), &tally) {
-            // The last answer came from a reset server: send it everything.
-            total = summary.sent + store.pending_count()?;
-            progress(Progress::Pushing {
-                done: summary.sent,
-                total,
-            });
-            return push_all(store, transport, summary, progress, now);
-        }
+
+    /// The request, its answer and how long the answer took.
+    fn wait(
+        self,
+    ) -> (
+        std::sync::Arc<PushRequest>,
+        Result<PushResponse, SyncError>,
+        std::time::Duration,
+    ) {
+        let (answer, took) = match self.answer {
+            Answer::Ready(answered) => answered,
+            Answer::Coming(handle) => handle.join().unwrap_or_else(|_| {
+                (
+                    Err(SyncError::Protocol("the push thread failed".into())),
+                    std::time::Duration::ZERO,
+                )
+            }),
+        };
+        (self.request, answer, took)
     }
-    progress(Progress::Pushing {
-        done: summary.sent,
-        total: total.max(summary.sent),
-    });
-    Ok(())
+}
+
+/// The answer to `request`, if it has a receipt for every operation.
+fn checked(request: &PushRequest, response: PushResponse) -> Result<PushResponse, SyncError> {
+    if response.receipts.len() != request.operations.len() {
+        return Err(SyncError::Protocol(format!(
+            "{} receipts for {} operations",
+            response.receipts.len(),
+            request.operations.len()
+        )));
+    }
+    Ok(response)
 }
 
 /// Adds a recorded answer to the summary; true when it came from another

@@ -965,6 +965,10 @@ pub struct RecordsPage {
 
 /// Everything the server stores. Implemented once per backend; the
 /// conformance suite checks that both behave the same.
+/// What a push waits for before it is applied ([`Storage::push_in_turn`]):
+/// true when its turn has come, false when it never will.
+pub type Turn<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+
 #[async_trait]
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Which backend and where, password hidden.
@@ -1055,7 +1059,24 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         device: &DeviceScope,
         operations: &[Operation],
         now: OffsetDateTime,
-    ) -> Result<PushResult>;
+    ) -> Result<PushResult> {
+        let go = Box::pin(std::future::ready(true));
+        self.push_in_turn(device, operations, now, go)
+            .await?
+            .ok_or_else(|| StorageError::Task("a push without a turn was not applied".into()))
+    }
+
+    /// [`Storage::push`] of a batch that must wait its turn (the batch
+    /// before it from the same device): the operations are checked first,
+    /// then `turn` is awaited, and they are applied only if it gives true
+    /// (else `None`, nothing applied).
+    async fn push_in_turn<'a>(
+        &'a self,
+        device: &'a DeviceScope,
+        operations: &'a [Operation],
+        now: OffsetDateTime,
+        turn: Turn<'a>,
+    ) -> Result<Option<PushResult>>;
 
     /// The changes in the device's scope after `cursor`, made by other
     /// devices. An operation that moves a record into the device's regions

@@ -48,7 +48,7 @@ use super::{
     EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult,
     PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role, STAFF_OFFICER_ID,
     ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest, StaffSession, Storage,
-    StorageError, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
+    StorageError, Turn, entered_scope, from_json, from_ms, from_seq, json, ms, operation_body,
     parse_hash, prepare_push, record_state, records_page, to_seq, written_by_others,
 };
 use crate::ingest::{
@@ -1932,16 +1932,20 @@ impl Storage for PostgresStorage {
         Ok(changed > 0)
     }
 
-    async fn push(
-        &self,
-        device: &DeviceScope,
-        operations: &[Operation],
+    async fn push_in_turn<'a>(
+        &'a self,
+        device: &'a DeviceScope,
+        operations: &'a [Operation],
         now: OffsetDateTime,
-    ) -> Result<PushResult> {
+        turn: Turn<'a>,
+    ) -> Result<Option<PushResult>> {
         // Checking the operations needs no database: done before the push
         // lock, so concurrent pushes check theirs at the same time.
         let (device, operations, prepared) =
             prepare_push(device.clone(), operations.to_vec(), now).await?;
+        if !turn.await {
+            return Ok(None);
+        }
         let (answer, mut answered) = tokio::sync::oneshot::channel();
         self.pushes.waiting.add(QueuedPush {
             device,
@@ -1958,7 +1962,7 @@ impl Storage for PostgresStorage {
                         Err(StorageError::Task(
                             "the push's group transaction ended without an answer".into(),
                         ))
-                    });
+                    }).map(Some);
                 }
                 leader = Arc::clone(&self.pushes.leader).lock_owned() => {
                     let pushes = self.pushes.waiting.take();

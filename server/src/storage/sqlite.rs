@@ -30,8 +30,8 @@ use super::{
     EnrollRefusal, Enrollment, MergeEntry, NewEnrollmentCode, NewStaffSession, Officer, PullResult,
     PushQueue, PushResult, RecordsPage, ReferenceReplaced, Resolution, Result, Role,
     STAFF_OFFICER_ID, ServerBundleKeys, StaffAccount, StaffAction, StaffOutcome, StaffRequest,
-    StaffSession, Storage, StorageError, entered_scope, from_json, from_ms, from_seq, json, ms,
-    operation_body, parse_hash, prepare_push, record_state, records_page, to_seq,
+    StaffSession, Storage, StorageError, Turn, entered_scope, from_json, from_ms, from_seq, json,
+    ms, operation_body, parse_hash, prepare_push, record_state, records_page, to_seq,
     written_by_others,
 };
 use crate::ingest::{
@@ -541,7 +541,8 @@ pub struct SqliteStorage {
     /// Pushes waiting for the connection (group commit). A push is prepared
     /// ([`crate::ingest::prepare`]) before it queues; whichever push then gets
     /// the connection applies every queued push in one transaction, each in a
-    /// savepoint of its own, and answers them all after the one commit. So
+    /// savepoint of its own (unless it is alone: then the transaction itself
+    /// undoes it), and answers them all after the one commit. So
     /// many laptops pushing at once share commits: every index page they touch
     /// is written to the WAL (and synced) once per group instead of once per
     /// push, and the coverage count changes of the whole group are written once,
@@ -2062,15 +2063,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn push(
-        &self,
-        device: &DeviceScope,
-        operations: &[Operation],
+    async fn push_in_turn<'a>(
+        &'a self,
+        device: &'a DeviceScope,
+        operations: &'a [Operation],
         now: OffsetDateTime,
-    ) -> Result<PushResult> {
+        turn: Turn<'a>,
+    ) -> Result<Option<PushResult>> {
         // Outside the lock: several pushes prepare at once.
         let (device, operations, prepared) =
             prepare_push(device.clone(), operations.to_vec(), now).await?;
+        if !turn.await {
+            return Ok(None);
+        }
         let connection = Arc::clone(&self.connection);
         let pushes = Arc::clone(&self.pushes);
         let result = tokio::task::spawn_blocking(move || {
@@ -2107,7 +2112,7 @@ impl Storage for SqliteStorage {
         .await
         .map_err(|e| StorageError::Task(e.to_string()))?;
         self.checkpointer.nudge();
-        result
+        result.map(Some)
     }
 
     async fn pull(&self, device: &DeviceScope, cursor: u64, limit: u32) -> Result<PullResult> {
