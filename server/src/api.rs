@@ -89,44 +89,67 @@ pub struct AppState {
 /// How long a batch sent with `after_seq` waits for the batch before it.
 const PUSH_ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Per device, the greatest last sequence number of a batch this process
-/// has applied: a batch sent with `after_seq` (two in flight from one
-/// laptop, on two connections) waits here until the batch before it is
-/// applied, so the server applies a device's operations in the order they
-/// were made whatever order the requests arrive in.
+/// Per device, how far this process has taken its batches: a batch sent
+/// with `after_seq` (two in flight from one laptop, on two connections)
+/// is checked only once the batch before it is (the two would otherwise
+/// share the cores and both finish later), and applied only once that
+/// batch is applied, so the server applies a device's operations in the
+/// order they were made whatever order the requests arrive in.
 #[derive(Debug, Default)]
 pub struct PushOrder {
-    applied: Mutex<HashMap<DeviceId, u64>>,
+    /// Per device: the greatest last sequence of a batch checked, and of one applied.
+    reached: Mutex<HashMap<DeviceId, [u64; 2]>>,
     changed: tokio::sync::Notify,
 }
 
+/// How far a batch has been taken ([`PushOrder`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushStage {
+    /// Its operations are checked; it waits for its turn or is being applied.
+    Checked = 0,
+    /// It is applied and committed.
+    Applied = 1,
+}
+
 impl PushOrder {
-    /// Notes that a batch of `device` ending at `last_seq` is applied.
-    pub fn applied(&self, device: DeviceId, last_seq: u64) {
-        if let Ok(mut applied) = self.applied.lock() {
-            let reached = applied.entry(device).or_default();
-            *reached = (*reached).max(last_seq);
+    /// Notes that a batch of `device` ending at `last_seq` reached `stage`
+    /// (an applied batch was checked too).
+    pub fn reached(&self, device: DeviceId, stage: PushStage, last_seq: u64) {
+        if let Ok(mut reached) = self.reached.lock() {
+            let stages = reached.entry(device).or_default();
+            for passed in &mut stages[..=stage as usize] {
+                *passed = (*passed).max(last_seq);
+            }
         }
         self.changed.notify_waiters();
     }
 
-    fn reached(&self, device: DeviceId) -> u64 {
-        self.applied
+    fn reached_by(&self, device: DeviceId, stage: PushStage) -> u64 {
+        self.reached
             .lock()
-            .map(|applied| applied.get(&device).copied().unwrap_or_default())
+            .map(|reached| {
+                reached
+                    .get(&device)
+                    .map_or(0, |stages| stages[stage as usize])
+            })
             .unwrap_or_default()
     }
 
-    /// Waits until a batch of `device` reaching `seq` is applied; false if
-    /// none is within `patience`.
-    pub async fn wait(&self, device: DeviceId, seq: u64, patience: std::time::Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + patience;
+    /// Waits until a batch of `device` reaching `seq` has reached `stage`;
+    /// false if none has by `deadline`.
+    pub async fn wait(
+        &self,
+        device: DeviceId,
+        stage: PushStage,
+        seq: u64,
+        deadline: tokio::time::Instant,
+    ) -> bool {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             // Registered before the check, so a change in between still wakes us.
             changed.as_mut().enable();
-            if self.reached(device) >= seq {
+            if self.reached_by(device, stage) >= seq {
                 return true;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
@@ -781,12 +804,28 @@ async fn push(
             format!("paling banyak {MAX_PUSH_OPERATIONS} perubahan per kiriman"),
         ));
     }
+    let device_id = device.device_id;
+    let deadline = tokio::time::Instant::now() + PUSH_ORDER_WAIT;
+    if let Some(after) = request.after_seq {
+        // Whether or not it comes in time, the wait below decides.
+        let _ = state
+            .push_order
+            .wait(device_id, PushStage::Checked, after, deadline)
+            .await;
+    }
+    let last_seq = request.operations.last().map(|op| op.seq);
+    // Awaited once the operations are checked, before they are applied.
     let turn = async {
+        if let Some(last) = last_seq {
+            state
+                .push_order
+                .reached(device_id, PushStage::Checked, last);
+        }
         match request.after_seq {
             Some(after) => {
                 state
                     .push_order
-                    .wait(device.device_id, after, PUSH_ORDER_WAIT)
+                    .wait(device_id, PushStage::Applied, after, deadline)
                     .await
             }
             None => true,
@@ -804,8 +843,10 @@ async fn push(
             format!("kiriman sebelum ini (sampai nomor {after}) belum tiba; kirim ulang"),
         ));
     };
-    if let Some(last) = request.operations.last() {
-        state.push_order.applied(device.device_id, last.seq);
+    if let Some(last) = last_seq {
+        state
+            .push_order
+            .reached(device_id, PushStage::Applied, last);
     }
     response.handled_us = Some(u64::try_from(received.elapsed().as_micros()).unwrap_or(u64::MAX));
     Ok(encode(&headers, &response))
@@ -1110,28 +1151,35 @@ mod push_order_tests {
     use uuid::Uuid;
 
     use super::PushOrder;
+    use super::PushStage::{Applied, Checked};
 
     #[tokio::test]
     async fn a_batch_waits_for_the_one_before_it_and_no_longer() {
         let order = Arc::new(PushOrder::default());
         let laptop = DeviceId(Uuid::from_u128(1));
         let other = DeviceId(Uuid::from_u128(2));
+        let soon = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
         // The second batch (after sequence 500) arrives first and waits.
         let waiting = tokio::spawn({
             let order = Arc::clone(&order);
-            async move { order.wait(laptop, 500, Duration::from_secs(30)).await }
+            async move { order.wait(laptop, Applied, 500, soon(30_000)).await }
         });
         tokio::task::yield_now().await;
-        // Another laptop's batch, or an earlier one of this laptop, is not it.
-        order.applied(other, 900);
-        order.applied(laptop, 499);
+        // Another laptop's batch, an earlier one of this laptop, or the one
+        // before it merely checked, is not it.
+        order.reached(other, Applied, 900);
+        order.reached(laptop, Applied, 499);
+        order.reached(laptop, Checked, 500);
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "let through before its turn");
-        order.applied(laptop, 500);
+        assert!(order.wait(laptop, Checked, 500, soon(0)).await);
+        order.reached(laptop, Applied, 500);
         assert!(waiting.await.expect("joined"), "its turn came");
-        // Once applied, later waits for it return at once.
-        assert!(order.wait(laptop, 120, Duration::ZERO).await);
+        // Once applied, later waits for it return at once; applied is checked too.
+        assert!(order.wait(laptop, Applied, 120, soon(0)).await);
+        order.reached(laptop, Applied, 700);
+        assert!(order.wait(laptop, Checked, 700, soon(0)).await);
         // A batch whose predecessor never comes is refused after the wait.
-        assert!(!order.wait(laptop, 501, Duration::from_millis(20)).await);
+        assert!(!order.wait(laptop, Applied, 701, soon(20)).await);
     }
 }

@@ -27,6 +27,7 @@
 //! the server's own staff device ([`staff_operations`]), planned by the same
 //! function, so they are validated, merged and pulled like any other.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use lindung_shared::hlc::{Hlc, HlcClock};
@@ -467,14 +468,19 @@ pub fn plan_prepared(
     debug_assert_eq!(prepared.len(), operations.len());
     let mut prepared = prepared.into_iter();
     // New records' checked states, by record, until the plan takes them.
-    let mut new_states: HashMap<RecordId, NewRecord> = HashMap::new();
+    // (Sized up front: growing a map rehashes everything in it.)
+    let mut new_states: HashMap<RecordId, NewRecord> = HashMap::with_capacity(operations.len());
     // Duplicate keys of records created by one operation.
-    let mut new_keys: HashMap<RecordId, (Option<String>, Option<String>)> = HashMap::new();
+    let mut new_keys: HashMap<RecordId, (Option<String>, Option<String>)> =
+        HashMap::with_capacity(operations.len());
     let mut plan = BatchPlan {
         last_server_seq: context.last_server_seq,
+        receipts: Vec::with_capacity(operations.len()),
+        accepted: Vec::with_capacity(operations.len()),
         ..BatchPlan::default()
     };
-    let mut seen_in_batch: HashMap<u64, usize> = HashMap::new();
+    let mut seen_in_batch: HashMap<u64, usize> = HashMap::with_capacity(operations.len());
+    context.records.reserve(operations.len());
     // NIKs no stored record held before this batch: their persons can be
     // worked out from the batch alone (see `persons`).
     let unheld_before: BTreeSet<Nik> = context
@@ -571,32 +577,43 @@ pub fn plan_prepared(
                     }
                     plan.last_server_seq += 1;
                     let server_seq = plan.last_server_seq;
-                    let record = context.records.entry(operation.record_id).or_default();
-                    let was_new = record.state.version_count() == 0;
-                    let nik_before = current_nik(&record.state);
+                    let stored = context.records.get(&operation.record_id);
+                    let was_new = stored.is_none_or(|record| record.state.version_count() == 0);
+                    let nik_before = stored.and_then(|record| current_nik(&record.state));
                     // The versions this operation meets, to tell conflicts.
-                    let met: Vec<Option<Version>> = if was_new {
-                        Vec::new()
-                    } else {
-                        accepted
+                    let met: Vec<Option<Version>> = match stored {
+                        Some(record) if !was_new => accepted
                             .changes
                             .iter()
                             .map(|change| record.state.history(change.field()).last().cloned())
-                            .collect()
+                            .collect(),
+                        _ => Vec::new(),
                     };
-                    match new_states.remove(&operation.record_id) {
+                    // A new record's state as `prepare` checked it (the
+                    // operation applied), when its timestamp stands.
+                    let checked_state = match new_states.remove(&operation.record_id) {
                         Some(new) if was_new => {
-                            if bounded_hlc.is_none() {
-                                record.state = new.state;
-                            } else {
-                                record.state.apply(&accepted);
-                            }
                             new_keys.insert(operation.record_id, new.keys);
+                            bounded_hlc.is_none().then_some(new.state)
                         }
-                        _ => {
+                        _ => None,
+                    };
+                    let record = match (context.records.entry(operation.record_id), checked_state) {
+                        (Entry::Vacant(entry), Some(state)) => entry.insert(StoredRecord {
+                            state,
+                            officer_id: None,
+                        }),
+                        (Entry::Occupied(entry), Some(state)) => {
+                            let record = entry.into_mut();
+                            record.state = state;
+                            record
+                        }
+                        (entry, None) => {
+                            let record = entry.or_default();
                             record.state.apply(&accepted);
+                            record
                         }
-                    }
+                    };
                     for (change, previous) in accepted.changes.iter().zip(met) {
                         if let Some(conflict) = conflict_with(
                             &accepted,

@@ -197,9 +197,10 @@ pub struct Version {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordState {
     /// Per field (at [`Field::index`]), all versions in ascending order; the
-    /// last one is current. A fixed array of inline vectors: most fields of
-    /// most records have one version, which then costs no allocation.
-    fields: [FieldVersions; Field::COUNT],
+    /// last one is current. A fixed array of inline vectors (most fields of
+    /// most records have one version, which then costs no allocation of its
+    /// own), boxed so that moving a state moves a pointer.
+    fields: Box<[FieldVersions; Field::COUNT]>,
 }
 
 /// The versions of one field of a record, ascending.
@@ -225,7 +226,7 @@ struct StampedChanges {
 impl Serialize for RecordState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut groups: BTreeMap<Stamp, Vec<&Change>> = BTreeMap::new();
-        for versions in &self.fields {
+        for versions in self.fields.iter() {
             for version in versions {
                 groups
                     .entry(version.stamp)
@@ -315,7 +316,7 @@ impl RecordState {
     /// merge: the union of both version sets).
     pub fn absorb(&mut self, other: &RecordState) -> Applied {
         let mut applied = Applied::default();
-        for (field, theirs) in Field::ALL.iter().zip(&other.fields) {
+        for (field, theirs) in Field::ALL.iter().zip(other.fields.iter()) {
             if theirs.is_empty() {
                 continue;
             }
@@ -353,7 +354,7 @@ impl RecordState {
     pub fn overwritten(&self) -> impl Iterator<Item = (Field, &Version)> {
         Field::ALL
             .iter()
-            .zip(&self.fields)
+            .zip(self.fields.iter())
             .flat_map(|(field, versions)| {
                 let older = versions.len().saturating_sub(1);
                 versions[..older].iter().map(move |v| (*field, v))
