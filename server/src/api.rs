@@ -89,6 +89,49 @@ pub struct AppState {
 /// How long a batch sent with `after_seq` waits for the batch before it.
 const PUSH_ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How often a waiting batch asks the store whether another server process
+/// (sharing the database behind a load balancer) applied the one before it.
+const PUSH_ORDER_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until the batch of `device` reaching `after` is applied: by this
+/// process (which says so at once, [`PushOrder`]) or by another one sharing
+/// the database (seen in the device's acknowledged sequence, asked every
+/// [`PUSH_ORDER_POLL`]). False if neither by `deadline`.
+pub(crate) async fn applied_before(
+    state: &AppState,
+    device: DeviceId,
+    after: u64,
+    deadline: tokio::time::Instant,
+) -> bool {
+    // Not even checked here: it is likely another process's to apply.
+    let mut ask_store = state.push_order.reached_by(device, PushStage::Checked) < after;
+    loop {
+        if ask_store {
+            let stored = state.storage.devices().await.ok().and_then(|devices| {
+                devices
+                    .iter()
+                    .find(|stored| stored.id == device)
+                    .map(|stored| stored.acknowledged_seq)
+            });
+            if stored.is_some_and(|acknowledged| acknowledged >= after) {
+                return true;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        let slice = (tokio::time::Instant::now() + PUSH_ORDER_POLL).min(deadline);
+        if state
+            .push_order
+            .wait(device, PushStage::Applied, after, slice)
+            .await
+        {
+            return true;
+        }
+        ask_store = true;
+    }
+}
+
 /// Per device, how far this process has taken its batches: a batch sent
 /// with `after_seq` (two in flight from one laptop, on two connections)
 /// is checked only once the batch before it is (the two would otherwise
@@ -124,7 +167,7 @@ impl PushOrder {
         self.changed.notify_waiters();
     }
 
-    fn reached_by(&self, device: DeviceId, stage: PushStage) -> u64 {
+    pub(crate) fn reached_by(&self, device: DeviceId, stage: PushStage) -> u64 {
         self.reached
             .lock()
             .map(|reached| {
@@ -807,10 +850,12 @@ async fn push(
     let device_id = device.device_id;
     let deadline = tokio::time::Instant::now() + PUSH_ORDER_WAIT;
     if let Some(after) = request.after_seq {
-        // Whether or not it comes in time, the wait below decides.
+        // Briefly (it may be another server process's to check); whether or
+        // not it comes, `applied_before` decides.
+        let briefly = (tokio::time::Instant::now() + PUSH_ORDER_POLL).min(deadline);
         let _ = state
             .push_order
-            .wait(device_id, PushStage::Checked, after, deadline)
+            .wait(device_id, PushStage::Checked, after, briefly)
             .await;
     }
     let last_seq = request.operations.last().map(|op| op.seq);
@@ -822,12 +867,7 @@ async fn push(
                 .reached(device_id, PushStage::Checked, last);
         }
         match request.after_seq {
-            Some(after) => {
-                state
-                    .push_order
-                    .wait(device_id, PushStage::Applied, after, deadline)
-                    .await
-            }
+            Some(after) => applied_before(&state, device_id, after, deadline).await,
             None => true,
         }
     };
@@ -1181,5 +1221,42 @@ mod push_order_tests {
         assert!(order.wait(laptop, Checked, 700, soon(0)).await);
         // A batch whose predecessor never comes is refused after the wait.
         assert!(!order.wait(laptop, Applied, 701, soon(20)).await);
+    }
+
+    #[tokio::test]
+    async fn a_batch_applied_by_another_server_process_is_seen_in_the_store() {
+        use crate::storage::conformance::{create, enrol, registration};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = crate::storage::sqlite::SqliteStorage::open(&dir.path().join("s.sqlite"))
+            .await
+            .expect("opens");
+        let storage: Arc<dyn crate::storage::Storage> = Arc::new(storage);
+        let rina = enrol(storage.as_ref(), "Rina", &["131101"]).await;
+        let state = super::AppState::new(Arc::clone(&storage))
+            .await
+            .expect("state");
+        // Another process (same database) applied operations 1 and 2; this
+        // one never saw them.
+        let operations: Vec<_> = (1..=2)
+            .map(|seq| {
+                let nik = crate::storage::conformance::nik(1, seq as u16);
+                let worker = registration(&nik, "Siti Aminah", "1311012001", &rina.scope);
+                create(
+                    &rina.scope,
+                    seq,
+                    crate::storage::conformance::base_ms(),
+                    &worker,
+                )
+            })
+            .collect();
+        let now = time::OffsetDateTime::now_utc();
+        storage
+            .push(&rina.scope, &operations, now)
+            .await
+            .expect("pushed");
+        let soon = |ms| tokio::time::Instant::now() + Duration::from_millis(ms);
+        let device = rina.scope.device_id;
+        assert!(super::applied_before(&state, device, 2, soon(30_000)).await);
+        assert!(!super::applied_before(&state, device, 3, soon(50)).await);
     }
 }
