@@ -872,7 +872,7 @@ async fn push(
         }
     };
     let Some(mut response) =
-        apply_push(&state, &device, &request.operations, Box::pin(turn)).await?
+        apply_push_in_turn(&state, &device, &request.operations, Box::pin(turn)).await?
     else {
         let after = request.after_seq.unwrap_or_default();
         return Err(ApiError::new(
@@ -895,10 +895,19 @@ async fn push(
 /// Stores a batch of a device's operations and makes the answer: what a
 /// push does once the request is checked. Sneakernet bundles go through
 /// here too (`crate::bundle`), so both are applied alike.
-///
-/// The batch is applied once `turn` gives true (the batch before it from
-/// the same device is in); `None` if it gives false.
 pub(crate) async fn apply_push(
+    state: &AppState,
+    device: &DeviceScope,
+    operations: &[lindung_shared::merge::Operation],
+) -> Result<PushResponse, StorageError> {
+    apply_push_in_turn(state, device, operations, crate::storage::at_once())
+        .await?
+        .ok_or_else(crate::storage::not_applied)
+}
+
+/// [`apply_push`] once `turn` gives true (the batch before it from the
+/// same device is in); `None` if it gives false.
+pub(crate) async fn apply_push_in_turn(
     state: &AppState,
     device: &DeviceScope,
     operations: &[lindung_shared::merge::Operation],

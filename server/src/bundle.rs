@@ -306,10 +306,7 @@ pub async fn import(
     }
     let mut answer: Option<PushResponse> = None;
     for batch in request.operations.chunks(MAX_PUSH_OPERATIONS) {
-        let go = Box::pin(std::future::ready(true));
-        let Some(response) = apply_push(state, &scope, batch, go).await? else {
-            continue;
-        };
+        let response = apply_push(state, &scope, batch).await?;
         answer = Some(match answer {
             None => response,
             Some(mut so_far) => {

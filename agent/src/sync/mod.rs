@@ -544,9 +544,9 @@ fn push_all(
                     total,
                 });
                 let mut request = push_request(store, batch, now())?;
-                request.after_seq = in_flight.back().map(|sent| sent.last_seq);
+                request.after_seq = in_flight.back().map(InFlight::last_seq);
                 summary.requests += 1;
-                in_flight.push_back(InFlight::send(scope, transport, concurrent, request, last));
+                in_flight.push_back(InFlight::send(scope, transport, concurrent, request));
             }
             if let Some((request, response)) = to_record.take() {
                 let tally = store.apply_push_response(&request.operations, &response)?;
@@ -570,7 +570,7 @@ fn push_all(
             };
             if ahead.is_none() && matches!(oldest.answer, Answer::Coming(_)) {
                 // Read the next batch while this one travels.
-                let after = read_upto.unwrap_or(oldest.last_seq);
+                let after = read_upto.unwrap_or(oldest.last_seq());
                 ahead = Some(store.pending_operations_after(after, PUSH_BATCH)?);
             }
             let (request, answer, took) = oldest.wait();
@@ -630,7 +630,6 @@ const MAX_RESTARTS: u32 = 2;
 /// A push request sent, its answer coming.
 struct InFlight<'scope> {
     request: std::sync::Arc<PushRequest>,
-    last_seq: u64,
     answer: Answer<'scope>,
 }
 
@@ -649,7 +648,6 @@ impl<'scope> InFlight<'scope> {
         transport: &dyn Transport,
         concurrent: Option<&'env (dyn Transport + Sync)>,
         request: PushRequest,
-        last_seq: u64,
     ) -> InFlight<'scope> {
         let request = std::sync::Arc::new(request);
         let timed = |transport: &dyn Transport, request: &PushRequest| {
@@ -664,11 +662,12 @@ impl<'scope> InFlight<'scope> {
             }
             None => Answer::Ready(timed(transport, &request)),
         };
-        InFlight {
-            request,
-            last_seq,
-            answer,
-        }
+        InFlight { request, answer }
+    }
+
+    /// The sequence number of the batch's last operation.
+    fn last_seq(&self) -> u64 {
+        self.request.operations.last().map_or(0, |op| op.seq)
     }
 
     /// The request, its answer and how long the answer took.

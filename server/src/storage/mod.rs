@@ -963,12 +963,22 @@ pub struct RecordsPage {
     pub last_id: Option<RecordId>,
 }
 
-/// Everything the server stores. Implemented once per backend; the
-/// conformance suite checks that both behave the same.
 /// What a push waits for before it is applied ([`Storage::push_in_turn`]):
 /// true when its turn has come, false when it never will.
 pub type Turn<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
 
+/// The turn of a push that waits for nothing.
+pub fn at_once() -> Turn<'static> {
+    Box::pin(std::future::ready(true))
+}
+
+/// Why a push that waits for nothing ([`at_once`]) was not applied: never.
+pub(crate) fn not_applied() -> StorageError {
+    StorageError::Task("a push without a turn to wait for was not applied".into())
+}
+
+/// Everything the server stores. Implemented once per backend; the
+/// conformance suite checks that both behave the same.
 #[async_trait]
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Which backend and where, password hidden.
@@ -1060,10 +1070,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         operations: &[Operation],
         now: OffsetDateTime,
     ) -> Result<PushResult> {
-        let go = Box::pin(std::future::ready(true));
-        self.push_in_turn(device, operations, now, go)
+        self.push_in_turn(device, operations, now, at_once())
             .await?
-            .ok_or_else(|| StorageError::Task("a push without a turn was not applied".into()))
+            .ok_or_else(not_applied)
     }
 
     /// [`Storage::push`] of a batch that must wait its turn (the batch
